@@ -1,0 +1,80 @@
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from accounts.models import ApiKey, Workspace
+from accounts.scopes import ALL_SCOPES
+from accounts.services import api_key_create, api_key_revoke
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "id", "tier", "created_at")
+    search_fields = ("name", "id")
+    readonly_fields = ("id", "created_at", "updated_at")
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in ALL_SCOPES], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("workspace", "name", "scopes")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "name", "workspace", "is_active", "last_used_at", "created_at")
+    list_filter = ("is_active", "workspace")
+    search_fields = ("prefix", "name", "workspace__name")
+    actions = ("revoke_keys",)
+    readonly_fields = (
+        "id",
+        "workspace",
+        "prefix",
+        "last4",
+        "scopes",
+        "is_active",
+        "revoked_at",
+        "last_used_at",
+        "created_at",
+    )
+    exclude = ("secret_hash",)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def get_fields(self, request, obj=None):
+        return ("workspace", "name", "scopes") if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name", "updated_at"])
+            return
+        api_key, raw_key = api_key_create(
+            workspace=form.cleaned_data["workspace"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+        )
+        obj.pk = api_key.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            f"New API key (shown once, copy it now): {raw_key}",
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_keys(self, request: HttpRequest, queryset) -> None:
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: usage history keeps pointing at the key

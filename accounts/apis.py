@@ -1,0 +1,118 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import scopes
+from accounts.selectors import USAGE_GROUPS, api_key_list, usage_report
+from common.api import timestamp_ms
+
+FEATURES = ["enrichment", "waterfall", "lead_lists", "csv_import", "export", "search", "webhooks"]
+
+
+class WhoamiApi(APIView):
+    required_scope = scopes.ANY_SCOPE
+
+    class OutputSerializer(serializers.Serializer):
+        organization_id = serializers.CharField()
+        organization_name = serializers.CharField()
+        auth_type = serializers.CharField()
+        scopes = serializers.ListField(child=serializers.CharField())
+        tier = serializers.CharField()
+        features = serializers.ListField(child=serializers.CharField())
+        user_email = serializers.CharField(allow_null=True)
+        user_id = serializers.CharField(allow_null=True)
+        user_name = serializers.CharField(allow_null=True)
+        key_id = serializers.CharField()
+        key_prefix = serializers.CharField()
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(operation_id="whoami", responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        api_key = request.auth
+        workspace = api_key.workspace
+        data = {
+            "organization_id": str(workspace.id),
+            "organization_name": workspace.name,
+            "auth_type": "api_key",
+            "scopes": api_key.scopes,
+            "tier": workspace.tier,
+            "features": FEATURES,
+            # API keys are not people; Cleanlist masks the creator's address for keys anyway.
+            "user_email": None,
+            "user_id": None,
+            "user_name": api_key.name or None,
+            "key_id": str(api_key.id),
+            "key_prefix": api_key.prefix,
+            "timestamp_ms": timestamp_ms(),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class ApiKeyListApi(APIView):
+    required_scope = scopes.ADMIN_API_KEYS
+
+    class KeySerializer(serializers.Serializer):
+        key_id = serializers.CharField(source="id")
+        key_prefix = serializers.CharField(source="prefix")
+        key_last4 = serializers.CharField(source="last4")
+        name = serializers.CharField(allow_null=True)
+        scopes = serializers.ListField(child=serializers.CharField())
+        created_at = serializers.DateTimeField()
+        last_used_at = serializers.DateTimeField(allow_null=True)
+        revoked_at = serializers.DateTimeField(allow_null=True)
+        is_active = serializers.BooleanField()
+
+    class OutputSerializer(serializers.Serializer):
+        keys = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(operation_id="list_api_keys", responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        keys = api_key_list(workspace=request.auth.workspace)
+        return Response({"keys": self.KeySerializer(keys, many=True).data})
+
+
+class UsageReportApi(APIView):
+    required_scope = scopes.CREDITS_READ
+
+    class InputSerializer(serializers.Serializer):
+        days = serializers.IntegerField(min_value=1, max_value=365, default=7)
+        group_by = serializers.ChoiceField(choices=USAGE_GROUPS, default="tool")
+
+    class RowSerializer(serializers.Serializer):
+        group = serializers.CharField()
+        calls = serializers.IntegerField()
+        errors = serializers.IntegerField()
+        credits_spent = serializers.IntegerField()
+
+    class OutputSerializer(serializers.Serializer):
+        days = serializers.IntegerField()
+        group_by = serializers.CharField()
+        total_calls = serializers.IntegerField()
+        total_errors = serializers.IntegerField()
+        total_credits_spent = serializers.IntegerField()
+        rows = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        operation_id="usage_report",
+        parameters=[
+            OpenApiParameter("days", int, description="1-365, default 7"),
+            OpenApiParameter("group_by", str, enum=USAGE_GROUPS),
+        ],
+        responses=OutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        report = usage_report(workspace=request.auth.workspace, **params.validated_data)
+        rows = [{**row, "credits_spent": 0} for row in report["rows"]]
+        return Response(
+            {
+                **params.validated_data,
+                "total_calls": report["total_calls"],
+                "total_errors": report["total_errors"],
+                "total_credits_spent": 0,
+                "rows": self.RowSerializer(rows, many=True).data,
+            }
+        )

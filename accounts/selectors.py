@@ -1,0 +1,39 @@
+from datetime import timedelta
+
+from django.db.models import CharField, Q, QuerySet, Sum
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from accounts.models import ApiKey, ApiUsage, Workspace
+
+USAGE_GROUPS = ("tool", "key", "day", "error")
+_COUNTS = {"n_calls": Sum("calls"), "n_errors": Sum("calls", filter=Q(status_code__gte=400))}
+_GROUP_COLUMN = {"tool": "route", "key": "api_key__prefix", "day": "day", "error": "error_code"}
+
+
+def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def usage_report(*, workspace: Workspace, days: int, group_by: str) -> dict:
+    """Calls and errors over the last `days` days (today included), per bucket."""
+    since = timezone.now().date() - timedelta(days=days - 1)
+    usage = ApiUsage.objects.filter(workspace=workspace, day__gte=since)
+    if group_by == "error":
+        usage = usage.filter(status_code__gte=400)
+    column = _GROUP_COLUMN[group_by]
+    rows = (
+        usage.annotate(group=Cast(column, CharField()))
+        .values("group")
+        .annotate(**_COUNTS)
+        .order_by("group")
+    )
+    totals = usage.aggregate(**_COUNTS)
+    return {
+        "rows": [
+            {"group": row["group"], "calls": row["n_calls"], "errors": row["n_errors"] or 0}
+            for row in rows
+        ],
+        "total_calls": totals["n_calls"] or 0,
+        "total_errors": totals["n_errors"] or 0,
+    }

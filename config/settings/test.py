@@ -1,0 +1,24 @@
+"""Test settings: always the real PostgreSQL and Redis (DEVELOPERS.md), never the embedded mode.
+
+`DATABASE_URL` / `REDIS_URL` may point elsewhere (e.g. a separate database per checkout); the
+test database is `test_<name>`, created by pytest-django.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+# Generous request limits so the suite's own traffic is not throttled; the throttling tests
+# set their own rates.
+os.environ.setdefault("SLUICE_RATE_LIMIT_PER_KEY", "100000/min")
+os.environ.setdefault("SLUICE_RATE_LIMIT_PER_WORKSPACE", "100000/min")
+os.environ.setdefault("SLUICE_VAR_DIR", "/tmp/sluice-test-var")
+
+from .base import *  # noqa: F403
+from .base import DATABASES
+
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise RuntimeError("The test suite runs on PostgreSQL; set DATABASE_URL to a postgres:// URL.")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES["default"]["CONN_MAX_AGE"] = 0

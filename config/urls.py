@@ -1,0 +1,46 @@
+"""URL configuration. The public API is mounted twice, under `/api/v2` (Cleanlist's current
+surface, used by the official SDK) and `/api/v1/public` (the `poll_url` form of older docs);
+both serve the same views."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.permissions import ScopePermission
+from accounts.scopes import PUBLIC
+
+
+class SchemaApi(SpectacularAPIView):
+    required_scope = PUBLIC
+    authentication_classes = []
+    permission_classes = [ScopePermission]
+    throttle_classes = []
+
+
+class DocsApi(SpectacularSwaggerView):
+    required_scope = PUBLIC
+    authentication_classes = []
+    permission_classes = [ScopePermission]
+    throttle_classes = []
+
+
+def _api_patterns(namespace: str) -> list:
+    return [
+        path("", include("accounts.urls")),
+        path("", include("leads.urls")),
+        path("", include("credits.urls")),
+        path("", include("providers.urls")),
+        path("", include("enrichment.urls")),
+        path("schema", SchemaApi.as_view(), name="schema"),
+        path("docs", DocsApi.as_view(url_name=f"{namespace}:schema"), name="docs"),
+    ]
+
+
+urlpatterns = [
+    path("api/v2/", include((_api_patterns("v2"), "api"), namespace="v2")),
+    path("api/v1/public/", include((_api_patterns("v1"), "api"), namespace="v1")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "common.views.not_found"
+handler500 = "common.views.server_error"

@@ -1,0 +1,64 @@
+from collections.abc import Callable, Iterable
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey, Workspace
+from accounts.scopes import ALL_SCOPES
+from tests.factories import ApiKeyFactory, WorkspaceFactory
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    """The test Redis database, emptied before the test so state never leaks between tests."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(settings) -> None:
+    # Throttle counters live in the cache; every test starts with a fresh budget.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def workspace(db) -> Workspace:
+    return WorkspaceFactory()
+
+
+@pytest.fixture
+def other_workspace(db) -> Workspace:
+    return WorkspaceFactory()
+
+
+def client_for(api_key: ApiKey) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.raw_key}")
+    client.api_key = api_key
+    return client
+
+
+@pytest.fixture
+def make_client(db) -> Callable[..., APIClient]:
+    """`make_client(workspace, scopes=[...])` → an APIClient sending that key."""
+
+    def make(workspace: Workspace, scopes: Iterable[str] = ALL_SCOPES) -> APIClient:
+        return client_for(ApiKeyFactory(workspace=workspace, scopes=list(scopes)))
+
+    return make
+
+
+@pytest.fixture
+def api(make_client, workspace) -> APIClient:
+    """A client holding every scope in `workspace`."""
+    return make_client(workspace)
+
+
+@pytest.fixture
+def other_api(make_client, other_workspace) -> APIClient:
+    return make_client(other_workspace)

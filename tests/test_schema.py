@@ -1,0 +1,27 @@
+import pytest
+import yaml  # noqa: F401  (drf-spectacular's dependency; schema served as YAML by default)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("prefix", ["/api/v2", "/api/v1/public"])
+def test_schema_and_docs_are_public_under_both_prefixes(client, prefix):
+    schema = client.get(f"{prefix}/schema", {"format": "json"})
+    assert schema.status_code == 200
+    docs = client.get(f"{prefix}/docs")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+
+
+def test_schema_documents_scope_and_errors_for_every_operation(client):
+    spec = client.get("/api/v2/schema", {"format": "json"}).json()
+    operations = [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if not path.endswith(("/schema", "/docs"))
+    ]
+    assert operations
+    for path, method, op in operations:
+        assert "Scope:" in op.get("description", ""), (path, method)
+        assert {"401", "403", "429", "500"} <= set(op["responses"]), (path, method)
