@@ -213,6 +213,8 @@ SLUICE_COHORT_TTL_SECONDS = env.int("SLUICE_COHORT_TTL_SECONDS", default=24 * 36
 SLUICE_EXPORT_URL_TTL_SECONDS = env.int("SLUICE_EXPORT_URL_TTL_SECONDS", default=24 * 3600)
 EXPORT_DIR = VAR_DIR / "exports"
 EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+# Phone numbers written without a country code are read in this region (ISO 3166 alpha-2).
+SLUICE_DEFAULT_PHONE_REGION = env.str("SLUICE_DEFAULT_PHONE_REGION", default="US")
 # Absolute URLs (poll_url, download_url) are built from the request unless this is set,
 # e.g. behind a proxy that rewrites the host.
 SLUICE_PUBLIC_BASE_URL = env.str("SLUICE_PUBLIC_BASE_URL", default="")

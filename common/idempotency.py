@@ -1,0 +1,120 @@
+"""Idempotency keys with Stripe's semantics, for every POST that creates work or spends credits.
+
+Scoped to the workspace, kept 24 h. The same key with the same request (fingerprint) replays the
+first response without doing the work again; the same key with another request, or while the
+first is still running, is a 409 `idempotency_conflict`. The work and the stored response commit
+in one transaction, so a crash leaves either both or neither; a claim abandoned by a crashed
+process is taken over after `_ABANDONED_AFTER`.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Workspace
+from common.exceptions import IdempotencyConflict, ValidationFailed
+from common.models import IdempotencyRecord
+
+RETENTION = timedelta(hours=24)
+_ABANDONED_AFTER = timedelta(minutes=5)
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class IdempotentResult:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def request_fingerprint(*, operation: str, payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
+
+
+def validate_key(key: str | None) -> str | None:
+    if key is None or key == "":
+        return None
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed(
+            details={"idempotency_key": [f"At most {MAX_KEY_LENGTH} printable characters."]}
+        )
+    return key
+
+
+def _claim(*, workspace: Workspace, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """Claims the key; returns the finished record to replay, or None when we now own it."""
+    now = timezone.now()
+    while True:
+        try:
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(
+                    workspace=workspace, key=key, fingerprint=fingerprint, locked_at=now
+                )
+            return None
+        except IntegrityError:
+            pass
+        record = IdempotencyRecord.objects.filter(workspace=workspace, key=key).first()
+        if record is None:
+            continue  # expired and deleted between our insert and read: claim again
+        if record.created_at < now - RETENTION:
+            IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+            continue
+        if record.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was already used with a different request.",
+                details={"idempotency_key": key},
+            )
+        if record.status_code is not None:
+            return record
+        stale = record.locked_at < now - _ABANDONED_AFTER
+        if stale and IdempotencyRecord.objects.filter(
+            pk=record.pk, status_code__isnull=True, locked_at=record.locked_at
+        ).update(locked_at=now):
+            return None
+        raise IdempotencyConflict(
+            "A request with this Idempotency-Key is still in flight; retry shortly.",
+            details={"idempotency_key": key},
+        )
+
+
+def run_idempotently(
+    *,
+    workspace: Workspace,
+    key: str | None,
+    fingerprint: str,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+) -> IdempotentResult:
+    """Runs `work` (which returns status and JSON body) at most once per key."""
+    if key is None:
+        status_code, body = work()
+        return IdempotentResult(status_code, body, replayed=False)
+    finished = _claim(workspace=workspace, key=key, fingerprint=fingerprint)
+    if finished is not None:
+        return IdempotentResult(finished.status_code, finished.response_body, replayed=True)
+    try:
+        with transaction.atomic():
+            status_code, body = work()
+            IdempotencyRecord.objects.filter(workspace=workspace, key=key).update(
+                status_code=status_code, response_body=body
+            )
+    except BaseException:
+        # Nothing was done: release the key so the client's retry can run.
+        IdempotencyRecord.objects.filter(
+            workspace=workspace, key=key, status_code__isnull=True
+        ).delete()
+        raise
+    return IdempotentResult(status_code, body, replayed=False)
+
+
+def purge_expired() -> int:
+    deleted, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - RETENTION
+    ).delete()
+    return deleted

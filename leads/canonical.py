@@ -1,0 +1,151 @@
+"""Canonical forms of the things that identify a person or a company.
+
+One module, so the importer, the API, the dedup constraint and the provider cache key all agree
+on who is who. Every function returns None for input it cannot make sense of, never raises.
+"""
+
+import re
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+LINKEDIN_PROFILE_BASE = "https://www.linkedin.com/in/"
+
+_LINKEDIN_HOST = re.compile(r"^(?:[a-z]{2,3}\.|www\.|m\.|mobile\.)?linkedin\.com$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_PUB_ID_SEGMENT = re.compile(r"^[0-9a-z]{1,3}$")
+_DOMAIN = re.compile(r"^(?=.{3,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _split_url(raw: str):
+    value = raw.strip()
+    if not _SCHEME.match(value):
+        value = "https://" + value.lstrip("/")
+    try:
+        return urlsplit(value)
+    except ValueError:
+        return None
+
+
+def linkedin_url(raw: str | None) -> str | None:
+    """A person's profile URL as `https://www.linkedin.com/in/<slug>`.
+
+    Accepts no scheme, `www.`/`m.`/country subdomains, trailing slashes, query strings and
+    fragments, URL-encoded (or accented) slugs, trailing locale segments (`/in/x/de`), and the
+    legacy `/pub/<name>/<a>/<b>/<c>` form, which LinkedIn redirects to `/in/<name>-<c><b><a>`.
+    Company pages, feeds and anything that is not a profile give None.
+    """
+    if not raw or not isinstance(raw, str):
+        return None
+    parts = _split_url(raw)
+    if parts is None or not _LINKEDIN_HOST.match((parts.hostname or "").lower()):
+        return None
+    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
+    if len(segments) < 2:
+        return None
+    kind, slug = segments[0].lower(), segments[1]
+    if kind == "pub":
+        ids = segments[2:5]
+        if len(ids) != 3 or not all(_PUB_ID_SEGMENT.match(i.lower()) for i in ids):
+            return None
+        slug = f"{slug}-{''.join(reversed(ids)).lower()}"
+    elif kind != "in":
+        return None
+    slug = unicodedata.normalize("NFC", slug.strip()).lower()
+    if not slug or any(ch in slug for ch in " /?#"):
+        return None
+    return LINKEDIN_PROFILE_BASE + slug
+
+
+def linkedin_slug(canonical_url: str) -> str:
+    return canonical_url.removeprefix(LINKEDIN_PROFILE_BASE)
+
+
+def email(raw: str | None) -> str | None:
+    """Lower-cased, trimmed, without `mailto:` or angle brackets; None if not an address."""
+    if not raw or not isinstance(raw, str):
+        return None
+    value = raw.strip().strip("<>").strip()
+    if value.lower().startswith("mailto:"):
+        value = value[len("mailto:") :].split("?", 1)[0]
+    value = unquote(value).strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError:
+        return None
+    return value
+
+
+def domain(raw: str | None) -> str | None:
+    """The registrable-looking host of a URL, a bare domain or an email address, without
+    `www.`: `https://WWW.Acme.com/about` → `acme.com`, `jane@acme.com` → `acme.com`."""
+    if not raw or not isinstance(raw, str):
+        return None
+    value = raw.strip().lower()
+    if "@" in value and "/" not in value:
+        value = value.rsplit("@", 1)[1]
+    parts = _split_url(value)
+    host = (parts.hostname or "") if parts else ""
+    host = host.rstrip(".").removeprefix("www.")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return host if _DOMAIN.match(host) else None
+
+
+def phone(raw: str | None, *, default_region: str | None = None) -> str | None:
+    """E.164 (`+14155550123`) via Google's libphonenumber rules. A number without a country
+    code is read in `default_region` (setting SLUICE_DEFAULT_PHONE_REGION); None if it cannot
+    be a valid number."""
+    if not raw or not isinstance(raw, str):
+        return None
+    region = default_region or settings.SLUICE_DEFAULT_PHONE_REGION or None
+    value = raw.strip()
+    if value.startswith("00"):
+        value = "+" + value[2:]  # the international prefix of most of the world outside NANP
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def name(raw: str | None) -> str:
+    """Display form: trimmed, single spaces, NFC."""
+    if not raw or not isinstance(raw, str):
+        return ""
+    return unicodedata.normalize("NFC", _WHITESPACE.sub(" ", raw).strip())
+
+
+def _name_key(raw: str) -> str:
+    """Matching form of a name: case- and accent-insensitive."""
+    decomposed = unicodedata.normalize("NFKD", name(raw).casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def person_identity(
+    *,
+    linkedin: str | None = None,
+    email_address: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    company_domain: str | None = None,
+) -> str | None:
+    """The key two records of the same person share, strongest identifier first: the LinkedIn
+    profile, then the email address, then name + company domain. Inputs must already be
+    canonical (the outputs of the functions above). None: not enough to identify anyone."""
+    if linkedin:
+        return "li:" + linkedin_slug(linkedin)
+    if email_address:
+        return "em:" + email_address
+    if first_name and last_name and company_domain:
+        return f"nd:{_name_key(first_name)} {_name_key(last_name)}@{company_domain}"
+    return None

@@ -1,0 +1,170 @@
+import secrets
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from accounts.models import Workspace
+from common.models import TimestampedModel
+
+
+class Company(TimestampedModel):
+    """Firmographics, shaped like the SDK's `CompanyRecord`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="companies")
+    name = models.CharField(max_length=300, blank=True)
+    domain = models.CharField(max_length=253, null=True, blank=True)
+    ticker = models.CharField(max_length=20, blank=True)
+    industry = models.CharField(max_length=200, blank=True)
+    industries = models.JSONField(default=list, blank=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    employee_count_range = models.CharField(max_length=40, blank=True)
+    revenue_range = models.CharField(max_length=40, blank=True)
+    hq_location = models.CharField(max_length=300, blank=True)
+    funding_stage = models.CharField(max_length=60, blank=True)
+    total_funding_usd = models.BigIntegerField(null=True, blank=True)
+    tech_stack = models.JSONField(default=list, blank=True)
+    linkedin_url = models.CharField(max_length=300, blank=True)
+    provider = models.CharField(max_length=60, blank=True)
+    enriched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "domain"],
+                condition=Q(domain__isnull=False),
+                name="company_domain_unique_per_workspace",
+            ),
+        ]
+        indexes = [models.Index(Lower("name"), "workspace", name="company_name_ci")]
+
+    def __str__(self) -> str:
+        return self.name or self.domain or str(self.id)
+
+
+class Lead(TimestampedModel):
+    """A person. Deduplicated within a workspace on `identity_key` (see leads.canonical:
+    LinkedIn profile, else email, else name + company domain)."""
+
+    class EmailStatus(models.TextChoices):
+        VALID = "valid"
+        RISKY = "risky"
+        INVALID = "invalid"
+        UNKNOWN = "unknown"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="leads")
+    identity_key = models.CharField(max_length=400)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    full_name = models.CharField(max_length=300, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    company_name = models.CharField(max_length=300, blank=True)
+    domain = models.CharField(max_length=253, blank=True)
+    industry = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=300, blank=True)
+    linkedin_url = models.CharField(max_length=300, null=True, blank=True)
+    email = models.CharField(max_length=254, null=True, blank=True)
+    email_status = models.CharField(max_length=10, choices=EmailStatus.choices, blank=True)
+    email_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    phone = models.CharField(max_length=20, null=True, blank=True)
+    # Which provider found the email/phone, and when (empty for imported values).
+    provider = models.CharField(max_length=60, blank=True)
+    enriched_at = models.DateTimeField(null=True, blank=True)
+    # Imported columns we have no field for, kept so an export gives them back.
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "identity_key"], name="lead_identity_unique_per_workspace"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "email"], name="lead_email"),
+            models.Index(fields=["workspace", "linkedin_url"], name="lead_linkedin"),
+            models.Index(fields=["workspace", "domain"], name="lead_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.identity_key
+
+
+class Folder(TimestampedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="folders")
+    name = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeadList(TimestampedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="lead_lists")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    folder = models.ForeignKey(
+        Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="lead_lists"
+    )
+    leads = models.ManyToManyField(Lead, through="ListMembership", related_name="lead_lists")
+
+    class Meta:
+        constraints = [
+            # Create is idempotent on the name, case-insensitively (Cleanlist's `reused: true`).
+            models.UniqueConstraint(
+                Lower("name"), "workspace", name="lead_list_name_ci_unique_per_workspace"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ListMembership(models.Model):
+    """A lead in a list. The sequential id is the stable keyset for paging a list."""
+
+    id = models.BigAutoField(primary_key=True)
+    lead_list = models.ForeignKey(LeadList, on_delete=models.CASCADE, related_name="memberships")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lead_list", "lead"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} in {self.lead_list_id}"
+
+
+def new_cohort_id() -> str:
+    return f"cl-task_{secrets.token_urlsafe(16)}"
+
+
+class Cohort(models.Model):
+    """A `cl-task_…` handle: the entity ids one search or list read returned, so a follow-up
+    call (add to list, enrich by task) can name them without re-sending every id."""
+
+    class EntityKind(models.TextChoices):
+        PERSON = "person"
+        COMPANY = "company"
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_cohort_id, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="cohorts")
+    entity_kind = models.CharField(max_length=10, choices=EntityKind.choices)
+    entity_ids = models.JSONField(default=list)
+    source = models.CharField(max_length=40)  # e.g. "search_people", "list_leads"
+    # Set when an enrichment is dispatched on this cohort, so status accepts the handle.
+    workflow_id = models.CharField(max_length=80, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.id

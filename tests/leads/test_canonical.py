@@ -1,0 +1,112 @@
+import pytest
+
+from leads import canonical
+
+JOHN = "https://www.linkedin.com/in/john-doe"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://www.linkedin.com/in/john-doe", JOHN),
+        ("linkedin.com/in/john-doe", JOHN),
+        ("www.linkedin.com/in/john-doe", JOHN),
+        ("http://linkedin.com/in/john-doe/", JOHN),
+        ("https://uk.linkedin.com/in/john-doe", JOHN),
+        ("https://de.linkedin.com/in/John-Doe/", JOHN),
+        ("https://m.linkedin.com/in/john-doe", JOHN),
+        ("https://www.linkedin.com/in/john-doe?trk=public_profile&original_referer=x", JOHN),
+        ("https://www.linkedin.com/in/john-doe#experience", JOHN),
+        ("  https://www.linkedin.com/in/john-doe/  ", JOHN),
+        ("HTTPS://WWW.LINKEDIN.COM/IN/JOHN-DOE", JOHN),
+        ("https://www.linkedin.com/in/john-doe/de", JOHN),
+        ("//www.linkedin.com/in/john-doe", JOHN),
+        (
+            "https://www.linkedin.com/in/j%C3%B6rg-m%C3%BCller",
+            "https://www.linkedin.com/in/jörg-müller",
+        ),
+        ("https://www.linkedin.com/in/Jörg-Müller/", "https://www.linkedin.com/in/jörg-müller"),
+        (
+            "https://www.linkedin.com/pub/john-doe/1a/2b/3c",
+            "https://www.linkedin.com/in/john-doe-3c2b1a",
+        ),
+        ("linkedin.com/pub/jane-roe/0/12/345/", "https://www.linkedin.com/in/jane-roe-345120"),
+        ("https://www.linkedin.com/company/acme", None),
+        ("https://www.linkedin.com/feed/", None),
+        ("https://www.linkedin.com/in/", None),
+        ("https://notlinkedin.com/in/john-doe", None),
+        ("https://linkedin.com.evil.io/in/john-doe", None),
+        ("john doe", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_canonical_linkedin_url(raw, expected):
+    assert canonical.linkedin_url(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Jane.Roe@Acme.COM", "jane.roe@acme.com"),
+        ("  jane@acme.com\t", "jane@acme.com"),
+        ("mailto:jane@acme.com", "jane@acme.com"),
+        ("MAILTO:Jane@Acme.com?subject=hi", "jane@acme.com"),
+        ("<jane@acme.com>", "jane@acme.com"),
+        ("jane+tag@acme.co.uk", "jane+tag@acme.co.uk"),
+        ("jane@", None),
+        ("not an email", None),
+        ("jane@@acme.com", None),
+        ("", None),
+    ],
+)
+def test_canonical_email(raw, expected):
+    assert canonical.email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("acme.com", "acme.com"),
+        ("https://www.Acme.com/about?x=1", "acme.com"),
+        ("http://shop.acme.co.uk/", "shop.acme.co.uk"),
+        ("www.acme.io", "acme.io"),
+        ("jane@acme.com", "acme.com"),
+        ("ACME.COM.", "acme.com"),
+        ("bücher.de", "xn--bcher-kva.de"),
+        ("localhost", None),
+        ("not a domain", None),
+        ("", None),
+    ],
+)
+def test_canonical_domain(raw, expected):
+    assert canonical.domain(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+1 (415) 555-0123", "+14155550123"),
+        ("415.555.0123", "+14155550123"),
+        ("0044 20 7946 0958", "+442079460958"),
+        ("+44 (0)20 7946 0958", "+442079460958"),
+        ("12", None),
+        ("call me", None),
+    ],
+)
+def test_canonical_phone(raw, expected):
+    assert canonical.phone(raw, default_region="US") == expected
+
+
+def test_person_identity_prefers_linkedin_then_email_then_name_and_domain():
+    li = canonical.linkedin_url("linkedin.com/in/jane-roe")
+    assert canonical.person_identity(linkedin=li, email_address="j@acme.com") == "li:jane-roe"
+    assert canonical.person_identity(email_address="j@acme.com") == "em:j@acme.com"
+    key = canonical.person_identity(
+        first_name="José ", last_name="Núñez", company_domain="acme.com"
+    )
+    assert key == "nd:jose nunez@acme.com"
+    assert key == canonical.person_identity(
+        first_name="JOSE", last_name="nunez", company_domain="acme.com"
+    )
+    assert canonical.person_identity(first_name="Jane", company_domain="acme.com") is None
