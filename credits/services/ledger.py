@@ -85,7 +85,7 @@ def _post(
     reference: str,
     hold: Hold | None = None,
     workflow_id: str = "",
-    quote: Quote | None = None,
+    quote_id: str | None = None,
     reason: str = "",
     balance_delta: int | None = None,
 ) -> LedgerEntry:
@@ -109,7 +109,7 @@ def _post(
         reference=reference,
         hold=hold,
         workflow_id=workflow_id,
-        quote=quote,
+        quote_id=quote_id,
         reason=reason,
     )
 
@@ -126,7 +126,7 @@ def _post_hold_movement(*, hold: Hold, kind: str, amount: int, suffix: str, reas
             reference=f"hold:{hold.pk}:{suffix}",
             hold=hold,
             workflow_id=hold.workflow_id,
-            quote=hold.quote,
+            quote_id=hold.quote_id,
             reason=reason,
         )
     except _Insufficient:
@@ -255,7 +255,7 @@ def hold_place(
                 reference=f"hold:{hold.pk}:place",
                 hold=hold,
                 workflow_id=workflow_id,
-                quote=quote,
+                quote_id=quote.pk if quote else None,
             )
             return hold
     except _Insufficient as exc:
@@ -269,7 +269,7 @@ def hold_place(
 
 def _locked_hold(hold_id: uuid.UUID | str) -> Hold:
     try:
-        return Hold.objects.select_for_update().select_related("quote").get(pk=hold_id)
+        return Hold.objects.select_for_update().get(pk=hold_id)
     except (Hold.DoesNotExist, ValueError, ValidationError):
         raise NotFound(f"No hold {hold_id}.") from None
 
