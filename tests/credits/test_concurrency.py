@@ -63,8 +63,6 @@ def test_concurrent_holds_never_overspend():
     placed = [o for o in outcomes if isinstance(o, Hold)]
     refused = [o for o in outcomes if isinstance(o, InsufficientCredits)]
     assert (len(placed), len(refused)) == (50, 50)
-        o for o in outcomes if isinstance(o, Exception) and not isinstance(o, InsufficientCredits)
-    ][:3]
     assert all(r.details == {"required": 1, "balance": 0} for r in refused)
     totals = balance_get(workspace=workspace)
     assert (totals.balance, totals.held, totals.available) == (50, 50, 0)
