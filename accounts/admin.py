@@ -9,9 +9,21 @@ from accounts.services import api_key_create, api_key_revoke
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "tier", "created_at")
+    list_display = ("name", "id", "tier", "credit_balance", "credits_held", "created_at")
     search_fields = ("name", "id")
-    readonly_fields = ("id", "created_at", "updated_at")
+    readonly_fields = ("id", "credit_balance", "credits_held", "created_at", "updated_at")
+    list_select_related = ("credit_account",)
+
+    # Grants go through `manage.py grant_credits` (the ledger); these only show the totals.
+    @admin.display(description="balance")
+    def credit_balance(self, obj: Workspace) -> int:
+        account = getattr(obj, "credit_account", None)
+        return account.balance if account else 0
+
+    @admin.display(description="held")
+    def credits_held(self, obj: Workspace) -> int:
+        account = getattr(obj, "credit_account", None)
+        return account.held if account else 0
 
 
 class ApiKeyCreateForm(forms.ModelForm):

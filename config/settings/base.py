@@ -257,3 +257,22 @@ LOGGING = {
         "django.server": {"level": "WARNING", "propagate": True},
     },
 }
+
+# --- Credits ----------------------------------------------------------------------------------
+
+# How long a quote from /credits/estimate stays redeemable.
+SLUICE_QUOTE_TTL_SECONDS = env.int("SLUICE_QUOTE_TTL_SECONDS", default=300)
+# Quote signing keys as `kid:secret` pairs, comma-separated; the FIRST signs new quotes, all of
+# them verify, so a key can be rotated without voiding quotes in flight. Kids are [A-Za-z0-9].
+# Empty: one key ("k0") derived from DJANGO_SECRET_KEY.
+SLUICE_QUOTE_SIGNING_KEYS = env.list("SLUICE_QUOTE_SIGNING_KEYS", default=[])
+# How often beat releases holds past their expires_at and purges long-expired unused quotes.
+SLUICE_HOLD_SWEEP_SECONDS = env.int("SLUICE_HOLD_SWEEP_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["credits-expire-holds"] = {
+    "task": "credits.tasks.holds_expire",
+    "schedule": SLUICE_HOLD_SWEEP_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["credits-purge-quotes"] = {
+    "task": "credits.tasks.quotes_purge",
+    "schedule": 3600,
+}

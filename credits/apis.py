@@ -1,0 +1,211 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import scopes
+from common.api import timestamp_ms
+from common.pagination import decode_cursor, make_cursor
+from credits import prices
+from credits.counting import ENRICH_COMPANY, TOOLS
+from credits.models import LedgerEntry
+from credits.selectors import balance_get, ledger_list
+from credits.services import quote_create
+
+_LEDGER_CURSOR = "credits.ledger"
+
+
+class CreditsBalanceApi(APIView):
+    """Spendable credits (`credits` = balance - held), plus the two totals behind them."""
+
+    required_scope = scopes.CREDITS_READ
+
+    class OutputSerializer(serializers.Serializer):
+        organization_id = serializers.CharField()
+        credits = serializers.IntegerField(help_text="Spendable now: balance - held.")
+        balance = serializers.IntegerField(help_text="Credits owned, including those held.")
+        held = serializers.IntegerField(help_text="Reserved by running work, not yet settled.")
+        agent_instructions = serializers.CharField()
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(operation_id="credits_balance", responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        workspace = request.auth.workspace
+        totals = balance_get(workspace=workspace)
+        data = {
+            "organization_id": str(workspace.id),
+            "credits": totals.available,
+            "balance": totals.balance,
+            "held": totals.held,
+            "agent_instructions": (
+                f"{totals.available} credits available ({totals.held} reserved by running "
+                "work). Use POST /credits/estimate to price an operation before running it."
+            ),
+            "timestamp_ms": timestamp_ms(),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class CreditsEstimateApi(APIView):
+    """Prices an operation and issues a signed, single-use quote (free; reserves nothing).
+
+    Rows come from the list (`enrich_list`) or cohort (`enrich_task`), never from `row_count`;
+    leads that already hold the data are not priced unless `extra.output` is `overwrite`.
+    The enrichment type is read from `enrichment_type`, else `scope`, else `data_points`
+    (Email+Phone → full, Phone → phone_only), else `include_phone` (→ phone_only), else
+    partial; `phone-only` and `phone_only` are the same."""
+
+    required_scope = scopes.CREDITS_READ
+    error_codes = {404: ["not_found"]}
+
+    class InputSerializer(serializers.Serializer):
+        tool = serializers.ChoiceField(choices=TOOLS)
+        list_id = serializers.CharField(required=False, allow_null=True, max_length=64)
+        filters = serializers.DictField(required=False, allow_null=True)
+        row_count = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0, help_text="Ignored: rows are derived."
+        )
+        scope = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        agent_type = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        include_phone = serializers.BooleanField(required=False, allow_null=True, default=False)
+        provider = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        sub_action = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        enrichment_type = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        task_id = serializers.CharField(required=False, allow_null=True, max_length=200)
+        data_points = serializers.ListField(
+            child=serializers.CharField(), required=False, allow_null=True, max_length=20
+        )
+        entity_ids = serializers.ListField(
+            child=serializers.CharField(max_length=200),
+            required=False,
+            allow_null=True,
+            max_length=2000,
+        )
+        extra = serializers.DictField(
+            required=False, allow_null=True, help_text='`{"output": "overwrite"}` prices all rows.'
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        quote_id = serializers.CharField()
+        expires_at = serializers.IntegerField(help_text="Unix epoch seconds.")
+        estimated_cost = serializers.IntegerField()
+        tool = serializers.CharField()
+        row_count = serializers.IntegerField()
+        filter_hash = serializers.CharField()
+        available_credits = serializers.IntegerField()
+        sufficient = serializers.BooleanField()
+        already_enriched = serializers.IntegerField()
+        to_enrich = serializers.IntegerField()
+        enrichment_type = serializers.CharField(allow_null=True)
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="credits_estimate", request=InputSerializer, responses=OutputSerializer
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        tool = data["tool"]
+        enrichment_type = prices.resolve_enrichment_type(
+            enrichment_type=data.get("enrichment_type"),
+            scope=data.get("scope"),
+            data_points=data.get("data_points"),
+            include_phone=data.get("include_phone"),
+        )
+        estimate = quote_create(
+            workspace=request.auth.workspace,
+            tool=tool,
+            params={
+                "list_id": data.get("list_id"),
+                "task_id": data.get("task_id"),
+                "entity_ids": data.get("entity_ids"),
+                "enrichment_type": enrichment_type,
+                "output": (data.get("extra") or {}).get("output"),
+            },
+        )
+        quote = estimate.quote
+        body = {
+            "quote_id": quote.quote_id,
+            "expires_at": int(quote.expires_at.timestamp()),
+            "estimated_cost": quote.estimated_cost,
+            "tool": quote.tool,
+            "row_count": quote.row_count,
+            "filter_hash": estimate.filter_hash,
+            "available_credits": estimate.available_credits,
+            "sufficient": estimate.sufficient,
+            "already_enriched": quote.already_enriched,
+            "to_enrich": estimate.to_enrich,
+            "enrichment_type": None if tool == ENRICH_COMPANY else enrichment_type,
+            "timestamp_ms": timestamp_ms(),
+        }
+        return Response(self.OutputSerializer(body).data)
+
+
+class LedgerListApi(APIView):
+    """The workspace's ledger, newest first, cursor-paginated."""
+
+    required_scope = scopes.CREDITS_READ
+
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=LedgerEntry.Kind.values, required=False)
+        workflow_id = serializers.CharField(required=False, max_length=200)
+        limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+        cursor = serializers.CharField(required=False)
+
+    class EntrySerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        kind = serializers.CharField()
+        amount = serializers.IntegerField()
+        balance_delta = serializers.IntegerField()
+        held_delta = serializers.IntegerField()
+        balance_after = serializers.IntegerField()
+        held_after = serializers.IntegerField()
+        reference = serializers.CharField()
+        hold_id = serializers.UUIDField(allow_null=True)
+        workflow_id = serializers.CharField(allow_blank=True)
+        quote_id = serializers.CharField(allow_null=True)
+        reason = serializers.CharField(allow_blank=True)
+        created_at = serializers.DateTimeField()
+
+    class OutputSerializer(serializers.Serializer):
+        entries = serializers.ListField(child=serializers.DictField())
+        cursor = serializers.CharField(allow_null=True, help_text="Pass back for the next page.")
+        has_more = serializers.BooleanField()
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="credits_ledger",
+        parameters=[
+            OpenApiParameter("kind", str, enum=LedgerEntry.Kind.values),
+            OpenApiParameter("workflow_id", str),
+            OpenApiParameter("limit", int, description="1-200, default 50"),
+            OpenApiParameter("cursor", str),
+        ],
+        responses=OutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        position = decode_cursor(query.get("cursor"), kind=_LEDGER_CURSOR)
+        limit = query["limit"]
+        entries = ledger_list(
+            workspace=request.auth.workspace,
+            kind=query.get("kind"),
+            workflow_id=query.get("workflow_id"),
+            before_id=position["before_id"] if position else None,
+            limit=limit,
+        )
+        has_more = len(entries) > limit
+        page = entries[:limit]
+        cursor = make_cursor(kind=_LEDGER_CURSOR, before_id=page[-1].id) if has_more else None
+        return Response(
+            {
+                "entries": self.EntrySerializer(page, many=True).data,
+                "cursor": cursor,
+                "has_more": has_more,
+                "timestamp_ms": timestamp_ms(),
+            }
+        )

@@ -1,0 +1,87 @@
+"""The price list (SPEC §4), in one place. Every credit amount Sluice reserves or charges is
+computed here; nothing else in the code base writes a price as a literal."""
+
+from collections.abc import Iterable
+
+from common.exceptions import ValidationFailed
+
+PARTIAL = "partial"
+PHONE_ONLY = "phone_only"
+FULL = "full"
+ENRICHMENT_TYPES: tuple[str, ...] = (PARTIAL, PHONE_ONLY, FULL)
+
+# What each data point costs when it is found.
+EMAIL_PRICE = 1
+PHONE_PRICE = 10
+COMPANY_PRICE = 1
+
+# Credits per lead for each enrichment type: the most a lead can cost (everything asked for
+# is found), which is what a workflow reserves.
+PRICE_PER_LEAD: dict[str, int] = {
+    PARTIAL: EMAIL_PRICE,
+    PHONE_ONLY: PHONE_PRICE,
+    FULL: EMAIL_PRICE + PHONE_PRICE,
+}
+
+_ALIASES = {"phone-only": PHONE_ONLY}
+
+
+def normalize_enrichment_type(value: str, *, field: str = "enrichment_type") -> str:
+    """`phone-only` (Cleanlist's bulk spelling) and `phone_only` are the same type; anything
+    unknown is a validation error on `field`."""
+    key = value.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in ENRICHMENT_TYPES:
+        raise ValidationFailed(
+            details={field: [f"Unknown type {value!r}; expected one of partial, phone_only, full."]}
+        )
+    return key
+
+
+def enrichment_type_from_data_points(data_points: Iterable[str]) -> str:
+    """by-task person cohorts: Email+Phone → full, Phone → phone_only, anything else → partial."""
+    points = {point.strip().lower() for point in data_points}
+    if {"email", "phone"} <= points:
+        return FULL
+    if "phone" in points:
+        return PHONE_ONLY
+    return PARTIAL
+
+
+def resolve_enrichment_type(
+    *,
+    enrichment_type: str | None = None,
+    scope: str | None = None,
+    data_points: Iterable[str] | None = None,
+    include_phone: bool | None = None,
+) -> str:
+    """The one reading of a request's enrichment type, by precedence: `enrichment_type`, then
+    `scope`, then `data_points`, then the legacy `include_phone` (true → phone_only, as the
+    SDK documents for person enrichment), else partial."""
+    if enrichment_type:
+        return normalize_enrichment_type(enrichment_type)
+    if scope:
+        return normalize_enrichment_type(scope, field="scope")
+    if data_points:
+        return enrichment_type_from_data_points(data_points)
+    if include_phone:
+        return PHONE_ONLY
+    return PARTIAL
+
+
+def price_per_lead(enrichment_type: str) -> int:
+    return PRICE_PER_LEAD[normalize_enrichment_type(enrichment_type)]
+
+
+def reserve_cost(*, enrichment_type: str, leads: int) -> int:
+    """The most `leads` leads of this type can cost: what a workflow holds up front."""
+    return price_per_lead(enrichment_type) * leads
+
+
+def charge_for_found(*, emails_found: int = 0, phones_found: int = 0) -> int:
+    """What a workflow is charged at settlement: only for data actually found."""
+    return emails_found * EMAIL_PRICE + phones_found * PHONE_PRICE
+
+
+def company_cost(*, companies: int = 1) -> int:
+    return companies * COMPANY_PRICE

@@ -1,0 +1,50 @@
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from accounts.models import Workspace
+from credits.models import CreditAccount, Hold, LedgerEntry
+
+
+@dataclass(frozen=True)
+class Balance:
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+def balance_get(*, workspace: Workspace) -> Balance:
+    """The workspace's totals; zeros before its first movement (reading creates nothing)."""
+    row = (
+        CreditAccount.objects.filter(workspace_id=workspace.pk)
+        .values_list("balance", "held")
+        .first()
+    )
+    return Balance(*row) if row else Balance(0, 0)
+
+
+def ledger_list(
+    *,
+    workspace: Workspace,
+    kind: str | None = None,
+    workflow_id: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[LedgerEntry]:
+    """Newest first, keyset-paginated on the entry id; returns up to `limit + 1` rows so the
+    caller can tell whether there is a next page."""
+    entries: QuerySet[LedgerEntry] = LedgerEntry.objects.filter(workspace=workspace)
+    if kind:
+        entries = entries.filter(kind=kind)
+    if workflow_id:
+        entries = entries.filter(workflow_id=workflow_id)
+    if before_id is not None:
+        entries = entries.filter(id__lt=before_id)
+    return list(entries.order_by("-id")[: limit + 1])
+
+
+def holds_pending_review() -> QuerySet[Hold]:
+    return Hold.objects.filter(refund_status=Hold.RefundStatus.PENDING_REVIEW)
