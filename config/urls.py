@@ -2,6 +2,8 @@
 surface, used by the official SDK) and `/api/v1/public` (the `poll_url` form of older docs);
 both serve the same views."""
 
+from types import SimpleNamespace
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -25,20 +27,33 @@ class DocsApi(SpectacularSwaggerView):
 
 
 def _api_patterns(namespace: str) -> list:
+    # Each prefix documents only itself, so operation ids stay the SDK's method names.
+    schema_urlconf = SimpleNamespace(
+        urlpatterns=[path(_PREFIXES[namespace], include((_operations(), "api"), namespace))]
+    )
+    return [
+        *_operations(),
+        path("schema", SchemaApi.as_view(urlconf=schema_urlconf), name="schema"),
+        path("docs", DocsApi.as_view(url_name=f"{namespace}:schema"), name="docs"),
+    ]
+
+
+def _operations() -> list:
     return [
         path("", include("accounts.urls")),
         path("", include("leads.urls")),
         path("", include("credits.urls")),
         path("", include("providers.urls")),
         path("", include("enrichment.urls")),
-        path("schema", SchemaApi.as_view(), name="schema"),
-        path("docs", DocsApi.as_view(url_name=f"{namespace}:schema"), name="docs"),
     ]
 
 
+_PREFIXES = {"v2": "api/v2/", "v1": "api/v1/public/"}
+
+
 urlpatterns = [
-    path("api/v2/", include((_api_patterns("v2"), "api"), namespace="v2")),
-    path("api/v1/public/", include((_api_patterns("v1"), "api"), namespace="v1")),
+    path(_PREFIXES["v2"], include((_api_patterns("v2"), "api"), namespace="v2")),
+    path(_PREFIXES["v1"], include((_api_patterns("v1"), "api"), namespace="v1")),
     path("admin/", admin.site.urls),
 ]
 

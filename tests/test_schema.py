@@ -25,3 +25,12 @@ def test_schema_documents_scope_and_errors_for_every_operation(client):
     for path, method, op in operations:
         assert "Scope:" in op.get("description", ""), (path, method)
         assert {"401", "403", "429", "500"} <= set(op["responses"]), (path, method)
+
+
+def test_schema_operation_ids_are_the_sdk_method_names(client):
+    spec = client.get("/api/v2/schema", {"format": "json"}).json()
+    operation_ids = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
+    assert {"whoami", "list_api_keys", "usage_report", "credits_balance"} <= operation_ids
+    assert all(path.startswith("/api/v2/") for path in spec["paths"])
+    v1 = client.get("/api/v1/public/schema", {"format": "json"}).json()
+    assert all(path.startswith("/api/v1/public/") for path in v1["paths"])
