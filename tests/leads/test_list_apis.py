@@ -182,3 +182,29 @@ def test_lead_list_delete_keeps_leads_and_second_delete_is_404(api, workspace):
     assert Lead.objects.filter(workspace=workspace).count() == 3
     assert other_list.memberships.count() == 1
     assert_error(api.delete(f"{URL}/{lead_list.id}"), 404, "not_found")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lead_list_create_concurrent_same_name_makes_one_list(workspace):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    from leads.services import lead_list_create
+
+    barrier = Barrier(4)
+
+    def create(name: str):
+        try:
+            barrier.wait(timeout=5)
+            lead_list, reused = lead_list_create(workspace=workspace, name=name)
+            return lead_list.id, reused
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(create, ["Race", "race", "RACE", "Race"]))
+    assert len({list_id for list_id, _ in results}) == 1
+    assert sorted(reused for _, reused in results) == [False, True, True, True]
+    assert LeadList.objects.filter(workspace=workspace).count() == 1
