@@ -76,8 +76,12 @@ def test_lead_list_other_workspace_is_404_for_every_method(api, other_workspace)
     assert_error(api.patch(path, {"name": "mine now"}, format="json"), 404, "not_found")
     assert_error(api.delete(path), 404, "not_found")
     assert_error(api.get(f"{path}/leads"), 404, "not_found")
-    assert_error(api.post(f"{path}/leads", {"lead_ids": [lead_id]}, format="json"), 404, "not_found")
-    assert_error(api.delete(f"{path}/leads", {"lead_ids": [lead_id]}, format="json"), 404, "not_found")
+    assert_error(
+        api.post(f"{path}/leads", {"lead_ids": [lead_id]}, format="json"), 404, "not_found"
+    )
+    assert_error(
+        api.delete(f"{path}/leads", {"lead_ids": [lead_id]}, format="json"), 404, "not_found"
+    )
     foreign.refresh_from_db()
     assert foreign.name != "mine now"
     assert foreign.memberships.count() == 1
@@ -87,7 +91,9 @@ def test_lead_list_unknown_id_is_404(api):
     assert_error(api.get(f"{URL}/{uuid.uuid4()}"), 404, "not_found")
 
 
-def test_lead_list_page_is_newest_first_with_live_counts_and_cursor(api, workspace, other_workspace):
+def test_lead_list_page_is_newest_first_with_live_counts_and_cursor(
+    api, workspace, other_workspace
+):
     lists = [LeadListFactory(workspace=workspace, lead_count=i) for i in range(5)]
     LeadListFactory(workspace=other_workspace)
     # when
