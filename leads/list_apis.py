@@ -51,6 +51,9 @@ def _list_detail(lead_list: LeadList, *, reused: bool = False) -> dict[str, Any]
 class ListDetailSerializer(serializers.Serializer):
     """The SDK's `ListDetailResponse` (create, get, update)."""
 
+    class Meta:
+        ref_name = "ListDetailResponse"
+
     list_id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField(allow_null=True)
@@ -66,6 +69,9 @@ class ListDetailSerializer(serializers.Serializer):
 class LeadRowSerializer(serializers.Serializer):
     """The SDK's `LeadRow`, plus enrichment details; shared by list pages and people search
     so a lead looks the same wherever it is returned."""
+
+    class Meta:
+        ref_name = "LeadRow"
 
     lead_id = serializers.CharField(source="id")
     first_name = serializers.CharField()
@@ -89,6 +95,22 @@ class LeadRowSerializer(serializers.Serializer):
         return lead.company_name or (lead.company.name if lead.company else "")
 
 
+class ListSummarySerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ListSummary"
+
+    list_id = serializers.CharField(source="id")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    lead_count = serializers.IntegerField()
+    folder_id = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    visibility = serializers.SerializerMethodField()
+
+    def get_visibility(self, lead_list) -> str:
+        return "private"
+
+
 class LeadListCollectionApi(APIView):
     required_scope = {"GET": scopes.LISTS_READ, "POST": scopes.LISTS_WRITE}
 
@@ -97,25 +119,19 @@ class LeadListCollectionApi(APIView):
         cursor = serializers.CharField(required=False, allow_blank=True)
         folder_id = serializers.UUIDField(required=False)
 
-    class ListSummarySerializer(serializers.Serializer):
-        list_id = serializers.CharField(source="id")
-        name = serializers.CharField()
-        description = serializers.CharField()
-        lead_count = serializers.IntegerField()
-        folder_id = serializers.CharField(allow_null=True)
-        created_at = serializers.DateTimeField()
-        visibility = serializers.SerializerMethodField()
-
-        def get_visibility(self, lead_list) -> str:
-            return "private"
-
     class ListOutputSerializer(serializers.Serializer):
-        lists = serializers.ListField(child=serializers.DictField())
+        class Meta:
+            ref_name = "ListsPageResponse"
+
+        lists = ListSummarySerializer(many=True)
         total = serializers.IntegerField()
         cursor = serializers.CharField(allow_null=True)
         timestamp_ms = serializers.IntegerField()
 
     class CreateInputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CreateList"
+
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
         folder_id = serializers.UUIDField(required=False, allow_null=True)
@@ -134,14 +150,13 @@ class LeadListCollectionApi(APIView):
             limit=params.validated_data["limit"],
             cursor=params.validated_data.get("cursor"),
         )
-        return Response(
-            {
-                "lists": self.ListSummarySerializer(page.items, many=True).data,
-                "total": page.total,
-                "cursor": page.cursor,
-                "timestamp_ms": timestamp_ms(),
-            }
-        )
+        data = {
+            "lists": page.items,
+            "total": page.total,
+            "cursor": page.cursor,
+            "timestamp_ms": timestamp_ms(),
+        }
+        return Response(self.ListOutputSerializer(data).data)
 
     @extend_schema(
         operation_id="create_list",
@@ -171,11 +186,17 @@ class LeadListItemApi(APIView):
     error_codes = {409: ["conflict"]}
 
     class UpdateInputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PublicLeadListUpdate"
+
         name = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
         folder_id = serializers.UUIDField(required=False, allow_null=True)
 
     class DeleteOutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "DeleteListResponse"
+
         list_id = serializers.CharField()
         deleted = serializers.BooleanField()
         message = serializers.CharField()
@@ -225,6 +246,9 @@ class LeadListLeadsApi(APIView):
         cursor = serializers.CharField(required=False, allow_blank=True)
 
     class PageOutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LeadsPageResponse"
+
         list_id = serializers.CharField()
         leads = LeadRowSerializer(many=True)
         total = serializers.IntegerField()
@@ -233,6 +257,9 @@ class LeadListLeadsApi(APIView):
         timestamp_ms = serializers.IntegerField()
 
     class AddInputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AddLeads"
+
         lead_ids = serializers.ListField(
             child=serializers.UUIDField(),
             min_length=1,
@@ -258,6 +285,9 @@ class LeadListLeadsApi(APIView):
             return attrs
 
     class AddOutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AddLeadsResponse"
+
         list_id = serializers.CharField()
         added = serializers.IntegerField()
         skipped_duplicates = serializers.IntegerField()
@@ -269,11 +299,17 @@ class LeadListLeadsApi(APIView):
         idempotent_replayed = serializers.BooleanField(required=False)
 
     class RemoveInputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RemoveLeads"
+
         lead_ids = serializers.ListField(
             child=serializers.UUIDField(), min_length=1, max_length=services.MAX_REMOVE_LEAD_IDS
         )
 
     class RemoveOutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RemoveLeadsResponse"
+
         list_id = serializers.CharField()
         removed = serializers.IntegerField()
 
@@ -392,6 +428,9 @@ class PeopleSearchApi(APIView):
     required_scope = scopes.PEOPLE_READ
 
     class InputSerializer(_SearchInputSerializer):
+        class Meta:
+            ref_name = "SearchPeople"
+
         name = _text_filter()
         title = _text_filter()
         company = _text_filter()
@@ -403,6 +442,9 @@ class PeopleSearchApi(APIView):
         list_id = serializers.UUIDField(required=False, allow_null=True)
 
     class OutputSerializer(_SearchOutputSerializer):
+        class Meta:
+            ref_name = "SearchPeopleResponse"
+
         results = LeadRowSerializer(many=True)
 
     @extend_schema(
@@ -421,38 +463,51 @@ class PeopleSearchApi(APIView):
         return Response(self.OutputSerializer(_search_result(page, cohort)).data)
 
 
+class CompanySerializer(serializers.Serializer):
+    """The SDK's `CompanyRecord`."""
+
+    class Meta:
+        ref_name = "CompanyRecord"
+
+    company_id = serializers.CharField(source="id")
+    name = serializers.CharField()
+    domain = serializers.CharField(allow_null=True)
+    ticker = serializers.CharField()
+    industry = serializers.CharField()
+    industries = serializers.ListField(child=serializers.CharField())
+    employee_count = serializers.IntegerField(allow_null=True)
+    employee_count_range = serializers.CharField()
+    revenue_range = serializers.CharField()
+    hq_location = serializers.CharField()
+    funding_stage = serializers.CharField()
+    total_funding_usd = serializers.IntegerField(allow_null=True)
+    tech_stack = serializers.ListField(child=serializers.CharField())
+    linkedin_url = serializers.CharField()
+    enriched_at = serializers.DateTimeField(allow_null=True)
+
+
 class CompanySearchApi(APIView):
     required_scope = scopes.COMPANIES_READ
 
     class InputSerializer(_SearchInputSerializer):
+        class Meta:
+            ref_name = "SearchCompanies"
+
         name = _text_filter()
         domain = _text_filter()
         industry = _text_filter()
         location = _text_filter()
 
-    class CompanySerializer(serializers.Serializer):
-        """The SDK's `CompanyRecord`."""
+    class OutputSerializer(_SearchOutputSerializer):
+        class Meta:
+            ref_name = "SearchCompaniesResponse"
 
-        company_id = serializers.CharField(source="id")
-        name = serializers.CharField()
-        domain = serializers.CharField(allow_null=True)
-        ticker = serializers.CharField()
-        industry = serializers.CharField()
-        industries = serializers.ListField(child=serializers.CharField())
-        employee_count = serializers.IntegerField(allow_null=True)
-        employee_count_range = serializers.CharField()
-        revenue_range = serializers.CharField()
-        hq_location = serializers.CharField()
-        funding_stage = serializers.CharField()
-        total_funding_usd = serializers.IntegerField(allow_null=True)
-        tech_stack = serializers.ListField(child=serializers.CharField())
-        linkedin_url = serializers.CharField()
-        enriched_at = serializers.DateTimeField(allow_null=True)
+        results = CompanySerializer(many=True)
 
     @extend_schema(
         operation_id="search_companies",
         request=InputSerializer,
-        responses=_SearchOutputSerializer,
+        responses=OutputSerializer,
     )
     def post(self, request: Request) -> Response:
         _reject_unknown_fields(request.data, self.InputSerializer)
@@ -464,9 +519,7 @@ class CompanySearchApi(APIView):
             limit=body.validated_data["limit"],
             cursor=body.validated_data.get("cursor"),
         )
-        data = _search_result(page, cohort)
-        data["results"] = self.CompanySerializer(page.items, many=True).data
-        return Response(data)
+        return Response(self.OutputSerializer(_search_result(page, cohort)).data)
 
 
 def _search_result(page: selectors.Page, cohort) -> dict[str, Any]:

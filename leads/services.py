@@ -60,10 +60,11 @@ def lead_list_create(
     """Creates the list, or returns the workspace's list of the same name (case-insensitive)
     untouched with `reused=True`. Two concurrent creates meet at the unique constraint: the
     loser reuses the winner's list."""
+    # The folder is checked first, so a foreign folder is a 404 whether or not the name exists.
+    folder = selectors.folder_get(workspace=workspace, folder_id=folder_id) if folder_id else None
     existing = selectors.lead_list_find_by_name(workspace=workspace, name=name)
     if existing is not None:
         return existing, True
-    folder = selectors.folder_get(workspace=workspace, folder_id=folder_id) if folder_id else None
     try:
         with transaction.atomic():
             lead_list = LeadList.objects.create(

@@ -49,6 +49,9 @@ def test_lead_list_create_with_folder_must_be_own_folder(api, workspace, other_w
     response = api.post(URL, {"name": "Other", "folder_id": str(theirs.id)}, format="json")
     assert_error(response, 404, "not_found")
     assert not LeadList.objects.filter(name="Other").exists()
+    # also when the name already exists: the folder is checked before reuse
+    response = api.post(URL, {"name": "Filed", "folder_id": str(theirs.id)}, format="json")
+    assert_error(response, 404, "not_found")
 
 
 def test_lead_list_get_counts_leads_and_enriched_leads(api, workspace):
