@@ -7,6 +7,7 @@ Django routes by path and the SDK puts several operations on one path (`GET`/`PO
 serializers; the method bodies stay "validate, call one service or selector, serialize".
 """
 
+from dataclasses import asdict
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -355,7 +356,7 @@ class LeadListLeadsApi(APIView):
 
         def work() -> tuple[int, dict[str, Any]]:
             result = services.lead_list_add_leads(workspace=workspace, list_id=list_id, **arguments)
-            data = {**result.__dict__, "created": 0, "credits_charged": 0}
+            data = {**asdict(result), "created": 0, "credits_charged": 0}
             return status.HTTP_200_OK, dict(self.AddOutputSerializer(data).data)
 
         outcome = run_idempotently(

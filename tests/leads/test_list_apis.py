@@ -217,3 +217,10 @@ def test_lead_list_create_concurrent_same_name_makes_one_list(workspace):
     assert len({list_id for list_id, _ in results}) == 1
     assert sorted(reused for _, reused in results) == [False, True, True, True]
     assert LeadList.objects.filter(workspace=workspace).count() == 1
+
+
+def test_lead_lists_are_served_under_both_prefixes(api):
+    created = api.post("/api/v1/public/lead-lists", {"name": "Via v1"}, format="json")
+    assert created.status_code == 201
+    fetched = api.get(f"/api/v2/lead-lists/{created.json()['list_id']}")
+    assert fetched.json()["name"] == "Via v1"
