@@ -367,10 +367,10 @@ class LeadListLeadsApi(APIView):
             ),
             work=work,
         )
-        response_body = (
-            {**outcome.body, "idempotent_replayed": True} if outcome.replayed else (outcome.body)
-        )
-        return Response(response_body, status=outcome.status_code)
+        body_out = outcome.body
+        if outcome.replayed:
+            body_out = {**body_out, "idempotent_replayed": True}
+        return Response(body_out, status=outcome.status_code)
 
     @extend_schema(
         operation_id="remove_leads_from_list",
