@@ -8,6 +8,10 @@ from accounts import scopes
 from accounts.selectors import USAGE_GROUPS, api_key_list, usage_report
 from common.api import timestamp_ms
 
+# The SDK's `WhoamiResponse.tier` is an enum of Cleanlist's plans and rejects anything else. A
+# self-hosted workspace has every feature, so a tier outside the enum is reported as the top plan.
+SDK_TIERS = ("free", "starter", "pro", "enterprise")
+
 FEATURES = ["enrichment", "waterfall", "lead_lists", "csv_import", "export", "search", "webhooks"]
 
 
@@ -37,7 +41,7 @@ class WhoamiApi(APIView):
             "organization_name": workspace.name,
             "auth_type": "api_key",
             "scopes": api_key.scopes,
-            "tier": workspace.tier,
+            "tier": workspace.tier if workspace.tier in SDK_TIERS else "enterprise",
             "features": FEATURES,
             # API keys are not people; Cleanlist masks the creator's address for keys anyway.
             "user_email": None,

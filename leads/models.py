@@ -39,7 +39,11 @@ class Company(TimestampedModel):
                 name="company_domain_unique_per_workspace",
             ),
         ]
-        indexes = [models.Index(Lower("name"), "workspace", name="company_name_ci")]
+        indexes = [
+            models.Index(Lower("name"), "workspace", name="company_name_ci"),
+            # Search pages newest first with a (created_at, id) keyset.
+            models.Index(fields=["workspace", "-created_at", "-id"], name="company_recent"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.domain or str(self.id)
@@ -90,6 +94,8 @@ class Lead(TimestampedModel):
             models.Index(fields=["workspace", "email"], name="lead_email"),
             models.Index(fields=["workspace", "linkedin_url"], name="lead_linkedin"),
             models.Index(fields=["workspace", "domain"], name="lead_domain"),
+            # Search pages newest first with a (created_at, id) keyset.
+            models.Index(fields=["workspace", "-created_at", "-id"], name="lead_recent"),
         ]
 
     def __str__(self) -> str:
@@ -122,6 +128,9 @@ class LeadList(TimestampedModel):
                 Lower("name"), "workspace", name="lead_list_name_ci_unique_per_workspace"
             ),
         ]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at", "-id"], name="lead_list_recent"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -139,6 +148,8 @@ class ListMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["lead_list", "lead"], name="membership_unique"),
         ]
+        # Pages of a list: `WHERE lead_list_id = … AND id > … ORDER BY id LIMIT …`.
+        indexes = [models.Index(fields=["lead_list", "id"], name="membership_page")]
 
     def __str__(self) -> str:
         return f"{self.lead_id} in {self.lead_list_id}"

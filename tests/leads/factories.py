@@ -47,6 +47,7 @@ class LeadFactory(DjangoModelFactory):
 class LeadListFactory(DjangoModelFactory):
     class Meta:
         model = LeadList
+        skip_postgeneration_save = True
 
     workspace = factory.SubFactory(WorkspaceFactory)
     name = factory.Sequence(lambda n: f"List {n}")
