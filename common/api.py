@@ -25,3 +25,16 @@ def absolute_url(request: Request, path: str) -> str:
     if settings.SLUICE_PUBLIC_BASE_URL:
         return settings.SLUICE_PUBLIC_BASE_URL.rstrip("/") + full_path
     return request.build_absolute_uri(full_path)
+
+
+# The official Cleanlist SDK (an OpenAPI-generated client) deserialises only the status its
+# OpenAPI file declares for an operation (200 for the async enrichment starts, 201 for
+# create_list) and hands the caller None for any other 2xx. Cleanlist's prose docs (and our
+# SPEC) give 202 / 200 there. We answer the SDK with the status it can parse and everyone else
+# with the documented one; docs/api.md records each case.
+_SDK_USER_AGENT_PREFIX = "OpenAPI-Generator/"
+
+
+def status_for_client(request: Request, documented: int, *, sdk: int) -> int:
+    user_agent = request.headers.get("User-Agent", "")
+    return sdk if user_agent.startswith(_SDK_USER_AGENT_PREFIX) else documented

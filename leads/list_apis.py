@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
-from common.api import timestamp_ms
+from common.api import status_for_client, timestamp_ms
 from common.exceptions import ValidationFailed
 from common.idempotency import request_fingerprint, run_idempotently, validate_key
 from leads import selectors, services
@@ -174,7 +174,11 @@ class LeadListCollectionApi(APIView):
         detail = selectors.lead_list_detail(workspace=workspace, list_id=lead_list.id)
         return Response(
             ListDetailSerializer(_list_detail(detail, reused=reused)).data,
-            status=status.HTTP_200_OK if reused else status.HTTP_201_CREATED,
+            status=(
+                status_for_client(request, status.HTTP_200_OK, sdk=status.HTTP_201_CREATED)
+                if reused
+                else status.HTTP_201_CREATED
+            ),
         )
 
 
