@@ -110,13 +110,12 @@ class UsageReportApi(APIView):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         report = usage_report(workspace=request.auth.workspace, **params.validated_data)
-        rows = [{**row, "credits_spent": 0} for row in report["rows"]]
         return Response(
             {
                 **params.validated_data,
                 "total_calls": report["total_calls"],
                 "total_errors": report["total_errors"],
-                "total_credits_spent": 0,
-                "rows": self.RowSerializer(rows, many=True).data,
+                "total_credits_spent": report["total_credits_spent"],
+                "rows": self.RowSerializer(report["rows"], many=True).data,
             }
         )

@@ -5,6 +5,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import ApiKey, ApiUsage, Workspace
+from credits.selectors import credits_spent_by_day
 
 USAGE_GROUPS = ("tool", "key", "day", "error")
 _COUNTS = {"n_calls": Sum("calls"), "n_errors": Sum("calls", filter=Q(status_code__gte=400))}
@@ -29,11 +30,21 @@ def usage_report(*, workspace: Workspace, days: int, group_by: str) -> dict:
         .order_by("group")
     )
     totals = usage.aggregate(**_COUNTS)
+    # Credits are spent by workers after the request, so they come from the ledger, by day;
+    # they cannot be attributed to a route or key.
+    spent = credits_spent_by_day(workspace=workspace, since=since)
+    by_day = {str(day): amount for day, amount in spent.items()}
     return {
         "rows": [
-            {"group": row["group"], "calls": row["n_calls"], "errors": row["n_errors"] or 0}
+            {
+                "group": row["group"],
+                "calls": row["n_calls"],
+                "errors": row["n_errors"] or 0,
+                "credits_spent": by_day.get(row["group"], 0) if group_by == "day" else 0,
+            }
             for row in rows
         ],
         "total_calls": totals["n_calls"] or 0,
         "total_errors": totals["n_errors"] or 0,
+        "total_credits_spent": sum(spent.values()),
     }

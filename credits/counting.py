@@ -1,11 +1,11 @@
 """How many rows an estimate prices: the one place the credits app asks the leads app.
 
 `enrich_list` and `enrich_task` rows come from a lead list / a search cohort owned by the
-leads app; the import is lazy so credits does not depend on leads at import time. Both
-selectors return `(total, already_enriched)` for the given enrichment type and raise
+leads app. Both selectors return `(total, already_enriched)` for the given enrichment type and raise
 `NotFound` for an unknown or other workspace's list / cohort."""
 
 from accounts.models import Workspace
+from leads.selectors import cohort_enrichment_counts, list_enrichment_counts
 
 ENRICH_PERSON = "enrich_person"
 ENRICH_COMPANY = "enrich_company"
@@ -18,16 +18,12 @@ SINGLE_ROW_TOOLS = (ENRICH_PERSON, ENRICH_COMPANY)
 def scope_counts(*, workspace: Workspace, tool: str, params: dict) -> tuple[int, int]:
     """`(total rows, rows already holding the data)` for canonical `params` of `tool`."""
     if tool == ENRICH_LIST:
-        from leads.selectors import list_enrichment_counts
-
         return list_enrichment_counts(
             workspace=workspace,
             list_id=params["list_id"],
             enrichment_type=params["enrichment_type"],
         )
     if tool == ENRICH_TASK:
-        from leads.selectors import cohort_enrichment_counts
-
         return cohort_enrichment_counts(
             workspace=workspace,
             task_id=params["task_id"],

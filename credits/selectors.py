@@ -1,6 +1,8 @@
 from dataclasses import dataclass
+from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from accounts.models import Workspace
 from credits.models import CreditAccount, Hold, LedgerEntry
@@ -48,3 +50,17 @@ def ledger_list(
 
 def holds_pending_review() -> QuerySet[Hold]:
     return Hold.objects.filter(refund_status=Hold.RefundStatus.PENDING_REVIEW)
+
+
+def credits_spent_by_day(*, workspace: Workspace, since: date) -> dict[date, int]:
+    """Charged credits per UTC day since `since` (charges net of nothing: refunds and
+    releases return held credits, they never undo a charge)."""
+    rows = (
+        LedgerEntry.objects.filter(
+            workspace=workspace, kind=LedgerEntry.Kind.CHARGE, created_at__date__gte=since
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(spent=Sum("amount"))
+    )
+    return {row["day"]: row["spent"] for row in rows}

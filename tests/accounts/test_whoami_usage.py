@@ -41,3 +41,18 @@ def test_usage_rejects_bad_params(api):
     response = api.get("/api/v2/usage", {"days": 0, "group_by": "planet"})
     assert response.status_code == 400
     assert set(response.json()["error"]["details"]) == {"days", "group_by"}
+
+
+def test_usage_reports_credits_charged_per_day(api, workspace):
+    from django.utils import timezone
+
+    from credits.services import credits_grant, hold_place, hold_settle
+
+    credits_grant(workspace=workspace, amount=50, reason="t", reference="g1")
+    hold = hold_place(workspace=workspace, amount=11, reference="h1", workflow_id="wf-1")
+    hold_settle(hold_id=hold.pk, charge=7)
+    api.get("/api/v2/whoami")
+    body = api.get("/api/v2/usage", {"group_by": "day"}).json()
+    assert body["total_credits_spent"] == 7
+    today = [row for row in body["rows"] if row["group"] == str(timezone.now().date())]
+    assert today[0]["credits_spent"] == 7
