@@ -278,7 +278,7 @@ def test_engine_records_every_call_in_bulk_with_the_tag(settings, sandboxes):
 
 
 def test_engine_runs_people_concurrently(settings, sandboxes):
-    # 100 people × 2 calls × 20 ms would take 4 s one after another
+    # 100 people, 2 calls each, 20 ms per call: 4 s one after another
     sandboxes(sandbox={"latency_ms": 20, "email_hit_rate": 1.0, "verify_mix": (1, 0, 0, 0)})
     settings.SLUICE_ENGINE_THREADS = 50
     settings.SLUICE_RESULT_CACHE_TTL_S = 0
