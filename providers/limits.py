@@ -14,10 +14,13 @@ breaker, failure re-opens it).
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis
 from django.conf import settings
@@ -25,6 +28,27 @@ from django.conf import settings
 from providers.base import RateSpec
 
 KEY_PREFIX = "sluice:providers"
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _fail_open(default: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A Redis hiccup must not sink a chunk: answer as if no limit applied (the provider's own
+    429s still protect it, and are mapped like any other) and log it."""
+
+    def decorate(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            try:
+                return method(*args, **kwargs)
+            except redis.RedisError as exc:
+                logger.warning("Provider limits unavailable (%s): failing open", exc)
+                return default
+
+        return wrapper
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -129,10 +153,12 @@ class RedisLimits:
             "limited": f"{base}:limited",
         }
 
+    @_fail_open(0.0)
     def take_token(self, provider: str, spec: RateSpec) -> float:
         keys = self._keys(provider)
         return float(self._bucket(keys=[keys["bucket"]], args=[spec.rate, spec.burst]))
 
+    @_fail_open(True)
     def breaker_allows(self, provider: str, policy: BreakerPolicy) -> bool:
         k = self._keys(provider)
         # The probe slot expires after a cool-down too, so a probe whose worker died does not
@@ -143,10 +169,12 @@ class RedisLimits:
             )
         )
 
+    @_fail_open(None)
     def breaker_success(self, provider: str) -> None:
         k = self._keys(provider)
         self.client.delete(k["failures"], k["tripped"], k["probe"])
 
+    @_fail_open(None)
     def breaker_failure(self, provider: str, policy: BreakerPolicy) -> None:
         k = self._keys(provider)
         self._failure(
@@ -154,16 +182,19 @@ class RedisLimits:
             args=[policy.failures, int(policy.window * 1000), int(policy.cooldown * 1000)],
         )
 
+    @_fail_open("closed")
     def breaker_state(self, provider: str) -> str:
         k = self._keys(provider)
         if self.client.exists(k["open"]):
             return "open"
         return "half_open" if self.client.exists(k["tripped"]) else "closed"
 
+    @_fail_open(None)
     def limit_until(self, provider: str, seconds: float) -> None:
         if seconds > 0:
             self.client.set(self._keys(provider)["limited"], "1", px=int(seconds * 1000))
 
+    @_fail_open(0.0)
     def limited_for(self, provider: str) -> float:
         ttl = self.client.pttl(self._keys(provider)["limited"])
         return ttl / 1000 if ttl and ttl > 0 else 0.0
@@ -274,7 +305,10 @@ def get_limits() -> Limits:
         return _local
     with _clients_lock:
         if url not in _redis_clients:
-            _redis_clients[url] = RedisLimits(
-                redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+            # Blocking pool: with many engine threads, a thread waits (briefly: every command is
+            # sub-millisecond) for a connection instead of failing with "Too many connections".
+            pool = redis.BlockingConnectionPool.from_url(
+                url, max_connections=64, timeout=5, socket_timeout=5, health_check_interval=30
             )
+            _redis_clients[url] = RedisLimits(redis.Redis(connection_pool=pool))
         return _redis_clients[url]

@@ -96,3 +96,12 @@ def test_limits_rate_limit_is_shared_by_two_real_processes(redis_client):
     assert total >= 0.8 * allowed
     assert a
     assert b
+
+
+def test_limits_fail_open_when_redis_is_unreachable():
+    # a closed port: every command fails; calls still flow, none is blocked by our limits
+    down = RedisLimits(redis.Redis(port=1, socket_connect_timeout=0.05, socket_timeout=0.05))
+    assert down.take_token("p", RateSpec(rate=1, burst=1)) == 0.0
+    assert down.breaker_allows("p", POLICY) is True
+    down.breaker_failure("p", POLICY)
+    assert down.limited_for("p") == 0.0
