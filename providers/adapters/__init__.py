@@ -1,0 +1,1 @@
+"""One module per provider. `providers.registry` maps names to these classes."""

@@ -1,0 +1,430 @@
+"""The waterfall engine.
+
+The two entry points the rest of Sluice calls (keep them stable):
+
+    run_batch(people: list[PersonInput], wanted: set[DataPoint], *, tag: str = "")
+        -> list[WaterfallResult]          # same order as `people`; for Celery chunk tasks
+    enrich_company(company: CompanyInput, *, tag: str = "") -> CompanyResult | None
+                                          # synchronous, for the company endpoint
+
+For each person and wanted data point (email, phone) the engine walks the provider list from
+settings in order: a provider that is not configured, lacks the inputs it needs, is stopped by
+an operator mark, is "limited until" a Retry-After, or has an open circuit breaker is skipped
+without a call; a cached answer is used without a call; otherwise it is called (rate limited,
+bounded per provider, retried with exponential backoff and full jitter on 429/5xx/timeouts).
+The first value found wins; a found email must survive verification (`email_status`
+valid/risky/unknown — an `invalid` email, or one the finder itself flags invalid, is a miss and
+the waterfall goes on).
+
+A batch does one cache read (two: person lookups, then verifications of cached emails) before
+any call, runs people concurrently in a thread pool (provider calls are I/O), and writes new
+cache entries, call records and operator marks in bulk at the end. Worker threads never touch
+the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+
+from providers import registry
+from providers.base import (
+    CACHEABLE_KINDS,
+    Attempt,
+    CompanyInput,
+    CompanyResult,
+    DataPoint,
+    EmailStatus,
+    Outcome,
+    OutcomeKind,
+    PersonInput,
+    Provider,
+    WaterfallResult,
+    identity_key,
+)
+from providers.limits import BreakerPolicy, Limits, get_limits
+from providers.models import ProviderCall, ResultCacheEntry
+from providers.selectors import active_marks, cache_lookup
+from providers.services import cache_store_many, calls_record, provider_mark_set
+
+logger = logging.getLogger(__name__)
+
+PERSON_DATA_POINTS = frozenset({DataPoint.EMAIL, DataPoint.PHONE})
+
+_semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_semaphores_lock = threading.Lock()
+
+
+def _semaphore(name: str, size: int) -> threading.BoundedSemaphore:
+    """Per provider and process, shared by every engine in the process."""
+    with _semaphores_lock:
+        return _semaphores.setdefault((name, size), threading.BoundedSemaphore(size))
+
+
+def run_batch(
+    people: list[PersonInput], wanted: set[DataPoint], *, tag: str = ""
+) -> list[WaterfallResult]:
+    """Runs the waterfall for every person (see the module docstring)."""
+    return WaterfallEngine(tag=tag).run_batch(people, wanted)
+
+
+def enrich_company(company: CompanyInput, *, tag: str = "") -> CompanyResult | None:
+    """Firmographics from the company waterfall, or None when no provider knows the company."""
+    return WaterfallEngine(tag=tag).enrich_company(company)
+
+
+class WaterfallEngine:
+    def __init__(self, *, tag: str = "", limits: Limits | None = None) -> None:
+        self.tag = tag[:100]
+        self.limits = limits or get_limits()
+        self.policy = BreakerPolicy.from_settings()
+        self.ttl = settings.SLUICE_RESULT_CACHE_TTL_S
+        self.max_retries = settings.SLUICE_PROVIDER_MAX_RETRIES
+        self.backoff_base = settings.SLUICE_PROVIDER_BACKOFF_BASE_S
+        self.backoff_cap = settings.SLUICE_PROVIDER_BACKOFF_CAP_S
+        self.max_retry_after = settings.SLUICE_PROVIDER_MAX_RETRY_AFTER_S
+        self.max_token_wait = settings.SLUICE_RATE_LIMIT_MAX_WAIT_S
+        self.waterfalls = {dp: registry.waterfall_names(dp) for dp in DataPoint}
+        self.providers: dict[str, Provider] = {}
+        for names in self.waterfalls.values():
+            for name in names:
+                if name not in self.providers:
+                    try:
+                        self.providers[name] = registry.build_provider(name)
+                    except ValueError as exc:
+                        raise ImproperlyConfigured(str(exc)) from exc
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str, str], ResultCacheEntry] = {}
+        self._new_cache: dict[tuple[str, str, str], ResultCacheEntry] = {}
+        self._calls: list[ProviderCall] = []
+        self._blocked: dict[str, str] = {}
+        self._new_marks: dict[str, tuple[str, str]] = {}
+
+    # --- batch API ----------------------------------------------------------------------------
+
+    def run_batch(
+        self, people: list[PersonInput], wanted: Iterable[DataPoint]
+    ) -> list[WaterfallResult]:
+        wanted = {DataPoint(dp) for dp in wanted}
+        if not wanted <= PERSON_DATA_POINTS:
+            raise ValueError(
+                f"run_batch finds emails and phones, not {wanted - PERSON_DATA_POINTS}"
+            )
+        if not people:
+            return []
+        self._prepare(
+            [p.identity() for p in people],
+            [dp for dp in (DataPoint.EMAIL, DataPoint.PHONE) if dp in wanted],
+        )
+        threads = max(1, min(settings.SLUICE_ENGINE_THREADS, len(people)))
+        if threads == 1:
+            results = [self._run_person(person, wanted) for person in people]
+        else:
+            with ThreadPoolExecutor(threads, thread_name_prefix="waterfall") as pool:
+                results = list(pool.map(lambda p: self._run_person(p, wanted), people))
+        self._flush()
+        return results
+
+    def enrich_company(self, company: CompanyInput) -> CompanyResult | None:
+        self._prepare([company.identity()], [DataPoint.COMPANY])
+        outcome = Outcome.not_found()
+        found_by = None
+        for name in self.waterfalls[DataPoint.COMPANY]:
+            outcome, _ = self._consult(name, DataPoint.COMPANY, company, company.identity())
+            if outcome.kind == OutcomeKind.FOUND:
+                found_by = name
+                break
+        self._flush()
+        if found_by is None:
+            return None
+        value = outcome.value
+        result = value if isinstance(value, CompanyResult) else CompanyResult.from_json(value)
+        result.provider = found_by
+        return result
+
+    # --- one person ---------------------------------------------------------------------------
+
+    def _run_person(self, person: PersonInput, wanted: set[DataPoint]) -> WaterfallResult:
+        result = WaterfallResult(person=person)
+        try:
+            if DataPoint.EMAIL in wanted:
+                self._find_email(person, result)
+            if DataPoint.PHONE in wanted:
+                self._find_phone(person, result)
+        except Exception:
+            # One person's surprise must not sink the chunk: the caller sees no value and the
+            # attempts so far.
+            logger.exception("Waterfall failed for a person")
+        return result
+
+    def _find_email(self, person: PersonInput, result: WaterfallResult) -> None:
+        identity = person.identity()
+        for name in self.waterfalls[DataPoint.EMAIL]:
+            outcome, attempts = self._consult(name, DataPoint.EMAIL, person, identity)
+            result.attempts.extend(attempts)
+            if outcome.kind != OutcomeKind.FOUND:
+                continue
+            if outcome.verdict == EmailStatus.INVALID:
+                continue  # the finder's own verdict: not a hit
+            status = self._verify(outcome.value, outcome.verdict, result)
+            if status == EmailStatus.INVALID:
+                continue
+            result.email = outcome.value
+            result.email_status = status
+            result.email_confidence = outcome.confidence
+            result.email_provider = name
+            return
+
+    def _find_phone(self, person: PersonInput, result: WaterfallResult) -> None:
+        identity = person.identity()
+        for name in self.waterfalls[DataPoint.PHONE]:
+            outcome, attempts = self._consult(name, DataPoint.PHONE, person, identity)
+            result.attempts.extend(attempts)
+            if outcome.kind == OutcomeKind.FOUND:
+                result.phone = outcome.value
+                result.phone_confidence = outcome.confidence
+                result.phone_provider = name
+                return
+
+    def _verify(
+        self, email: str, finder_verdict: EmailStatus | None, result: WaterfallResult
+    ) -> EmailStatus:
+        """The verifier's verdict; when it cannot tell (no verifier, unknown, failure), the
+        finder's own verdict, else unknown."""
+        verdict = None
+        for name in self.waterfalls[DataPoint.EMAIL_VERIFICATION]:
+            outcome, attempts = self._consult(
+                name, DataPoint.EMAIL_VERIFICATION, email, f"email:{email.lower()}"
+            )
+            result.attempts.extend(attempts)
+            if outcome.kind == OutcomeKind.FOUND and outcome.verdict:
+                verdict = EmailStatus(outcome.verdict)
+                break
+        if verdict in (None, EmailStatus.UNKNOWN) and finder_verdict:
+            return EmailStatus(finder_verdict)
+        return verdict or EmailStatus.UNKNOWN
+
+    # --- one provider -------------------------------------------------------------------------
+
+    def _consult(
+        self, name: str, data_point: DataPoint, subject: Any, identity: str
+    ) -> tuple[Outcome, list[Attempt]]:
+        """Asks one provider (or its cached answer) about one subject, with retries. Returns the
+        final outcome and every step taken."""
+        provider = self.providers[name]
+        skip = self._skip_reason(provider, data_point, subject)
+        if skip:
+            return self._skipped(name, data_point, skip)
+        key = (name, str(data_point), identity_key(identity)) if identity else None
+        if key and self.ttl > 0:
+            with self._lock:
+                entry = self._cache.get(key) or self._new_cache.get(key)
+            if entry is not None:
+                return self._cached(name, data_point, entry)
+        if self.limits.limited_for(name) > 0:
+            return self._skipped(name, data_point, "rate_limited_until")
+
+        attempts: list[Attempt] = []
+        spec = registry.rate_spec(provider)
+        for attempt in range(self.max_retries + 1):
+            if not self.limits.breaker_allows(name, self.policy):
+                outcome = Outcome.skipped("circuit_open")
+                attempts.append(self._attempt(name, data_point, outcome))
+                return outcome, attempts
+            if spec is not None and not self._wait_for_token(name, spec):
+                outcome = Outcome.skipped("rate_limit_wait")
+                attempts.append(self._attempt(name, data_point, outcome))
+                return outcome, attempts
+            outcome = self._call(provider, data_point, subject)
+            attempts.append(self._attempt(name, data_point, outcome))
+            self._record(name, data_point, outcome, cached=False)
+            last = attempt == self.max_retries
+            kind = outcome.kind
+            if kind in CACHEABLE_KINDS:
+                self.limits.breaker_success(name)
+                if key:
+                    self._store(key, outcome)
+                return outcome, attempts
+            if kind == OutcomeKind.TRANSIENT_ERROR:
+                self.limits.breaker_failure(name, self.policy)
+                if last:
+                    return outcome, attempts
+                time.sleep(self._backoff(attempt))
+                continue
+            if kind == OutcomeKind.RATE_LIMITED:
+                wait = outcome.retry_after
+                if wait is None:
+                    wait = self._backoff(attempt)
+                if wait > self.max_retry_after or last:
+                    # Don't stall the chunk: skip to the next provider, and tell every worker
+                    # to leave this one alone until the provider said to come back.
+                    self.limits.limit_until(name, max(wait, self._backoff(attempt)))
+                    return outcome, attempts
+                time.sleep(wait)
+                continue
+            if kind in (OutcomeKind.OUT_OF_CREDITS, OutcomeKind.AUTH_FAILED):
+                self._block(name, kind, outcome.provider_status)
+            return outcome, attempts
+        return outcome, attempts
+
+    def _skip_reason(self, provider: Provider, data_point: DataPoint, subject: Any) -> str:
+        if not provider.supports(data_point):
+            return "unsupported"
+        if not provider.configured:
+            return "not_configured"
+        with self._lock:
+            blocked = self._blocked.get(provider.name)
+        if blocked:
+            return f"marked:{blocked}"
+        if data_point != DataPoint.EMAIL_VERIFICATION and not provider.has_inputs(
+            data_point, subject
+        ):
+            return "missing_inputs"
+        return ""
+
+    def _call(self, provider: Provider, data_point: DataPoint, subject: Any) -> Outcome:
+        started = time.monotonic()
+        with _semaphore(provider.name, registry.concurrency(provider)):
+            try:
+                outcome = provider.lookup(data_point, subject)
+            except Exception:
+                # An adapter bug is this provider's problem, not the chunk's.
+                logger.exception("Provider %s raised", provider.name)
+                outcome = Outcome.permanent("adapter_error")
+        ms = int((time.monotonic() - started) * 1000)
+        return dataclasses.replace(outcome, ms=ms)
+
+    def _wait_for_token(self, name: str, spec: Any) -> bool:
+        waited = 0.0
+        while True:
+            wait = self.limits.take_token(name, spec)
+            if wait <= 0:
+                return True
+            if waited + wait > self.max_token_wait:
+                return False
+            time.sleep(wait)
+            waited += wait
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _prepare(self, identities: list[str], data_points: list[DataPoint]) -> None:
+        self._blocked = {name: mark.kind for name, mark in active_marks().items()}
+        if self.ttl <= 0:
+            return
+        keys = {identity_key(i) for i in identities if i}
+        finders = {n for dp in data_points for n in self.waterfalls[dp]}
+        self._cache = cache_lookup(
+            identity_keys=keys, providers=finders, data_points=[str(dp) for dp in data_points]
+        )
+        if DataPoint.EMAIL in data_points and self.waterfalls[DataPoint.EMAIL_VERIFICATION]:
+            emails = {
+                identity_key(f"email:{str(e.value).lower()}")
+                for e in self._cache.values()
+                if e.data_point == DataPoint.EMAIL and e.kind == OutcomeKind.FOUND
+            }
+            if emails:
+                self._cache |= cache_lookup(
+                    identity_keys=emails,
+                    providers=self.waterfalls[DataPoint.EMAIL_VERIFICATION],
+                    data_points=[str(DataPoint.EMAIL_VERIFICATION)],
+                )
+
+    def _store(self, key: tuple[str, str, str], outcome: Outcome) -> None:
+        if self.ttl <= 0:
+            return
+        value = outcome.value
+        if isinstance(value, CompanyResult):
+            value = value.to_json()
+        entry = ResultCacheEntry(
+            provider=key[0],
+            data_point=key[1],
+            identity_key=key[2],
+            kind=str(outcome.kind),
+            value=value,
+            confidence=outcome.confidence,
+            verdict=str(outcome.verdict or ""),
+            provider_status=outcome.provider_status[:200],
+        )
+        with self._lock:
+            self._new_cache[key] = entry
+
+    def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
+        call = ProviderCall(
+            provider=name,
+            data_point=str(data_point),
+            outcome=str(outcome.kind),
+            latency_ms=outcome.ms,
+            cost=outcome.cost,
+            cached=cached,
+            provider_status=outcome.provider_status[:200],
+            tag=self.tag,
+            created_at=timezone.now(),
+        )
+        with self._lock:
+            self._calls.append(call)
+
+    def _block(self, name: str, kind: OutcomeKind, reason: str) -> None:
+        with self._lock:
+            self._blocked[name] = str(kind)
+            self._new_marks.setdefault(name, (str(kind), reason))
+        logger.warning("Provider %s answered %s (%s): stopping calls", name, kind, reason)
+
+    def _cached(
+        self, name: str, data_point: DataPoint, entry: ResultCacheEntry
+    ) -> tuple[Outcome, list[Attempt]]:
+        outcome = Outcome(
+            OutcomeKind(entry.kind),
+            value=entry.value,
+            confidence=entry.confidence,
+            verdict=EmailStatus(entry.verdict) if entry.verdict else None,
+            provider_status=entry.provider_status,
+        )
+        self._record(name, data_point, outcome, cached=True)
+        return outcome, [self._attempt(name, data_point, outcome, cached=True)]
+
+    def _skipped(self, name: str, data_point: DataPoint, reason: str) -> tuple[Outcome, list]:
+        outcome = Outcome.skipped(reason)
+        return outcome, [self._attempt(name, data_point, outcome)]
+
+    @staticmethod
+    def _attempt(
+        name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool = False
+    ) -> Attempt:
+        return Attempt(
+            provider=name,
+            data_point=data_point,
+            outcome=outcome.kind,
+            ms=outcome.ms,
+            cost=0.0 if cached else outcome.cost,
+            cached=cached,
+            provider_status=outcome.provider_status,
+            value=outcome.value if outcome.kind == OutcomeKind.FOUND else None,
+            verdict=outcome.verdict,
+        )
+
+    def _flush(self) -> None:
+        """Everything the batch learned, in one transaction, after the calls."""
+        with self._lock:
+            entries, self._new_cache = list(self._new_cache.values()), {}
+            calls, self._calls = self._calls, []
+            marks, self._new_marks = self._new_marks, {}
+        with transaction.atomic():
+            cache_store_many(entries=entries, ttl_seconds=self.ttl)
+            calls_record(calls=calls)
+        for name, (kind, reason) in marks.items():
+            provider_mark_set(provider=name, kind=kind, reason=reason)

@@ -1,0 +1,105 @@
+"""Reads: the result cache, operator marks, call statistics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from providers.base import ERROR_KINDS, OutcomeKind
+from providers.models import ProviderCall, ProviderMark, ResultCacheEntry
+
+# Keeps each `IN (…)` list well below SQLite's bound-parameter limit.
+_CHUNK = 2000
+
+
+def cache_lookup(
+    *, identity_keys: Iterable[str], providers: Iterable[str], data_points: Iterable[str]
+) -> dict[tuple[str, str, str], ResultCacheEntry]:
+    """Live cache entries for these identities, keyed by (provider, data point, identity key).
+    One query per 2,000 identities."""
+    keys = sorted(set(identity_keys))
+    providers, data_points = list(set(providers)), list(set(data_points))
+    now = timezone.now()
+    found: dict[tuple[str, str, str], ResultCacheEntry] = {}
+    for start in range(0, len(keys), _CHUNK):
+        rows = ResultCacheEntry.objects.filter(
+            identity_key__in=keys[start : start + _CHUNK],
+            provider__in=providers,
+            data_point__in=data_points,
+            expires_at__gt=now,
+        )
+        for row in rows:
+            found[(row.provider, row.data_point, row.identity_key)] = row
+    return found
+
+
+def active_marks() -> dict[str, ProviderMark]:
+    return {m.provider: m for m in ProviderMark.objects.filter(cleared_at__isnull=True)}
+
+
+def _percentile(values: list[int], fraction: float) -> float | None:
+    """Linear interpolation, the same definition as PostgreSQL's `percentile_cont`."""
+    if not values:
+        return None
+    values = sorted(values)
+    position = (len(values) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def provider_call_stats(*, since: datetime | None = None) -> list[dict[str, Any]]:
+    """Per provider: calls (excluding cache hits), cache hits, hit rate (found / answered calls),
+    error rate (failed / calls), p50/p95 latency of real calls, credits spent."""
+    qs = ProviderCall.objects.all()
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    errors = [str(k) for k in ERROR_KINDS]
+    rows = (
+        qs.values("provider")
+        .annotate(
+            calls=Count("id", filter=Q(cached=False)),
+            cache_hits=Count("id", filter=Q(cached=True)),
+            found=Count("id", filter=Q(cached=False, outcome=OutcomeKind.FOUND)),
+            not_found=Count("id", filter=Q(cached=False, outcome=OutcomeKind.NOT_FOUND)),
+            errors=Count("id", filter=Q(cached=False, outcome__in=errors)),
+            cost=Sum("cost", filter=Q(cached=False)),
+        )
+        .order_by("provider")
+    )
+    stats = {row["provider"]: dict(row) for row in rows}
+    for provider, p50, p95 in _latency_percentiles(qs.filter(cached=False)):
+        if provider in stats:
+            stats[provider]["p50_ms"], stats[provider]["p95_ms"] = p50, p95
+    for row in stats.values():
+        answered = row["found"] + row["not_found"]
+        row["hit_rate"] = row["found"] / answered if answered else None
+        row["error_rate"] = row["errors"] / row["calls"] if row["calls"] else None
+        row["cost"] = row["cost"] or 0.0
+        row.setdefault("p50_ms", None)
+        row.setdefault("p95_ms", None)
+    return list(stats.values())
+
+
+def _latency_percentiles(qs) -> list[tuple[str, float | None, float | None]]:
+    if connection.vendor == "postgresql":
+        sql, params = qs.values("provider", "latency_ms").query.sql_with_params()
+        with connection.cursor() as cursor:
+            # `sql` is Django's own compiled query; its parameters stay separate.
+            percentiles = (
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), "
+                "percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)"
+            )
+            query = f"SELECT provider, {percentiles} FROM ({sql}) AS calls GROUP BY provider"  # noqa: S608
+            cursor.execute(query, params)
+            return [(p, float(a), float(b)) for p, a, b in cursor.fetchall()]
+    # SQLite (embedded mode) has no percentile_cont: compute in Python.
+    latencies: dict[str, list[int]] = {}
+    for provider, ms in qs.values_list("provider", "latency_ms").iterator():
+        latencies.setdefault(provider, []).append(ms)
+    return [(p, _percentile(v, 0.5), _percentile(v, 0.95)) for p, v in latencies.items()]

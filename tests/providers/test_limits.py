@@ -1,0 +1,107 @@
+import multiprocessing
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from providers.base import RateSpec
+from providers.limits import BreakerPolicy, LocalLimits, RedisLimits
+from tests.helpers import wait_until
+
+POLICY = BreakerPolicy(failures=3, window=60, cooldown=0.2)
+
+
+@pytest.fixture(params=["redis", "local"])
+def limits(request, redis_client):
+    return RedisLimits(redis_client) if request.param == "redis" else LocalLimits()
+
+
+def test_rate_spec_parses_documented_limits():
+    assert RateSpec.parse("500/min:15") == RateSpec(rate=500 / 60, burst=15)
+    assert RateSpec.parse("15/s") == RateSpec(rate=15, burst=15)
+    assert RateSpec.parse("100/min") == RateSpec(rate=100 / 60, burst=2)
+    with pytest.raises(ValueError, match="Bad rate limit"):
+        RateSpec.parse("lots")
+
+
+def test_limits_token_bucket_allows_the_burst_then_asks_to_wait(limits):
+    spec = RateSpec(rate=2, burst=3)
+    assert [limits.take_token("p", spec) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limits.take_token("p", spec)
+    assert 0.3 < wait <= 0.5
+    assert limits.take_token("other", spec) == 0.0  # per provider
+
+
+def test_limits_breaker_opens_half_opens_and_closes(limits):
+    for _ in range(2):
+        limits.breaker_failure("p", POLICY)
+    assert limits.breaker_allows("p", POLICY)
+    limits.breaker_failure("p", POLICY)
+    assert limits.breaker_state("p") == "open"
+    assert not limits.breaker_allows("p", POLICY)
+
+    wait_until(lambda: limits.breaker_state("p") == "half_open", timeout=5)
+    assert limits.breaker_allows("p", POLICY)  # the one probe
+    assert not limits.breaker_allows("p", POLICY)  # nobody else meanwhile
+    limits.breaker_success("p")
+    assert limits.breaker_state("p") == "closed"
+    assert limits.breaker_allows("p", POLICY)
+
+
+def test_limits_failed_probe_reopens_the_breaker(limits):
+    for _ in range(3):
+        limits.breaker_failure("p", POLICY)
+    wait_until(lambda: limits.breaker_state("p") == "half_open", timeout=5)
+    assert limits.breaker_allows("p", POLICY)
+    limits.breaker_failure("p", POLICY)
+    assert limits.breaker_state("p") == "open"
+
+
+def test_limits_limited_until(limits):
+    assert limits.limited_for("p") == 0.0
+    limits.limit_until("p", 30)
+    assert 29 < limits.limited_for("p") <= 30
+    limits.reset("p")
+    assert limits.limited_for("p") == 0.0
+
+
+def _hammer(url: str, start_at: float, duration: float) -> list[float]:
+    """Runs in a separate process: takes every token it can for `duration` seconds."""
+    shared = RedisLimits(redis.Redis.from_url(url))
+    spec = RateSpec(rate=20, burst=5)
+    granted = []
+    while time.time() < start_at:
+        time.sleep(0.001)
+    while time.time() < start_at + duration:
+        wait = shared.take_token("shared-provider", spec)
+        if wait == 0:
+            granted.append(time.time())
+        else:
+            time.sleep(min(wait, 0.01))
+    return granted
+
+
+def test_limits_rate_limit_is_shared_by_two_real_processes(redis_client):
+    # given two processes hammering the same provider's bucket (20/s, burst 5) for 1.5 s
+    duration = 1.5
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        start_at = time.time() + 2.0  # both start together, after interpreter start-up
+        a, b = pool.starmap(_hammer, [(settings.REDIS_URL, start_at, duration)] * 2)
+    # then together they stay within the limit, and both were served
+    total = len(a) + len(b)
+    allowed = 5 + 20 * duration
+    assert total <= allowed + 1, (len(a), len(b))
+    assert total >= 0.8 * allowed
+    assert a
+    assert b
+
+
+def test_limits_fail_open_when_redis_is_unreachable():
+    # a closed port: every command fails; calls still flow, none is blocked by our limits
+    down = RedisLimits(redis.Redis(port=1, socket_connect_timeout=0.05, socket_timeout=0.05))
+    assert down.take_token("p", RateSpec(rate=1, burst=1)) == 0.0
+    assert down.breaker_allows("p", POLICY) is True
+    down.breaker_failure("p", POLICY)
+    assert down.limited_for("p") == 0.0
