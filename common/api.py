@@ -25,3 +25,22 @@ def absolute_url(request: Request, path: str) -> str:
     if settings.SLUICE_PUBLIC_BASE_URL:
         return settings.SLUICE_PUBLIC_BASE_URL.rstrip("/") + full_path
     return request.build_absolute_uri(full_path)
+
+
+def idempotent_response(request: Request, *, operation: str, work) -> "Response":
+    """Runs `work()` (→ status, body) under the request's `Idempotency-Key` header (Stripe
+    semantics, see common.idempotency); a replay carries `idempotent_replayed: true`."""
+    from rest_framework.response import Response
+
+    from common.idempotency import request_fingerprint, run_idempotently, validate_key
+
+    key = validate_key(request.headers.get("Idempotency-Key"))
+    payload = {"body": request.data, "query": request.query_params.dict()}
+    result = run_idempotently(
+        workspace=request.auth.workspace,
+        key=key,
+        fingerprint=request_fingerprint(operation=operation, payload=payload),
+        work=work,
+    )
+    body = {**result.body, "idempotent_replayed": True} if result.replayed else result.body
+    return Response(body, status=result.status_code)
