@@ -4,6 +4,7 @@ import time
 
 from django.conf import settings
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 API_PREFIXES = {"v1": "/api/v1/public", "v2": "/api/v2"}
 
@@ -38,3 +39,20 @@ _SDK_USER_AGENT_PREFIX = "OpenAPI-Generator/"
 def status_for_client(request: Request, documented: int, *, sdk: int) -> int:
     user_agent = request.headers.get("User-Agent", "")
     return sdk if user_agent.startswith(_SDK_USER_AGENT_PREFIX) else documented
+
+
+def idempotent_response(request: Request, *, operation: str, work) -> Response:
+    """Runs `work()` (→ status, body) under the request's `Idempotency-Key` header (Stripe
+    semantics, see common.idempotency); a replay carries `idempotent_replayed: true`."""
+    from common.idempotency import request_fingerprint, run_idempotently, validate_key
+
+    key = validate_key(request.headers.get("Idempotency-Key"))
+    payload = {"body": request.data, "query": request.query_params.dict()}
+    result = run_idempotently(
+        workspace=request.auth.workspace,
+        key=key,
+        fingerprint=request_fingerprint(operation=operation, payload=payload),
+        work=work,
+    )
+    body = {**result.body, "idempotent_replayed": True} if result.replayed else result.body
+    return Response(body, status=result.status_code)

@@ -1,1 +1,33 @@
-urlpatterns: list = []
+from django.urls import path
+
+from enrichment import apis
+
+urlpatterns = [
+    path("enrichment/person", apis.PersonEnrichmentStartApi.as_view(), name="enrich-person"),
+    path("enrichment/company", apis.CompanyEnrichmentApi.as_view(), name="enrich-company"),
+    path("enrichment/by-task", apis.TaskEnrichmentStartApi.as_view(), name="enrich-by-task"),
+    path("enrichment/bulk", apis.BulkEnrichmentStartApi.as_view(), name="enrich-bulk"),
+    path("enrichment/jobs", apis.EnrichmentJobsApi.as_view(), name="enrichment-jobs"),
+    path(
+        "enrichment/batch/query",
+        apis.EnrichmentBatchQueryApi.as_view(),
+        name="enrichment-batch-query",
+    ),
+    path(
+        "enrichment/status/<str:workflow_id>",
+        apis.EnrichmentStatusApi.as_view(),
+        name="enrichment-status",
+    ),
+    path(
+        "enrichment/<str:workflow_id>/items",
+        apis.EnrichmentItemsApi.as_view(),
+        name="enrichment-items",
+    ),
+    path(
+        "enrichment/<str:workflow_id>/cancel",
+        apis.EnrichmentCancelApi.as_view(),
+        name="enrichment-cancel",
+    ),
+    path("webhooks", apis.WebhookListCreateApi.as_view(), name="webhooks"),
+    path("webhooks/<uuid:webhook_id>", apis.WebhookDeleteApi.as_view(), name="webhook-delete"),
+]

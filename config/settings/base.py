@@ -352,3 +352,34 @@ CELERY_BEAT_SCHEDULE["providers-purge-expired-cache"] = {
     "task": "providers.purge_expired_cache",
     "schedule": 3600.0,
 }
+
+# --- Enrichment workflows ---------------------------------------------------------------------
+
+# Leads per chunk task: big enough to amortise per-task overhead, small enough that a redelivered
+# chunk redoes little work.
+SLUICE_CHUNK_SIZE = env.int("SLUICE_CHUNK_SIZE", default=500)
+# A claim older than this belongs to a dead worker; its items may be taken over.
+SLUICE_CLAIM_TTL_SECONDS = env.int("SLUICE_CLAIM_TTL_SECONDS", default=300)
+# A workflow still pending (or making no progress) this long has lost its message: re-dispatch.
+SLUICE_STALL_GRACE_SECONDS = env.int("SLUICE_STALL_GRACE_SECONDS", default=60)
+# Past this a workflow is ended by the sweeper (failed; the unsettled remainder goes to review).
+SLUICE_WORKFLOW_DEADLINE_SECONDS = env.int("SLUICE_WORKFLOW_DEADLINE_SECONDS", default=6 * 3600)
+# A person enrichment repeated within this window returns the earlier workflow, free.
+SLUICE_REUSE_WINDOW_SECONDS = env.int("SLUICE_REUSE_WINDOW_SECONDS", default=7 * 24 * 3600)
+SLUICE_SWEEP_INTERVAL_SECONDS = env.int("SLUICE_SWEEP_INTERVAL_SECONDS", default=30)
+SLUICE_STATUS_RETRY_AFTER_SECONDS = env.int("SLUICE_STATUS_RETRY_AFTER_SECONDS", default=2)
+SLUICE_WEBHOOK_MAX_ATTEMPTS = env.int("SLUICE_WEBHOOK_MAX_ATTEMPTS", default=5)
+# First retry after about this long, doubling each time.
+SLUICE_WEBHOOK_BACKOFF_SECONDS = env.float("SLUICE_WEBHOOK_BACKOFF_SECONDS", default=10.0)
+SLUICE_WEBHOOK_TIMEOUT_SECONDS = env.float("SLUICE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# A refused publish must fail fast so the API can answer 502 instead of hanging.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BEAT_SCHEDULE["enrichment-sweep"] = {
+    "task": "enrichment.sweep_workflows",
+    "schedule": float(SLUICE_SWEEP_INTERVAL_SECONDS),
+}

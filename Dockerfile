@@ -1,0 +1,22 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY common ./common
+COPY accounts ./accounts
+COPY leads ./leads
+COPY credits ./credits
+COPY providers ./providers
+COPY enrichment ./enrichment
+COPY manage.py ./
+RUN pip install --upgrade pip && pip install .
+
+COPY . .
+RUN useradd --create-home sluice && mkdir -p /app/var && chown -R sluice /app/var
+USER sluice
+
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

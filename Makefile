@@ -1,0 +1,68 @@
+# Sluice developer commands. Everything runs from a local virtualenv that `make install`
+# creates on first use; no global installs.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+# CI always starts from an empty test database; locally the test database is reused.
+PYTEST_FLAGS ?= $(if $(CI),--create-db,)
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format run web worker beat flower bench chaos migrate clean
+
+help:
+	@echo "make demo    run the demo enrichment on embedded defaults (SQLite + local broker)"
+	@echo "make test    run the test suite (needs PostgreSQL and Redis on localhost)"
+	@echo "make lint    ruff lint + format check"
+	@echo "make run     web + worker + beat on the configured database and broker"
+	@echo "make worker | beat | flower | bench | chaos | migrate | install | clean"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(MANAGE) demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_FLAGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: install
+	$(MANAGE) migrate --noinput
+
+run: migrate
+	@bash scripts/run_all.sh "$(BIN)"
+
+web: migrate
+	$(MANAGE) runserver 0.0.0.0:8000
+
+worker: install
+	$(BIN)/celery -A config worker --loglevel=INFO $(WORKER_FLAGS)
+
+beat: install
+	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule
+
+flower: install
+	$(BIN)/celery -A config flower --port=5555
+
+bench: install
+	@bash bench/run_all.sh "$(BIN)"
+
+chaos: install
+	SLUICE_CHAOS=long $(BIN)/python -m pytest -m reliability tests/reliability $(PYTEST_FLAGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,516 @@
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import scopes
+from common.api import absolute_url, idempotent_response, status_for_client, timestamp_ms
+from credits import prices
+from enrichment import selectors
+from enrichment.models import ItemStatus, Workflow
+from enrichment.services import company as company_services
+from enrichment.services import start, webhooks
+from enrichment.services.lifecycle import workflow_cancel
+
+_MONEY_ERRORS = {
+    400: ["spend_cap_exceeded", "empty_lead_scope"],
+    402: ["insufficient_credits"],
+    409: ["idempotency_conflict", "quote_expired", "quote_consumed", "quote_mismatch"],
+    502: ["dispatch_failed"],
+}
+_MODE_PARAMETER = OpenApiParameter(
+    "mode", str, enum=["persisted", "preview"], description="`preview` plans and prices, free."
+)
+
+
+class EnrichmentTypeField(serializers.CharField):
+    """partial | phone_only (or phone-only) | full, normalised in one place (credits.prices)."""
+
+    def to_internal_value(self, data):
+        return prices.normalize_enrichment_type(super().to_internal_value(data))
+
+
+def _is_preview(request: Request) -> bool:
+    mode = request.query_params.get("mode", "persisted")
+    if mode not in ("persisted", "preview"):
+        raise serializers.ValidationError({"mode": ["Expected persisted or preview."]})
+    return mode == "preview"
+
+
+def _preview_body(plan: start.Plan, tool: str) -> dict:
+    return {
+        "mode": "preview",
+        "tool": tool,
+        "enrichment_type": plan.enrichment_type,
+        "total": plan.total,
+        "already_enriched": plan.already_enriched,
+        "to_enrich": plan.to_enrich,
+        "estimated_cost": plan.estimated_cost,
+        "credits_reserved": plan.credits_reserved,
+        "available_credits": plan.available_credits,
+        "sufficient": plan.sufficient,
+        "timestamp_ms": timestamp_ms(),
+    }
+
+
+def _poll_url(request: Request, workflow: Workflow) -> str:
+    return absolute_url(request, f"enrichment/status/{workflow.pk}")
+
+
+class PersonEnrichmentStartApi(APIView):
+    required_scope = scopes.ENRICH_WRITE
+    error_codes = _MONEY_ERRORS
+
+    class InputSerializer(serializers.Serializer):
+        lead_list_id = serializers.CharField()
+        email = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        linkedin_url = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        person_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        first_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        last_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        company_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        domain = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        phone = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        enrichment_type = EnrichmentTypeField(required=False, allow_null=True)
+        include_phone = serializers.BooleanField(required=False, allow_null=True)
+        quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        workflow_id = serializers.CharField()
+        status = serializers.CharField()
+        credits_reserved = serializers.IntegerField()
+        lead_list_id = serializers.CharField()
+        poll_url = serializers.CharField()
+        reused = serializers.BooleanField()
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="enrich_person",
+        request=InputSerializer,
+        responses={202: OutputSerializer},
+        parameters=[_MODE_PARAMETER],
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+        preview = _is_preview(request)
+        enrichment_type = prices.resolve_enrichment_type(
+            enrichment_type=data.get("enrichment_type"), include_phone=data.get("include_phone")
+        )
+
+        def work():
+            started = start.person_enrichment_start(
+                workspace=request.auth.workspace,
+                lead_list_id=data["lead_list_id"],
+                person=data,
+                enrichment_type=enrichment_type,
+                quote_id=data.get("quote_id") or None,
+                preview=preview,
+            )
+            if started.workflow is None:
+                return 200, _preview_body(started.plan, "enrich_person")
+            workflow = started.workflow
+            body = {
+                "workflow_id": workflow.pk,
+                "status": workflow.status,
+                # A reused run reserved nothing for this call.
+                "credits_reserved": 0 if started.reused else workflow.credits_reserved,
+                "lead_list_id": str(workflow.lead_list_id or data["lead_list_id"]),
+                "poll_url": _poll_url(request, workflow),
+                "reused": started.reused,
+                "timestamp_ms": timestamp_ms(),
+            }
+            return status_for_client(request, 202, sdk=200), self.OutputSerializer(body).data
+
+        if preview:
+            status, body = work()
+            return Response(body, status=status)
+        return idempotent_response(request, operation="enrich_person", work=work)
+
+
+class CompanyEnrichmentApi(APIView):
+    required_scope = scopes.ENRICH_WRITE
+    error_codes = {402: ["insufficient_credits"], 409: ["idempotency_conflict"]}
+
+    class InputSerializer(serializers.Serializer):
+        domain = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        company_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        company_ticker = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        company_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+        def validate(self, attrs):
+            keys = ("domain", "company_name", "company_ticker", "company_id")
+            if not any(attrs.get(key) for key in keys):
+                raise serializers.ValidationError(
+                    {"non_field_errors": [f"Give one of {', '.join(keys)}."]}
+                )
+            return attrs
+
+    class OutputSerializer(serializers.Serializer):
+        company = serializers.DictField()
+        credits_charged = serializers.IntegerField()
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="enrich_company", request=InputSerializer, responses=OutputSerializer
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+
+        def work():
+            company = company_services.company_enrich(workspace=request.auth.workspace, query=data)
+            body = {
+                "company": company_services.company_record(company),
+                "credits_charged": prices.company_cost(),
+                "timestamp_ms": timestamp_ms(),
+            }
+            return 200, self.OutputSerializer(body).data
+
+        return idempotent_response(request, operation="enrich_company", work=work)
+
+
+class TaskEnrichmentStartApi(APIView):
+    required_scope = scopes.ENRICH_WRITE
+    error_codes = _MONEY_ERRORS
+
+    class InputSerializer(serializers.Serializer):
+        task_id = serializers.CharField()
+        data_points = serializers.ListField(
+            child=serializers.ChoiceField(
+                choices=[
+                    "Email",
+                    "Phone",
+                    "LinkedIn",
+                    "Industry",
+                    "Employees",
+                    "Revenue",
+                    "Funding",
+                    "TechStack",
+                    "Domain",
+                ]
+            ),
+            min_length=1,
+        )
+        entity_ids = serializers.ListField(
+            child=serializers.CharField(), required=False, allow_null=True, max_length=2000
+        )
+        lead_list_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        max_credits = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    @extend_schema(
+        operation_id="enrich_by_task",
+        request=InputSerializer,
+        responses={202: serializers.DictField(), 200: serializers.DictField()},
+        parameters=[_MODE_PARAMETER],
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+        preview = _is_preview(request)
+
+        def work():
+            started = start.task_enrichment_start(
+                workspace=request.auth.workspace,
+                task_id=data["task_id"],
+                data_points=data["data_points"],
+                entity_ids=data.get("entity_ids"),
+                lead_list_id=data.get("lead_list_id") or None,
+                quote_id=data.get("quote_id") or None,
+                max_credits=data.get("max_credits"),
+                preview=preview,
+            )
+            plan = started.plan
+            if preview:
+                return 200, _preview_body(plan, "enrich_task")
+            if started.workflow is None:  # a company cohort, answered inline
+                return 200, {
+                    "task_id": data["task_id"],
+                    "entity_kind": "company",
+                    "workflow_id": None,
+                    "status": "completed",
+                    "total_entities": plan.total,
+                    "credits_reserved": 0,
+                    "credits_charged": plan.extra["credits_charged"],
+                    "results": plan.extra["results"],
+                    "timestamp_ms": timestamp_ms(),
+                }
+            workflow = started.workflow
+            return status_for_client(request, 202, sdk=200), {
+                "task_id": data["task_id"],
+                "entity_kind": "person",
+                "workflow_id": workflow.pk,
+                "status": workflow.status,
+                "total_entities": workflow.total,
+                "credits_reserved": workflow.credits_reserved,
+                "lead_list_id": str(workflow.lead_list_id),
+                "poll_url": _poll_url(request, workflow),
+                "results": [
+                    {"entity_id": entity_id, "status": "queued", "error": None, "company": None}
+                    for entity_id in workflow.entity_ids
+                ],
+                "timestamp_ms": timestamp_ms(),
+            }
+
+        if preview:
+            status, body = work()
+            return Response(body, status=status)
+        return idempotent_response(request, operation="enrich_by_task", work=work)
+
+
+class BulkEnrichmentStartApi(APIView):
+    required_scope = scopes.ENRICH_WRITE
+    error_codes = _MONEY_ERRORS
+
+    class InputSerializer(serializers.Serializer):
+        list_id = serializers.CharField()
+        scope = EnrichmentTypeField(required=False, default=prices.PARTIAL)
+        quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        max_credits = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        output = serializers.ChoiceField(
+            choices=Workflow.Output.values, default=Workflow.Output.SKIP_EXISTING
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        workflow_id = serializers.CharField()
+        status = serializers.CharField()
+        total_leads = serializers.IntegerField()
+        estimated_cost = serializers.IntegerField()
+        credits_reserved = serializers.IntegerField()
+        poll_url = serializers.CharField()
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="enrich_list",
+        request=InputSerializer,
+        responses={202: OutputSerializer},
+        parameters=[_MODE_PARAMETER],
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+        preview = _is_preview(request)
+
+        def work():
+            started = start.bulk_enrichment_start(
+                workspace=request.auth.workspace,
+                list_id=data["list_id"],
+                enrichment_type=data["scope"],
+                output=data["output"],
+                quote_id=data.get("quote_id") or None,
+                max_credits=data.get("max_credits"),
+                preview=preview,
+            )
+            if started.workflow is None:
+                return 200, _preview_body(started.plan, "enrich_list")
+            workflow = started.workflow
+            body = {
+                "workflow_id": workflow.pk,
+                "status": workflow.status,
+                "total_leads": started.plan.to_enrich,
+                "estimated_cost": started.plan.estimated_cost,
+                "credits_reserved": workflow.credits_reserved,
+                "poll_url": _poll_url(request, workflow),
+                "timestamp_ms": timestamp_ms(),
+            }
+            return status_for_client(request, 202, sdk=200), self.OutputSerializer(body).data
+
+        if preview:
+            status, body = work()
+            return Response(body, status=status)
+        return idempotent_response(request, operation="enrich_list", work=work)
+
+
+class EnrichmentStatusApi(APIView):
+    required_scope = scopes.ENRICH_READ
+
+    @extend_schema(operation_id="enrichment_status", responses=serializers.DictField())
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
+        body = {**selectors.workflow_status(workflow), "timestamp_ms": timestamp_ms()}
+        headers = {}
+        if not workflow.is_terminal:
+            headers["Retry-After"] = str(settings.SLUICE_STATUS_RETRY_AFTER_SECONDS)
+        return Response(body, headers=headers)
+
+
+class EnrichmentItemsApi(APIView):
+    required_scope = scopes.ENRICH_READ
+
+    class InputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=ItemStatus.values, required=False)
+        limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
+        cursor = serializers.CharField(required=False)
+
+    class ItemSerializer(serializers.Serializer):
+        lead_id = serializers.CharField()
+        status = serializers.CharField()
+        email = serializers.CharField(allow_null=True)
+        email_status = serializers.CharField(allow_null=True)
+        email_confidence = serializers.IntegerField(allow_null=True)
+        phone = serializers.CharField(allow_null=True)
+        provider = serializers.CharField(allow_null=True)
+        attempts = serializers.ListField(child=serializers.DictField())
+        error = serializers.CharField(allow_null=True)
+        credits_charged = serializers.IntegerField()
+        finished_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema(
+        operation_id="enrichment_items",
+        parameters=[InputSerializer],
+        responses=serializers.DictField(),
+    )
+    def get(self, request: Request, workflow_id: str) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
+        items, cursor = selectors.items_page(
+            workflow=workflow,
+            status=params.validated_data.get("status"),
+            cursor=params.validated_data.get("cursor"),
+            limit=params.validated_data["limit"],
+        )
+        rows = [
+            {
+                "lead_id": str(item.lead_id),
+                "status": item.status,
+                "email": item.email or None,
+                "email_status": item.email_status or None,
+                "email_confidence": item.email_confidence,
+                "phone": item.phone or None,
+                "provider": item.provider or None,
+                "attempts": item.attempts,
+                "error": item.error or None,
+                "credits_charged": item.credits_charged,
+                "finished_at": item.finished_at,
+            }
+            for item in items
+        ]
+        return Response(
+            {
+                "workflow_id": workflow.pk,
+                "items": self.ItemSerializer(rows, many=True).data,
+                "cursor": cursor,
+                "timestamp_ms": timestamp_ms(),
+            }
+        )
+
+
+class EnrichmentCancelApi(APIView):
+    required_scope = scopes.ENRICH_WRITE
+
+    @extend_schema(
+        operation_id="enrichment_cancel", request=None, responses=serializers.DictField()
+    )
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
+        workflow = workflow_cancel(workflow=workflow)
+        return Response({**selectors.workflow_status(workflow), "timestamp_ms": timestamp_ms()})
+
+
+class EnrichmentJobsApi(APIView):
+    required_scope = scopes.ENRICH_READ
+
+    @extend_schema(operation_id="enrichment_jobs", responses=serializers.DictField())
+    def get(self, request: Request) -> Response:
+        jobs = [
+            {
+                "workflow_id": workflow.pk,
+                "kind": workflow.kind,
+                "status": workflow.status,
+                "progress": workflow.progress,
+                "total": workflow.total,
+                "processed": workflow.processed,
+                "found_emails": workflow.found_emails,
+                "found_phones": workflow.found_phones,
+                "credits_reserved": workflow.credits_reserved,
+                "created_at": workflow.created_at,
+            }
+            for workflow in selectors.jobs_active(workspace=request.auth.workspace)[:200]
+        ]
+        return Response({"jobs": jobs, "total": len(jobs), "timestamp_ms": timestamp_ms()})
+
+
+class EnrichmentBatchQueryApi(APIView):
+    required_scope = scopes.ENRICH_READ
+
+    class TaskSerializer(serializers.Serializer):
+        entity_id = serializers.UUIDField(format="hex_verbose")
+        field = serializers.ChoiceField(choices=["emails", "phones", "email", "phone", "company"])
+        entity_type = serializers.ChoiceField(choices=["person", "company"], default="person")
+
+    class InputSerializer(serializers.Serializer):
+        tasks = serializers.ListField(min_length=1, max_length=200)
+
+        def validate_tasks(self, value):
+            serializer = EnrichmentBatchQueryApi.TaskSerializer(data=value, many=True)
+            serializer.is_valid(raise_exception=True)
+            aliases = {"email": "emails", "phone": "phones"}
+            return [
+                {
+                    "entity_id": str(task["entity_id"]),
+                    "field": aliases.get(task["field"], task["field"]),
+                    "entity_type": task["entity_type"],
+                }
+                for task in serializer.validated_data
+            ]
+
+    @extend_schema(operation_id="enrichment_batch_query", request=InputSerializer)
+    def post(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+        rows = selectors.enrichments_query(workspace=request.auth.workspace, tasks=data["tasks"])
+        return Response({"enrichments": rows, "timestamp_ms": timestamp_ms()})
+
+
+class WebhookListCreateApi(APIView):
+    required_scope = {"GET": scopes.ADMIN_API_KEYS, "POST": scopes.ADMIN_API_KEYS}
+
+    class InputSerializer(serializers.Serializer):
+        url = serializers.URLField(max_length=2000)
+
+        def validate_url(self, value):
+            if not value.startswith(("http://", "https://")):
+                raise serializers.ValidationError("Only http(s) URLs.")
+            return value
+
+    @staticmethod
+    def _row(endpoint, *, with_secret: bool = False) -> dict:
+        row = {
+            "webhook_id": str(endpoint.pk),
+            "url": endpoint.url,
+            "events": [webhooks.EVENT_COMPLETED],
+            "is_active": endpoint.is_active,
+            "created_at": endpoint.created_at,
+        }
+        if with_secret:
+            row["secret"] = endpoint.secret
+        return row
+
+    @extend_schema(operation_id="list_webhooks", responses=serializers.DictField())
+    def get(self, request: Request) -> Response:
+        endpoints = request.auth.workspace.webhooks.filter(is_active=True).order_by("created_at")
+        return Response({"webhooks": [self._row(endpoint) for endpoint in endpoints]})
+
+    @extend_schema(
+        operation_id="create_webhook", request=InputSerializer, responses=serializers.DictField()
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+        endpoint = webhooks.webhook_create(workspace=request.auth.workspace, url=data["url"])
+        # The signing secret is shown once, like an API key.
+        return Response(self._row(endpoint, with_secret=True), status=201)
+
+
+class WebhookDeleteApi(APIView):
+    required_scope = scopes.ADMIN_API_KEYS
+
+    @extend_schema(operation_id="delete_webhook", responses={204: None})
+    def delete(self, request: Request, webhook_id) -> Response:
+        webhooks.webhook_delete(workspace=request.auth.workspace, webhook_id=webhook_id)
+        return Response(status=204)
+
+
+def _validated(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

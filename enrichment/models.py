@@ -1,0 +1,206 @@
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Workspace
+from common.models import TimestampedModel
+from leads.models import Lead, LeadList
+
+
+class WorkflowStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_WORKFLOW_STATUSES = (
+    WorkflowStatus.COMPLETED,
+    WorkflowStatus.FAILED,
+    WorkflowStatus.CANCELLED,
+)
+
+
+class ItemStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"  # something was found
+    NOT_FOUND = "not_found"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_ITEM_STATUSES = (
+    ItemStatus.COMPLETED,
+    ItemStatus.NOT_FOUND,
+    ItemStatus.FAILED,
+    ItemStatus.SKIPPED,
+    ItemStatus.CANCELLED,
+)
+
+
+class Workflow(TimestampedModel):
+    """One enrichment run. Status changes only through enrichment.services.workflow_transition."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person"
+        BULK = "bulk"
+        TASK = "task"
+
+    class Output(models.TextChoices):
+        SKIP_EXISTING = "skip_existing"
+        OVERWRITE = "overwrite"
+
+    id = models.CharField(primary_key=True, max_length=80, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="workflows")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        max_length=10, choices=WorkflowStatus.choices, default=WorkflowStatus.PENDING
+    )
+    enrichment_type = models.CharField(max_length=12)
+    output = models.CharField(max_length=16, choices=Output.choices, default=Output.SKIP_EXISTING)
+    lead_list = models.ForeignKey(
+        LeadList, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflows"
+    )
+    # The lead ids of a by-task run (a cohort subset); bulk runs read the list instead.
+    entity_ids = models.JSONField(null=True, blank=True)
+    # Counters, bumped with F() by the chunk that processed the items.
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    not_found = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    found_emails = models.PositiveIntegerField(default=0)
+    found_phones = models.PositiveIntegerField(default=0)
+    # Leads of the list left out because they already held the data (skip_existing).
+    skipped_existing = models.PositiveIntegerField(default=0)
+    planned = models.BooleanField(default=False)
+    chunk_count = models.PositiveIntegerField(default=0)
+    # Money: the hold pays for the run; the budget counter enforces max_credits while it runs.
+    hold_id = models.UUIDField(null=True, blank=True)
+    quote_id = models.CharField(max_length=200, null=True, blank=True)
+    credits_reserved = models.PositiveIntegerField(default=0)
+    credits_charged = models.PositiveIntegerField(default=0)
+    credits_refunded = models.PositiveIntegerField(default=0)
+    max_credits = models.PositiveIntegerField(null=True, blank=True)
+    budget_claimed = models.PositiveIntegerField(default=0)
+    refund_status = models.CharField(max_length=16, default="not_applicable")
+    error = models.TextField(blank=True)
+    deadline = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_progress_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="workflow_ws_status"),
+            models.Index(fields=["status", "created_at"], name="workflow_status_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="workflow_settlement_balances",
+                condition=Q(credits_charged__lte=models.F("credits_reserved")),
+            ),
+            models.CheckConstraint(
+                name="workflow_processed_le_total",
+                condition=Q(processed__lte=models.F("total")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_WORKFLOW_STATUSES
+
+    @property
+    def progress(self) -> int:
+        if self.status in TERMINAL_WORKFLOW_STATUSES:
+            return 100
+        return int(self.processed * 100 / self.total) if self.total else 0
+
+
+def new_workflow_id(kind: str) -> str:
+    prefix = "enrich" if kind == Workflow.Kind.PERSON else "bulk-enrich"
+    return f"{prefix}-{secrets.token_hex(12)}"
+
+
+class WorkflowItem(models.Model):
+    """One lead of a workflow. A chunk claims its items with a conditional update; a claim older
+    than SLUICE_CLAIM_TTL_SECONDS belongs to a dead worker and may be taken over."""
+
+    id = models.BigAutoField(primary_key=True)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="items")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    chunk_no = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.QUEUED)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    email_status = models.CharField(max_length=10, blank=True)
+    email_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    provider = models.CharField(max_length=60, blank=True)
+    attempts = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    credits_charged = models.PositiveSmallIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "lead"], name="workflow_item_unique_lead"),
+        ]
+        indexes = [
+            models.Index(fields=["workflow", "chunk_no", "status"], name="item_chunk_status"),
+            models.Index(fields=["workflow", "status"], name="item_workflow_status"),
+            models.Index(fields=["lead", "status"], name="item_lead_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id}/{self.lead_id}"
+
+
+class WebhookEndpoint(TimestampedModel):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=80)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(TimestampedModel):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_id = models.CharField(max_length=80)
+    event_type = models.CharField(max_length=60)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id}"

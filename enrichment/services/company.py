@@ -1,0 +1,166 @@
+"""Synchronous company enrichment: one credit per company found, settled before the answer;
+a company nobody knows costs nothing (404)."""
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Workspace
+from common.exceptions import NotFound, ValidationFailed
+from credits import prices
+from credits import services as credits
+from enrichment.services.start import Plan, Started
+from leads import canonical
+from leads.models import Cohort, Company
+from providers import engine
+from providers.base import CompanyInput, CompanyResult
+
+# A company cohort is answered inline; past this size the caller should page the cohort.
+MAX_SYNC_COMPANIES = 100
+
+
+def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Company | None):
+    """Upserts the firmographics into the workspace's company (by id, else by domain)."""
+    record = result.to_json()
+    values = {
+        key: record.get(key)
+        for key in (
+            "name",
+            "industry",
+            "industries",
+            "employee_count",
+            "employee_count_range",
+            "revenue_range",
+            "hq_location",
+            "funding_stage",
+            "total_funding_usd",
+            "tech_stack",
+            "linkedin_url",
+        )
+        if record.get(key) is not None
+    }
+    values.update(provider=result.provider or "", enriched_at=timezone.now())
+    domain = canonical.domain(record.get("domain"))
+    company = existing or (
+        Company.objects.filter(workspace=workspace, domain=domain).first() if domain else None
+    )
+    if company is None:
+        try:
+            with transaction.atomic():
+                return Company.objects.create(workspace=workspace, domain=domain, **values)
+        except IntegrityError:
+            company = Company.objects.get(workspace=workspace, domain=domain)
+    if domain and not company.domain:
+        values["domain"] = domain
+    Company.objects.filter(pk=company.pk).update(**values)
+    company.refresh_from_db()
+    return company
+
+
+def company_record(company: Company) -> dict[str, Any]:
+    return {
+        "company_id": str(company.pk),
+        "name": company.name or None,
+        "domain": company.domain,
+        "industry": company.industry or None,
+        "industries": company.industries or None,
+        "employee_count": company.employee_count,
+        "employee_count_range": company.employee_count_range or None,
+        "revenue_range": company.revenue_range or None,
+        "hq_location": company.hq_location or None,
+        "funding_stage": company.funding_stage or None,
+        "total_funding_usd": company.total_funding_usd,
+        "tech_stack": company.tech_stack or None,
+        "linkedin_url": company.linkedin_url or None,
+        "provider": company.provider or None,
+    }
+
+
+def _lookup(*, workspace: Workspace, query: CompanyInput, existing: Company | None):
+    """One company under its own one-credit hold: charged if found, released if not."""
+    hold = credits.hold_place(
+        workspace=workspace,
+        amount=prices.company_cost(),
+        reference=f"company:{uuid.uuid4().hex}",
+        workflow_id="",
+    )
+    try:
+        result = engine.enrich_company(query)
+    except BaseException:
+        credits.hold_release(hold_id=hold.pk)
+        raise
+    if result is None:
+        credits.hold_release(hold_id=hold.pk)
+        return None
+    with transaction.atomic():
+        company = _company_save(workspace=workspace, result=result, existing=existing)
+        credits.hold_settle(hold_id=hold.pk, charge=prices.company_cost())
+    return company
+
+
+def company_enrich(*, workspace: Workspace, query: dict[str, Any]) -> Company:
+    existing = None
+    if query.get("company_id"):
+        try:
+            existing = Company.objects.get(workspace=workspace, pk=uuid.UUID(query["company_id"]))
+        except (ValueError, Company.DoesNotExist):
+            raise NotFound(f"No company {query['company_id']}.") from None
+    domain = canonical.domain(query.get("domain")) or (existing and existing.domain)
+    if query.get("domain") and not domain:
+        raise ValidationFailed(details={"domain": ["Not a domain."]})
+    lookup = CompanyInput(
+        domain=domain,
+        name=query.get("company_name") or (existing.name if existing else None),
+        ticker=query.get("company_ticker") or (existing.ticker if existing else None),
+    )
+    company = _lookup(workspace=workspace, query=lookup, existing=existing)
+    if company is None:
+        raise NotFound("No provider knows this company; nothing was charged.")
+    return company
+
+
+def company_cohort_enrich(
+    *, workspace: Workspace, cohort: Cohort, company_ids: list[str], preview: bool
+) -> Started:
+    companies = list(Company.objects.filter(workspace=workspace, pk__in=company_ids))
+    if len(companies) > MAX_SYNC_COMPANIES:
+        raise ValidationFailed(
+            details={"entity_ids": [f"At most {MAX_SYNC_COMPANIES} companies per call."]}
+        )
+    cost = prices.company_cost(companies=len(companies))
+    plan = Plan(
+        enrichment_type="company",
+        total=len(companies),
+        already_enriched=0,
+        to_enrich=len(companies),
+        estimated_cost=cost,
+        credits_reserved=cost,
+        available_credits=credits.balance_get(workspace=workspace).available,
+        extra={"entity_kind": cohort.entity_kind, "results": []},
+    )
+    if preview:
+        return Started(workflow=None, plan=plan)
+    results = []
+    for company in companies:
+        query = CompanyInput(domain=company.domain, name=company.name or None)
+        found = _lookup(workspace=workspace, query=query, existing=company)
+        results.append(
+            {
+                "entity_id": str(company.pk),
+                "status": "enriched" if found else "failed",
+                "error": None if found else "not found",
+                "company": company_record(found) if found else None,
+            }
+        )
+    charged = sum(1 for row in results if row["company"]) * prices.company_cost()
+    return Started(
+        workflow=None,
+        plan=Plan(
+            **{
+                **plan.__dict__,
+                "extra": {**plan.extra, "results": results, "credits_charged": charged},
+            }
+        ),
+    )

@@ -1,0 +1,306 @@
+"""Running a workflow on the workers: plan its items, run them chunk by chunk through the
+waterfall, and sweep for what was lost.
+
+The database is the source of truth and Celery messages are only nudges: every step is a
+conditional update, so a duplicated, redelivered or lost message never double-charges or loses
+a lead — the sweeper re-sends whatever is due.
+"""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from enrichment import waterfall
+from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
+from enrichment.services.lifecycle import (
+    items_cancel_queued,
+    workflow_settle,
+    workflow_settle_if_done,
+    workflow_transition,
+)
+from leads.models import Lead, ListMembership
+
+logger = logging.getLogger(__name__)
+
+_PLAN_BATCH = 5000
+
+
+# --- Planning ---------------------------------------------------------------------------------
+
+
+def _candidate_lead_ids(workflow: Workflow):
+    """Lead ids in scope, in a stable order, without the leads skip_existing leaves out."""
+    if workflow.kind == Workflow.Kind.BULK:
+        memberships = ListMembership.objects.filter(lead_list_id=workflow.lead_list_id)
+        if workflow.output == Workflow.Output.SKIP_EXISTING:
+            missing = waterfall.missing_data_filter(workflow.enrichment_type, prefix="lead__")
+            memberships = memberships.filter(missing)
+        return memberships.order_by("id").values_list("id", "lead_id")
+    ids = workflow.entity_ids or []
+    return [(position, lead_id) for position, lead_id in enumerate(ids)]
+
+
+def workflow_plan(*, workflow_id: str) -> None:
+    """Expands the scope into items in batches (never the whole list in one query or message)
+    and enqueues one task per chunk. Safe to run twice: items are unique per lead, chunk
+    numbers follow the scope's stable order, and chunks claim their items conditionally."""
+    workflow = Workflow.objects.filter(pk=workflow_id).first()
+    if workflow is None or workflow.is_terminal:
+        return
+    workflow_transition(workflow_id=workflow_id, to_status=WorkflowStatus.RUNNING)
+    if not workflow.planned:
+        _insert_items(workflow)
+    workflow.refresh_from_db()
+    if workflow.cancel_requested_at:
+        items_cancel_queued(workflow_id=workflow_id)
+    if workflow_settle_if_done(workflow_id=workflow_id).is_terminal:
+        return
+    from enrichment.tasks import run_chunk
+
+    for chunk_no in _open_chunks(workflow_id):
+        run_chunk.delay(workflow_id, chunk_no)
+
+
+def _insert_items(workflow: Workflow) -> None:
+    chunk_size = settings.SLUICE_CHUNK_SIZE
+    candidates = _candidate_lead_ids(workflow)
+    position, after = 0, None
+    while True:
+        if isinstance(candidates, list):
+            batch = candidates[position : position + _PLAN_BATCH]
+        else:
+            page = candidates if after is None else candidates.filter(id__gt=after)
+            batch = list(page[:_PLAN_BATCH])
+        if not batch:
+            break
+        WorkflowItem.objects.bulk_create(
+            [
+                WorkflowItem(
+                    workflow_id=workflow.pk, lead_id=lead_id, chunk_no=(position + i) // chunk_size
+                )
+                for i, (_, lead_id) in enumerate(batch)
+            ],
+            ignore_conflicts=True,
+        )
+        position += len(batch)
+        after = batch[-1][0]
+    total = WorkflowItem.objects.filter(workflow_id=workflow.pk).count()
+    Workflow.objects.filter(pk=workflow.pk).update(
+        planned=True,
+        total=total,
+        chunk_count=(position + chunk_size - 1) // chunk_size,
+        last_progress_at=timezone.now(),
+    )
+
+
+def _open_chunks(workflow_id: str) -> list[int]:
+    """Chunks that still have work: queued items, or running ones whose claim expired."""
+    expired = timezone.now() - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
+    return list(
+        WorkflowItem.objects.filter(workflow_id=workflow_id)
+        .filter(Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired))
+        .order_by("chunk_no")
+        .values_list("chunk_no", flat=True)
+        .distinct()
+    )
+
+
+# --- Chunks -----------------------------------------------------------------------------------
+
+
+def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[WorkflowItem]:
+    now = timezone.now()
+    expired = now - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no)
+            .filter(
+                Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired)
+            )
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)
+        )
+        WorkflowItem.objects.filter(id__in=ids).update(
+            status=ItemStatus.RUNNING, claim_token=token, claimed_at=now
+        )
+    return list(WorkflowItem.objects.filter(id__in=ids).select_related("lead").order_by("id"))
+
+
+def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
+    """Under a max_credits cap, reserves up to `wanted_cost` of the run's budget for a chunk
+    (worst case: everything found) and returns what it got. Without a cap the hold covers
+    every item, so the whole cost is granted."""
+    if workflow.max_credits is None:
+        return wanted_cost
+    with transaction.atomic():
+        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        granted = max(0, min(wanted_cost, locked.credits_reserved - locked.budget_claimed))
+        Workflow.objects.filter(pk=workflow.pk).update(budget_claimed=F("budget_claimed") + granted)
+    return granted
+
+
+def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
+    workflow = Workflow.objects.filter(pk=workflow_id).first()
+    if workflow is None or workflow.is_terminal:
+        return
+    workflow_transition(workflow_id=workflow_id, to_status=WorkflowStatus.RUNNING)
+    if workflow.cancel_requested_at:
+        items_cancel_queued(workflow_id=workflow_id, chunk_no=chunk_no)
+        workflow_settle_if_done(workflow_id=workflow_id)
+        return
+    token = secrets.token_hex(16)
+    items = _claim(workflow, chunk_no, token)
+    if items:
+        plans = [waterfall.plan_for(workflow, item.lead) for item in items]
+        worst_case = sum(plan.max_cost for plan in plans)
+        budget = _claim_budget(workflow, worst_case)
+        affordable, over_budget, spent = [], [], 0
+        for item, plan in zip(items, plans, strict=True):
+            if spent + plan.max_cost <= budget:
+                affordable.append((item, plan))
+                spent += plan.max_cost
+            else:
+                over_budget.append(item)
+        outcomes = waterfall.run(affordable, tag=workflow_id)
+        _record(workflow, token, outcomes, over_budget, unused_budget=budget - spent)
+    workflow_settle_if_done(workflow_id=workflow_id)
+
+
+def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> None:
+    """Writes results, lead fields and counters in one transaction, only for the items this
+    claim still owns (a claim taken over by another worker is not ours to write)."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = [outcome.item.id for outcome in outcomes] + [item.id for item in over_budget]
+        mine = set(
+            WorkflowItem.objects.select_for_update()
+            .filter(id__in=ids, claim_token=token, status=ItemStatus.RUNNING)
+            .values_list("id", flat=True)
+        )
+        items, leads = [], []
+        counts = {"completed": 0, "not_found": 0, "failed": 0, "skipped": 0}
+        found_emails = found_phones = refund_budget = 0
+        for outcome in outcomes:
+            if outcome.item.id not in mine:
+                refund_budget += outcome.plan.max_cost
+                continue
+            outcome.apply_to_item(now)
+            items.append(outcome.item)
+            counts[outcome.item.status] += 1
+            found_emails += bool(outcome.email)
+            found_phones += bool(outcome.phone)
+            refund_budget += outcome.plan.max_cost - outcome.item.credits_charged
+            if outcome.apply_to_lead(workflow, now):
+                leads.append(outcome.item.lead)
+        for item in over_budget:
+            if item.id in mine:
+                item.status, item.error, item.finished_at = (
+                    ItemStatus.SKIPPED,
+                    "max_credits reached",
+                    now,
+                )
+                items.append(item)
+                counts["skipped"] += 1
+        WorkflowItem.objects.bulk_update(
+            items,
+            [
+                "status",
+                "email",
+                "email_status",
+                "email_confidence",
+                "phone",
+                "provider",
+                "attempts",
+                "error",
+                "credits_charged",
+                "finished_at",
+            ],
+            batch_size=1000,
+        )
+        Lead.objects.bulk_update(leads, waterfall.LEAD_FIELDS, batch_size=1000)
+        budget_back = refund_budget + unused_budget if workflow.max_credits is not None else 0
+        Workflow.objects.filter(pk=workflow.pk).update(
+            processed=F("processed") + len(items),
+            completed=F("completed") + counts["completed"],
+            not_found=F("not_found") + counts["not_found"],
+            failed=F("failed") + counts["failed"],
+            skipped=F("skipped") + counts["skipped"],
+            found_emails=F("found_emails") + found_emails,
+            found_phones=F("found_phones") + found_phones,
+            budget_claimed=F("budget_claimed") - budget_back,
+            last_progress_at=now,
+        )
+
+
+def chunk_give_up(*, workflow_id: str, chunk_no: int, reason: str) -> None:
+    """A chunk that exhausted its retries: its unfinished items fail (nothing is charged for
+    them) so the run can still end; the settlement decides whether that needs a review."""
+    with transaction.atomic():
+        count = WorkflowItem.objects.filter(
+            workflow_id=workflow_id,
+            chunk_no=chunk_no,
+            status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING),
+        ).update(status=ItemStatus.FAILED, error=reason[:500], finished_at=timezone.now())
+        Workflow.objects.filter(pk=workflow_id).update(
+            processed=F("processed") + count, failed=F("failed") + count
+        )
+    workflow_settle_if_done(workflow_id=workflow_id)
+
+
+# --- Sweeping ---------------------------------------------------------------------------------
+
+
+def workflows_sweep() -> dict[str, int]:
+    """Beat's safety net, safe to run concurrently with itself: re-dispatches workflows whose
+    message was lost or whose worker died, settles finished ones, and ends those past their
+    deadline."""
+    from enrichment.services.start import workflow_dispatch
+    from enrichment.tasks import run_chunk
+
+    now = timezone.now()
+    grace = now - timedelta(seconds=settings.SLUICE_STALL_GRACE_SECONDS)
+    report = {"redispatched": 0, "rechunked": 0, "settled": 0, "expired": 0}
+
+    for workflow in Workflow.objects.filter(status=WorkflowStatus.PENDING, created_at__lt=grace):
+        if workflow.deadline >= now:
+            workflow_dispatch(workflow=workflow, fail_on_refusal=False)
+            report["redispatched"] += 1
+
+    running = Workflow.objects.filter(status=WorkflowStatus.RUNNING)
+    for workflow in running.filter(deadline__lt=now):
+        _expire(workflow)
+        report["expired"] += 1
+    stalled = running.filter(deadline__gte=now).filter(
+        Q(last_progress_at__lt=grace) | Q(last_progress_at__isnull=True, started_at__lt=grace)
+    )
+    for workflow in stalled:
+        if not workflow.planned:
+            workflow_dispatch(workflow=workflow, fail_on_refusal=False)
+            report["redispatched"] += 1
+            continue
+        if workflow.processed >= workflow.total:
+            workflow_settle(workflow_id=workflow.pk)
+            report["settled"] += 1
+            continue
+        for chunk_no in _open_chunks(workflow.pk):
+            run_chunk.delay(workflow.pk, chunk_no)
+            report["rechunked"] += 1
+    if any(report.values()):
+        logger.info("sweep: %s", report)
+    return report
+
+
+def _expire(workflow: Workflow) -> None:
+    with transaction.atomic():
+        count = WorkflowItem.objects.filter(
+            workflow=workflow, status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING)
+        ).update(status=ItemStatus.FAILED, error="deadline passed", finished_at=timezone.now())
+        Workflow.objects.filter(pk=workflow.pk).update(
+            processed=F("processed") + count, failed=F("failed") + count
+        )
+    workflow_settle(workflow_id=workflow.pk, failure="deadline passed")

@@ -1,0 +1,162 @@
+"""A workflow's lifecycle: the status transitions (owned here alone) and the exactly-once
+settlement of its credit hold."""
+
+import logging
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from credits import services as credits
+from enrichment.models import (
+    TERMINAL_WORKFLOW_STATUSES,
+    ItemStatus,
+    Workflow,
+    WorkflowItem,
+    WorkflowStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+_ALLOWED_FROM = {
+    WorkflowStatus.RUNNING: (WorkflowStatus.PENDING,),
+    WorkflowStatus.COMPLETED: (WorkflowStatus.PENDING, WorkflowStatus.RUNNING),
+    WorkflowStatus.FAILED: (WorkflowStatus.PENDING, WorkflowStatus.RUNNING),
+    WorkflowStatus.CANCELLED: (WorkflowStatus.PENDING, WorkflowStatus.RUNNING),
+}
+
+
+def workflow_transition(*, workflow_id: str, to_status: str, **fields) -> bool:
+    """Moves a workflow to `to_status` if its current status allows it, in one conditional
+    UPDATE; returns whether this call made the change (so concurrent callers agree on one
+    winner)."""
+    now = timezone.now()
+    if to_status == WorkflowStatus.RUNNING:
+        fields.setdefault("started_at", now)
+    elif to_status in TERMINAL_WORKFLOW_STATUSES:
+        fields.setdefault("finished_at", now)
+    updated = Workflow.objects.filter(pk=workflow_id, status__in=_ALLOWED_FROM[to_status]).update(
+        status=to_status, updated_at=now, **fields
+    )
+    return updated == 1
+
+
+def workflow_fail_to_start(*, workflow_id: str, reason: str) -> None:
+    """The run never started (e.g. the broker refused it): fail it and release the whole hold
+    at once; nothing was delivered, so nothing goes to review."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=workflow_id)
+        if workflow.is_terminal:
+            return
+        if workflow.hold_id:
+            credits.hold_release(hold_id=workflow.hold_id)
+        WorkflowItem.objects.filter(workflow=workflow, status=ItemStatus.QUEUED).update(
+            status=ItemStatus.FAILED, error=reason, finished_at=timezone.now()
+        )
+        workflow_transition(
+            workflow_id=workflow_id,
+            to_status=WorkflowStatus.FAILED,
+            error=reason,
+            credits_charged=0,
+            credits_refunded=workflow.credits_reserved,
+        )
+
+
+def _final_status(workflow: Workflow) -> str:
+    if workflow.cancel_requested_at:
+        return WorkflowStatus.CANCELLED
+    delivered = workflow.completed + workflow.not_found
+    if workflow.failed and not delivered:
+        return WorkflowStatus.FAILED  # every lookup errored: an outage, not a miss
+    return WorkflowStatus.COMPLETED
+
+
+def workflow_settle(*, workflow_id: str, failure: str = "") -> Workflow:
+    """Ends the workflow and settles its hold, exactly once (the row lock and the terminal
+    check make a second call a no-op). Charges what the items were charged; refunds the rest,
+    except after a failure of ours (`failure`, or every lookup errored), where the remainder
+    is held for an operator's refund review."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=workflow_id)
+        if workflow.is_terminal:
+            return workflow
+        charged = (
+            WorkflowItem.objects.filter(workflow=workflow).aggregate(total=Sum("credits_charged"))[
+                "total"
+            ]
+            or 0
+        )
+        status = WorkflowStatus.FAILED if failure else _final_status(workflow)
+        reason = failure or ("every lookup failed" if status == WorkflowStatus.FAILED else "")
+        refunded, refund_status = workflow.credits_reserved - charged, "not_applicable"
+        if workflow.hold_id and status == WorkflowStatus.FAILED:
+            credits.hold_settle_for_review(hold_id=workflow.hold_id, charge=charged, reason=reason)
+            refunded, refund_status = 0, "pending_review"
+        elif workflow.hold_id:
+            credits.hold_settle(hold_id=workflow.hold_id, charge=charged)
+        workflow_transition(
+            workflow_id=workflow_id,
+            to_status=status,
+            credits_charged=charged,
+            credits_refunded=refunded,
+            refund_status=refund_status,
+            error=reason,
+        )
+        workflow.refresh_from_db()
+        from enrichment.services.webhooks import webhooks_enqueue_for
+
+        webhooks_enqueue_for(workflow=workflow)
+    logger.info(
+        "workflow %s %s: charged %s refunded %s",
+        workflow.id,
+        workflow.status,
+        workflow.credits_charged,
+        workflow.credits_refunded,
+        extra={"workflow_id": workflow.id},
+    )
+    return workflow
+
+
+def workflow_settle_if_done(*, workflow_id: str) -> Workflow | None:
+    """Settles when every planned item has been processed; the caller that makes
+    processed == total gets here, and so does the sweeper, harmlessly."""
+    workflow = Workflow.objects.filter(pk=workflow_id).first()
+    if workflow is None or workflow.is_terminal:
+        return workflow
+    if workflow.planned and workflow.processed >= workflow.total:
+        return workflow_settle(workflow_id=workflow_id)
+    return workflow
+
+
+def workflow_cancel(*, workflow: Workflow) -> Workflow:
+    """Stops new lookups at once: queued items are cancelled here, running ones finish, and the
+    last of them settles the run as cancelled (or we settle now if none is running)."""
+    if workflow.is_terminal:
+        return workflow
+    now = timezone.now()
+    Workflow.objects.filter(pk=workflow.pk, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now
+    )
+    items_cancel_queued(workflow_id=workflow.pk)
+    if not workflow.planned and workflow.status == WorkflowStatus.PENDING:
+        # Nothing was planned yet: there is no item to wait for.
+        Workflow.objects.filter(pk=workflow.pk, planned=False).update(planned=True)
+    return workflow_settle_if_done(workflow_id=workflow.pk)
+
+
+def items_cancel_queued(*, workflow_id: str, chunk_no: int | None = None) -> int:
+    """Cancels still-queued items and counts them as processed, in one transaction."""
+    with transaction.atomic():
+        queued = WorkflowItem.objects.filter(workflow_id=workflow_id, status=ItemStatus.QUEUED)
+        if chunk_no is not None:
+            queued = queued.filter(chunk_no=chunk_no)
+        count = queued.update(status=ItemStatus.CANCELLED, finished_at=timezone.now())
+        if count:
+            from django.db.models import F
+
+            Workflow.objects.filter(pk=workflow_id).update(
+                processed=F("processed") + count,
+                cancelled=F("cancelled") + count,
+                last_progress_at=timezone.now(),
+            )
+    return count

@@ -1,0 +1,500 @@
+"""Starting enrichment: what a request does before any worker sees it.
+
+Each start writes the workflow, its items (one for a person; none for a bulk list, whose
+planner expands it on a worker) and its credit hold in one transaction, then enqueues. A broker
+that refuses the enqueue fails the workflow and releases the hold before the API answers 502.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from accounts.models import Workspace
+from common.exceptions import DispatchFailed, EmptyLeadScope, NotFound, ValidationFailed
+from credits import prices
+from credits import services as credits
+from enrichment import waterfall
+from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus, new_workflow_id
+from enrichment.services.lifecycle import workflow_fail_to_start
+from leads import canonical
+from leads.models import Cohort, Lead, LeadList, ListMembership
+
+logger = logging.getLogger(__name__)
+
+MCP_RESULTS_LIST = "MCP Results"
+# Types whose lookups include another type's: a finished `full` run also answers `partial`.
+_COVERED_BY = {
+    prices.PARTIAL: (prices.PARTIAL, prices.FULL),
+    prices.PHONE_ONLY: (prices.PHONE_ONLY, prices.FULL),
+    prices.FULL: (prices.FULL,),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a start would do, for `?mode=preview` and for the start itself."""
+
+    enrichment_type: str
+    total: int
+    already_enriched: int
+    to_enrich: int
+    estimated_cost: int
+    credits_reserved: int
+    available_credits: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sufficient(self) -> bool:
+        return self.available_credits >= self.credits_reserved
+
+
+@dataclass(frozen=True)
+class Started:
+    workflow: Workflow | None
+    plan: Plan
+    reused: bool = False
+
+
+def _plan(
+    *,
+    workspace: Workspace,
+    enrichment_type: str,
+    total: int,
+    already: int,
+    to_enrich: int,
+    max_credits: int | None = None,
+    **extra: Any,
+) -> Plan:
+    cost = prices.reserve_cost(enrichment_type=enrichment_type, leads=to_enrich)
+    reserved = cost if max_credits is None else min(cost, max_credits)
+    return Plan(
+        enrichment_type=enrichment_type,
+        total=total,
+        already_enriched=already,
+        to_enrich=to_enrich,
+        estimated_cost=cost,
+        credits_reserved=reserved,
+        available_credits=credits.balance_get(workspace=workspace).available,
+        extra=extra,
+    )
+
+
+def workflow_dispatch(*, workflow: Workflow, fail_on_refusal: bool = True) -> None:
+    """Enqueues the workflow's first task. The sweeper calls this again for a workflow whose
+    message was lost; there a refusal is logged and retried on the next sweep."""
+    from enrichment.tasks import plan_workflow, run_chunk
+
+    try:
+        if workflow.kind == Workflow.Kind.PERSON:
+            run_chunk.delay(workflow.pk, 0)
+        else:
+            plan_workflow.delay(workflow.pk)
+    except (OperationalError, OSError) as exc:
+        logger.error("broker refused workflow %s: %s", workflow.pk, exc)
+        if not fail_on_refusal:
+            return
+        workflow_fail_to_start(workflow_id=workflow.pk, reason="the task queue refused the work")
+        raise DispatchFailed(details={"workflow_id": workflow.pk}) from None
+    Workflow.objects.filter(pk=workflow.pk, dispatched_at__isnull=True).update(
+        dispatched_at=timezone.now()
+    )
+
+
+def _create(
+    *,
+    workspace: Workspace,
+    kind: str,
+    plan: Plan,
+    lead_list: LeadList | None,
+    quote: Any = None,
+    lead_ids: list | None = None,
+    **fields: Any,
+) -> Workflow:
+    """Inside the caller's transaction: the workflow, its items when given, and the hold."""
+    workflow = Workflow.objects.create(
+        id=new_workflow_id(kind),
+        workspace=workspace,
+        kind=kind,
+        enrichment_type=plan.enrichment_type,
+        lead_list=lead_list,
+        total=plan.to_enrich,
+        credits_reserved=plan.credits_reserved,
+        quote_id=quote.quote_id if quote else None,
+        deadline=timezone.now() + timedelta(seconds=settings.SLUICE_WORKFLOW_DEADLINE_SECONDS),
+        **fields,
+    )
+    if lead_ids is not None:
+        chunk_size = settings.SLUICE_CHUNK_SIZE
+        WorkflowItem.objects.bulk_create(
+            WorkflowItem(workflow=workflow, lead_id=lead_id, chunk_no=i // chunk_size)
+            for i, lead_id in enumerate(lead_ids)
+        )
+        workflow.planned, workflow.total = True, len(lead_ids)
+        workflow.chunk_count = (len(lead_ids) + chunk_size - 1) // chunk_size
+        workflow.save(update_fields=["planned", "total", "chunk_count"])
+    if plan.credits_reserved:
+        hold = credits.hold_place(
+            workspace=workspace,
+            amount=plan.credits_reserved,
+            reference=f"workflow:{workflow.pk}",
+            workflow_id=workflow.pk,
+            quote=quote,
+        )
+        workflow.hold_id = hold.pk
+        workflow.save(update_fields=["hold_id"])
+    return workflow
+
+
+def _start(workflow_factory) -> Workflow:
+    with transaction.atomic():
+        workflow = workflow_factory()
+    workflow_dispatch(workflow=workflow)
+    return workflow
+
+
+# --- Lookups ----------------------------------------------------------------------------------
+
+
+def workspace_list(*, workspace: Workspace, list_id: Any) -> LeadList:
+    try:
+        return LeadList.objects.get(workspace=workspace, pk=uuid.UUID(str(list_id)))
+    except (ValueError, LeadList.DoesNotExist):
+        raise NotFound(f"No lead list {list_id}.") from None
+
+
+def _workspace_cohort(*, workspace: Workspace, task_id: str) -> Cohort:
+    cohort = Cohort.objects.filter(
+        workspace=workspace, pk=task_id, expires_at__gt=timezone.now()
+    ).first()
+    if cohort is None:
+        raise NotFound(f"No task {task_id} (unknown or expired).")
+    return cohort
+
+
+def _mcp_results_list(workspace: Workspace) -> LeadList:
+    existing = LeadList.objects.filter(workspace=workspace, name__iexact=MCP_RESULTS_LIST).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            return LeadList.objects.create(workspace=workspace, name=MCP_RESULTS_LIST)
+    except IntegrityError:  # created by a concurrent request
+        return LeadList.objects.get(workspace=workspace, name__iexact=MCP_RESULTS_LIST)
+
+
+def _add_to_list(lead_list: LeadList, lead_ids: list) -> None:
+    ListMembership.objects.bulk_create(
+        [ListMembership(lead_list=lead_list, lead_id=lead_id) for lead_id in lead_ids],
+        ignore_conflicts=True,
+    )
+
+
+# --- Person -----------------------------------------------------------------------------------
+
+
+def person_resolve(*, workspace: Workspace, person: dict[str, Any]) -> Lead:
+    """The workspace's lead for this person, created if new. Accepts `person_id` or a strong
+    identifier (email, LinkedIn URL in any common form) or first + last name with a company
+    name or domain."""
+    if person.get("person_id"):
+        try:
+            return Lead.objects.get(workspace=workspace, pk=uuid.UUID(str(person["person_id"])))
+        except (ValueError, Lead.DoesNotExist):
+            raise NotFound(f"No person {person['person_id']}.") from None
+    linkedin = canonical.linkedin_url(person.get("linkedin_url"))
+    email = canonical.email(person.get("email"))
+    domain = canonical.domain(person.get("domain")) or (email and canonical.domain(email))
+    first, last = canonical.name(person.get("first_name")), canonical.name(person.get("last_name"))
+    errors = {}
+    if person.get("linkedin_url") and not linkedin:
+        errors["linkedin_url"] = ["Not a LinkedIn profile URL."]
+    if person.get("email") and not email:
+        errors["email"] = ["Not a valid email address."]
+    if errors:
+        raise ValidationFailed(details=errors)
+    company_name = canonical.name(person.get("company_name"))
+    identity = canonical.person_identity(
+        linkedin=linkedin,
+        email_address=email,
+        first_name=first,
+        last_name=last,
+        company_domain=domain or (company_name.casefold() if company_name else None),
+    )
+    if identity is None:
+        raise ValidationFailed(
+            "Give email, linkedin_url or person_id, or first_name + last_name with "
+            "company_name or domain.",
+            details={"non_field_errors": ["No identifier for this person."]},
+        )
+    defaults = {
+        "first_name": first,
+        "last_name": last,
+        "full_name": f"{first} {last}".strip(),
+        "company_name": company_name,
+        "domain": domain or "",
+        "linkedin_url": linkedin,
+        "email": email,
+        "phone": canonical.phone(person.get("phone")),
+    }
+    try:
+        with transaction.atomic():
+            lead, created = Lead.objects.get_or_create(
+                workspace=workspace, identity_key=identity, defaults=defaults
+            )
+    except IntegrityError:
+        lead, created = Lead.objects.get(workspace=workspace, identity_key=identity), False
+    if not created:
+        # Fill what we did not know; never overwrite what the lead already holds.
+        missing = {k: v for k, v in defaults.items() if v and not getattr(lead, k)}
+        if missing:
+            Lead.objects.filter(pk=lead.pk).update(**missing)
+            for key, value in missing.items():
+                setattr(lead, key, value)
+    return lead
+
+
+def _reusable_workflow(*, lead: Lead, enrichment_type: str) -> Workflow | None:
+    """A pending/running run for this lead and data, or one finished within the reuse window:
+    asking again returns it instead of charging again (seeds/000)."""
+    since = timezone.now() - timedelta(seconds=settings.SLUICE_REUSE_WINDOW_SECONDS)
+    item = (
+        WorkflowItem.objects.filter(
+            lead=lead,
+            workflow__kind=Workflow.Kind.PERSON,
+            workflow__enrichment_type__in=_COVERED_BY[enrichment_type],
+        )
+        .exclude(status__in=(ItemStatus.FAILED, ItemStatus.CANCELLED))
+        .filter(workflow__status__in=(WorkflowStatus.PENDING, WorkflowStatus.RUNNING))
+        .select_related("workflow")
+        .first()
+    ) or (
+        WorkflowItem.objects.filter(
+            lead=lead,
+            workflow__kind=Workflow.Kind.PERSON,
+            workflow__enrichment_type__in=_COVERED_BY[enrichment_type],
+            workflow__status=WorkflowStatus.COMPLETED,
+            workflow__finished_at__gte=since,
+        )
+        .select_related("workflow")
+        .order_by("-workflow__finished_at")
+        .first()
+    )
+    return item.workflow if item else None
+
+
+def person_enrichment_start(
+    *,
+    workspace: Workspace,
+    lead_list_id: Any,
+    person: dict[str, Any],
+    enrichment_type: str,
+    quote_id: str | None = None,
+    preview: bool = False,
+) -> Started:
+    lead_list = workspace_list(workspace=workspace, list_id=lead_list_id)
+    lead = person_resolve(workspace=workspace, person=person)
+    _add_to_list(lead_list, [lead.pk])
+    reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+    plan = _plan(
+        workspace=workspace,
+        enrichment_type=enrichment_type,
+        total=1,
+        already=0,
+        to_enrich=1,
+        lead_id=str(lead.pk),
+    )
+    if reused is not None:
+        return Started(workflow=reused, plan=plan, reused=True)
+    if preview:
+        return Started(workflow=None, plan=plan)
+
+    def create() -> Workflow:
+        quote = None
+        if quote_id:
+            quote = credits.quote_redeem(
+                workspace=workspace,
+                quote_id=quote_id,
+                tool="enrich_person",
+                params={"enrichment_type": enrichment_type},
+                row_count=1,
+                cost=plan.credits_reserved,
+            )
+        return _create(
+            workspace=workspace,
+            kind=Workflow.Kind.PERSON,
+            plan=plan,
+            lead_list=lead_list,
+            quote=quote,
+            lead_ids=[lead.pk],
+            output=Workflow.Output.OVERWRITE,
+        )
+
+    return Started(workflow=_start(create), plan=plan)
+
+
+# --- Bulk list --------------------------------------------------------------------------------
+
+
+def bulk_enrichment_start(
+    *,
+    workspace: Workspace,
+    list_id: Any,
+    enrichment_type: str,
+    output: str,
+    quote_id: str | None,
+    max_credits: int | None = None,
+    preview: bool = False,
+) -> Started:
+    """No per-lead work here: two counts, one workflow row and one hold, whatever the size of
+    the list; the planner expands it on a worker."""
+    lead_list = workspace_list(workspace=workspace, list_id=list_id)
+    total = ListMembership.objects.filter(lead_list=lead_list).count()
+    missing = waterfall.missing_data_filter(enrichment_type, prefix="lead__")
+    lacking = ListMembership.objects.filter(lead_list=lead_list).filter(missing).count()
+    to_enrich = total if output == Workflow.Output.OVERWRITE else lacking
+    plan = _plan(
+        workspace=workspace,
+        enrichment_type=enrichment_type,
+        total=total,
+        already=total - lacking,
+        to_enrich=to_enrich,
+        max_credits=max_credits,
+        output=output,
+    )
+    if preview:
+        return Started(workflow=None, plan=plan)
+    if to_enrich == 0:
+        raise EmptyLeadScope(
+            "Every lead in this list already holds the data asked for."
+            if total
+            else "This list has no leads.",
+            details={"total": total, "already_enriched": total - lacking},
+        )
+    if not quote_id:
+        raise ValidationFailed(
+            details={"quote_id": ["Required: get one from POST /credits/estimate (enrich_list)."]}
+        )
+
+    def create() -> Workflow:
+        quote = credits.quote_redeem(
+            workspace=workspace,
+            quote_id=quote_id,
+            tool="enrich_list",
+            params={"list_id": lead_list.pk, "enrichment_type": enrichment_type, "output": output},
+            row_count=total,
+            cost=plan.credits_reserved,
+        )
+        return _create(
+            workspace=workspace,
+            kind=Workflow.Kind.BULK,
+            plan=plan,
+            lead_list=lead_list,
+            quote=quote,
+            output=output,
+            max_credits=max_credits,
+            skipped_existing=total - to_enrich,
+        )
+
+    return Started(workflow=_start(create), plan=plan)
+
+
+# --- By task (cohort) -------------------------------------------------------------------------
+
+
+def cohort_subset(*, cohort: Cohort, entity_ids: list[str] | None) -> list[str]:
+    """The cohort's ids, or the requested subset of them; ids outside the cohort are a 400."""
+    members = [str(entity) for entity in cohort.entity_ids]
+    if entity_ids is None:
+        return members
+    requested = list(dict.fromkeys(str(entity) for entity in entity_ids))
+    outside = sorted(set(requested) - set(members))
+    if outside:
+        raise ValidationFailed(
+            "entity_ids must be a subset of the task's cohort.",
+            details={"entity_ids": [f"Not in task {cohort.pk}: {', '.join(outside[:20])}"]},
+        )
+    if not requested:
+        raise ValidationFailed(details={"entity_ids": ["At least one id."]})
+    return requested
+
+
+def task_enrichment_start(
+    *,
+    workspace: Workspace,
+    task_id: str,
+    data_points: list[str],
+    entity_ids: list[str] | None,
+    lead_list_id: Any | None,
+    quote_id: str | None = None,
+    max_credits: int | None = None,
+    preview: bool = False,
+) -> Started:
+    cohort = _workspace_cohort(workspace=workspace, task_id=task_id)
+    ids = cohort_subset(cohort=cohort, entity_ids=entity_ids)
+    if cohort.entity_kind == Cohort.EntityKind.COMPANY:
+        from enrichment.services.company import company_cohort_enrich
+
+        return company_cohort_enrich(
+            workspace=workspace, cohort=cohort, company_ids=ids, preview=preview
+        )
+    enrichment_type = prices.enrichment_type_from_data_points(data_points)
+    lead_ids = list(
+        Lead.objects.filter(workspace=workspace, pk__in=ids).values_list("pk", flat=True)
+    )
+    if not lead_ids:
+        raise EmptyLeadScope(details={"task_id": task_id})
+    plan = _plan(
+        workspace=workspace,
+        enrichment_type=enrichment_type,
+        total=len(lead_ids),
+        already=0,
+        to_enrich=len(lead_ids),
+        max_credits=max_credits,
+        entity_kind=cohort.entity_kind,
+    )
+    if preview:
+        return Started(workflow=None, plan=plan)
+    lead_list = (
+        workspace_list(workspace=workspace, list_id=lead_list_id)
+        if lead_list_id
+        else _mcp_results_list(workspace)
+    )
+
+    def create() -> Workflow:
+        quote = None
+        if quote_id:
+            quote = credits.quote_redeem(
+                workspace=workspace,
+                quote_id=quote_id,
+                tool="enrich_task",
+                params={
+                    "task_id": task_id,
+                    "entity_ids": entity_ids,
+                    "enrichment_type": enrichment_type,
+                },
+                row_count=len(lead_ids),
+                cost=plan.credits_reserved,
+            )
+        _add_to_list(lead_list, lead_ids)
+        workflow = _create(
+            workspace=workspace,
+            kind=Workflow.Kind.TASK,
+            plan=plan,
+            lead_list=lead_list,
+            quote=quote,
+            lead_ids=lead_ids,
+            entity_ids=[str(lead_id) for lead_id in lead_ids],
+            output=Workflow.Output.OVERWRITE,
+            max_credits=max_credits,
+        )
+        Cohort.objects.filter(pk=cohort.pk).update(workflow_id=workflow.pk)
+        return workflow
+
+    return Started(workflow=_start(create), plan=plan)
