@@ -80,7 +80,8 @@ def test_sdk_person_full_found(sdk, funded):
     status = sdk.enrichment.enrichment_status(started.workflow_id)
     assert status.status == "completed"
     assert (status.credits_charged, status.credits_refunded) == (11, 0)
-    assert status.result.email and status.result.phone.startswith("+")
+    assert status.result.email
+    assert status.result.phone.startswith("+")
     assert status.result.linkedin_url == f"https://www.linkedin.com/in/{slug}"
     assert balance_get(workspace=funded).balance == before.balance - 11
     lead = Lead.objects.get(workspace=funded, linkedin_url=status.result.linkedin_url)
@@ -119,7 +120,8 @@ def test_sdk_person_phone_only_charges_the_phone(sdk, funded):
     wait_terminal(started.workflow_id)
     status = sdk.enrichment.enrichment_status(started.workflow_id)
     assert (status.credits_charged, status.credits_refunded) == (10, 0)
-    assert status.result.phone and not status.result.email
+    assert status.result.phone
+    assert not status.result.email
 
 
 def test_sdk_company_found_and_not_found(sdk, funded):
