@@ -527,9 +527,13 @@ class _PostgresWriter:
             f"INSERT INTO leads_company (id, {', '.join(set_columns)}, "  # noqa: S608
             f"{', '.join(default_columns)}) "
             f"SELECT gen_random_uuid(), %s, d.domain, d.company_name, d.industry, %s, %s, "
-            f"{placeholders} FROM (SELECT DISTINCT ON (domain) domain, company_name, industry "
-            f"FROM {_TEMP_TABLE} WHERE domain <> '' "
-            "ORDER BY domain, company_name = '', row_no) d "
+            f"{placeholders} FROM (SELECT domain, "
+            # The first non-empty name and industry given for the domain in this batch.
+            "COALESCE((array_agg(company_name ORDER BY row_no) "
+            "FILTER (WHERE company_name <> ''))[1], '') AS company_name, "
+            "COALESCE((array_agg(industry ORDER BY row_no) "
+            "FILTER (WHERE industry <> ''))[1], '') AS industry "
+            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain) d "
             "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
             "name = CASE WHEN leads_company.name = '' THEN EXCLUDED.name "
             "ELSE leads_company.name END, "
@@ -596,10 +600,13 @@ class _OrmWriter:
         self.stamp = stamp
 
     def _companies(self, records: list[LeadRecord]) -> dict[str, Company]:
-        wanted: dict[str, LeadRecord] = {}
+        # domain → [name, industry]: the first non-empty of each given in this batch.
+        wanted: dict[str, list[str]] = {}
         for r in records:
-            if r.domain and (r.domain not in wanted or not wanted[r.domain].company_name):
-                wanted[r.domain] = r
+            if r.domain:
+                pair = wanted.setdefault(r.domain, ["", ""])
+                pair[0] = pair[0] or r.company_name
+                pair[1] = pair[1] or r.industry
         found: dict[str, Company] = {}
         for chunk in _chunks(list(wanted)):
             for company in Company.objects.filter(workspace=self.workspace, domain__in=chunk):
@@ -609,20 +616,21 @@ class _OrmWriter:
                 Company(
                     workspace=self.workspace,
                     domain=d,
-                    name=r.company_name,
-                    industry=r.industry,
+                    name=name,
+                    industry=industry,
                 )
-                for d, r in wanted.items()
+                for d, (name, industry) in wanted.items()
                 if d not in found
             ],
             ignore_conflicts=True,
         )
         changed = []
         for domain, company in found.items():
-            r = wanted[domain]
-            if (not company.name and r.company_name) or (not company.industry and r.industry):
-                company.name = company.name or r.company_name
-                company.industry = company.industry or r.industry
+            name, industry = wanted[domain]
+            if (not company.name and name) or (not company.industry and industry):
+                company.name = company.name or name
+                company.industry = company.industry or industry
+                company.updated_at = self.stamp
                 changed.append(company)
         Company.objects.bulk_update(changed, ["name", "industry", "updated_at"])
         missing = [d for d in wanted if d not in found]
