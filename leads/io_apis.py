@@ -6,7 +6,12 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiTypes,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
@@ -97,6 +102,7 @@ class LeadListCsvImportApi(APIView):
         413: ["payload_too_large"],
     }
 
+    @extend_schema_serializer(component_name="CsvImportRequest")
     class InputSerializer(serializers.Serializer):
         csv_content_base64 = serializers.CharField(trim_whitespace=False)
         column_mapping = serializers.DictField(
@@ -111,6 +117,7 @@ class LeadListCsvImportApi(APIView):
         quote_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
         idempotency_key = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
+    @extend_schema_serializer(component_name="CsvImportResponse")
     class OutputSerializer(_ImportCounts):
         rows_new = serializers.IntegerField()
         rows_updated = serializers.IntegerField()
@@ -171,11 +178,13 @@ class LeadListImportApi(APIView):
     parser_classes = [MultiPartParser, _RawCsvParser, _RawJsonParser, _RawNdjsonParser]
     error_codes = {400: ["missing_column"], 413: ["payload_too_large"]}
 
+    @extend_schema_serializer(component_name="LeadImportUpload")
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(required=False, allow_empty_file=True)
         column_mapping = serializers.CharField(required=False, allow_blank=True)
         format = serializers.ChoiceField(choices=["csv", "json", "ndjson"], required=False)
 
+    @extend_schema_serializer(component_name="LeadImportResponse")
     class OutputSerializer(_ImportCounts):
         rows_updated = serializers.IntegerField()
         rows_merged = serializers.IntegerField()
@@ -237,6 +246,7 @@ class ExportJsonApi(APIView):
 
     required_scope = scopes.EXPORT_READ
 
+    @extend_schema_serializer(component_name="ExportJsonParams")
     class InputSerializer(serializers.Serializer):
         list_id = serializers.UUIDField()
         limit = serializers.IntegerField(
@@ -244,6 +254,7 @@ class ExportJsonApi(APIView):
         )
         cursor = serializers.CharField(required=False, allow_blank=True)
 
+    @extend_schema_serializer(component_name="ExportJsonResponse")
     class OutputSerializer(serializers.Serializer):
         list_id = serializers.CharField()
         leads = serializers.ListField(child=serializers.DictField())
@@ -283,6 +294,7 @@ class ExportCsvApi(APIView):
 
     required_scope = scopes.EXPORT_READ
 
+    @extend_schema_serializer(component_name="ExportCsvRequest")
     class InputSerializer(serializers.Serializer):
         list_id = serializers.UUIDField()
         columns = serializers.ListField(
@@ -291,6 +303,7 @@ class ExportCsvApi(APIView):
         # Cleanlist's smart-agent columns; Sluice has none, so there is nothing to append.
         include_smart_agents = serializers.BooleanField(default=True)
 
+    @extend_schema_serializer(component_name="ExportCsvResponse")
     class OutputSerializer(serializers.Serializer):
         list_id = serializers.CharField()
         download_url = serializers.CharField()
