@@ -539,7 +539,7 @@ class _PostgresWriter:
             "FILTER (WHERE company_name <> ''))[1], '') AS company_name, "
             "COALESCE((array_agg(industry ORDER BY row_no) "
             "FILTER (WHERE industry <> ''))[1], '') AS industry "
-            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain) d "
+            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain ORDER BY domain) d "
             "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
             "name = CASE WHEN leads_company.name = '' THEN EXCLUDED.name "
             "ELSE leads_company.name END, "
@@ -580,7 +580,9 @@ class _PostgresWriter:
             f"INSERT INTO leads_lead (id, {', '.join(set_columns)}, "  # noqa: S608
             f"{', '.join(default_columns)}) "
             f"SELECT gen_random_uuid(), %s, {', '.join('t.' + c for c in record_fields)}, "
-            f"%s, %s, {placeholders} FROM {_TEMP_TABLE} t ORDER BY t.row_no "
+            # Key order: concurrent imports lock overlapping leads in the same order, so they
+            # wait for each other instead of deadlocking.
+            f"%s, %s, {placeholders} FROM {_TEMP_TABLE} t ORDER BY t.identity_key "
             "ON CONFLICT (workspace_id, identity_key) DO UPDATE SET "
             f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
             f"WHERE {' OR '.join(fills)} "
