@@ -1,0 +1,265 @@
+"""Exports of a lead list: inline JSON pages and CSV files served through signed, expiring links.
+
+Both project the same columns (`DEFAULT_COLUMNS` unless the caller picks), read the list in
+membership order with a keyset, and never hold more than one batch of rows in memory. CSV files
+are written to `settings.EXPORT_DIR/<workspace>/<file id>.csv` and handed out as a link whose
+token signs workspace, file and expiry together: the signature is the credential.
+"""
+
+import csv
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+
+from accounts.models import Workspace
+from common.exceptions import ApplicationError, NotFound, ValidationFailed
+from common.pagination import decode_cursor, make_cursor
+from leads.columns import csv_safe_cell
+from leads.imports import _lead_list_in_workspace
+from leads.models import LeadList, ListMembership
+
+# Output column → the membership row's path to the value.
+COLUMNS: dict[str, str] = {
+    "lead_id": "lead_id",
+    "first_name": "lead__first_name",
+    "last_name": "lead__last_name",
+    "full_name": "lead__full_name",
+    "email": "lead__email",
+    "email_status": "lead__email_status",
+    "email_confidence": "lead__email_confidence",
+    "phone": "lead__phone",
+    "title": "lead__title",
+    "company": "lead__company_name",
+    "domain": "lead__domain",
+    "industry": "lead__industry",
+    "location": "lead__location",
+    "linkedin_url": "lead__linkedin_url",
+    "provider": "lead__provider",
+    "enriched_at": "lead__enriched_at",
+    "created_at": "lead__created_at",
+    "added_at": "added_at",
+}
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "lead_id",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "email_status",
+    "phone",
+    "title",
+    "company",
+    "domain",
+    "industry",
+    "location",
+    "linkedin_url",
+    "provider",
+)
+JSON_DEFAULT_LIMIT = 100
+JSON_MAX_LIMIT = 500
+_CSV_BATCH = 2000
+_CURSOR_KIND = "export_json"
+_TOKEN_SALT = "sluice.export.csv"  # noqa: S105 - a signing namespace, not a secret
+
+
+class LinkExpired(ApplicationError):
+    status_code = 410
+    code = "link_expired"
+    default_message = "This download link has expired; export the list again for a new one."
+
+
+def resolve_columns(requested: Sequence[str] | None) -> list[str]:
+    """Accepts repeated values and comma-separated ones (`columns=a,b&columns=c`); unknown
+    names are a 400 listing the known ones."""
+    names: list[str] = []
+    for value in requested or []:
+        names.extend(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        return list(DEFAULT_COLUMNS)
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        raise ValidationFailed(
+            details={
+                "columns": [
+                    f"Unknown column(s): {', '.join(unknown)}. Known: {', '.join(COLUMNS)}."
+                ]
+            }
+        )
+    return list(dict.fromkeys(names))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+def _rows(
+    *, lead_list: LeadList, columns: list[str], after: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    paths = [COLUMNS[name] for name in columns]
+    rows = (
+        ListMembership.objects.filter(lead_list=lead_list, id__gt=after)
+        .order_by("id")
+        .values_list("id", *paths)[:limit]
+    )
+    return [
+        (row[0], {name: _json_value(value) for name, value in zip(columns, row[1:], strict=True)})
+        for row in rows
+    ]
+
+
+def export_json_page(
+    *,
+    workspace: Workspace,
+    list_id: uuid.UUID | str,
+    limit: int = JSON_DEFAULT_LIMIT,
+    cursor: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """One page of the SDK's `ExportJsonResponse`. The cursor is bound to the list."""
+    lead_list = _lead_list_in_workspace(workspace=workspace, list_id=list_id)
+    chosen = resolve_columns(columns)
+    position = decode_cursor(cursor, kind=_CURSOR_KIND)
+    if position is not None and position.get("list") != str(lead_list.pk):
+        raise ValidationFailed(details={"cursor": ["This cursor belongs to another list."]})
+    after = int(position["after"]) if position else 0
+    page = _rows(lead_list=lead_list, columns=chosen, after=after, limit=limit + 1)
+    has_more = len(page) > limit
+    page = page[:limit]
+    next_cursor = (
+        make_cursor(kind=_CURSOR_KIND, list=str(lead_list.pk), after=page[-1][0])
+        if has_more
+        else None
+    )
+    return {
+        "list_id": str(lead_list.pk),
+        "leads": [row for _, row in page],
+        "total": ListMembership.objects.filter(lead_list=lead_list).count(),
+        "cursor": next_cursor,
+        "columns": chosen,
+    }
+
+
+def _csv_cell(value: Any) -> str:
+    value = _json_value(value)
+    if value is None:
+        return ""
+    return csv_safe_cell(str(value))
+
+
+def iter_csv_rows(*, lead_list: LeadList, columns: list[str]) -> Iterator[list[str]]:
+    """The list's rows as CSV cells, batch by batch (keyset), every cell neutralised."""
+    after = 0
+    while True:
+        batch = _rows(lead_list=lead_list, columns=columns, after=after, limit=_CSV_BATCH)
+        if not batch:
+            return
+        for _, row in batch:
+            yield [_csv_cell(row[name]) for name in columns]
+        after = batch[-1][0]
+
+
+def write_csv(*, lead_list: LeadList, columns: list[str], path: Path) -> int:
+    """Writes the list to `path` (atomically: a reader never sees half a file); returns the
+    number of data rows."""
+    partial = path.with_name(path.name + ".part")
+    count = 0
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([csv_safe_cell(name) for name in columns])
+        for row in iter_csv_rows(lead_list=lead_list, columns=columns):
+            writer.writerow(row)
+            count += 1
+    os.replace(partial, path)
+    return count
+
+
+@dataclass(frozen=True)
+class CsvExport:
+    list_id: str
+    file_id: str
+    token: str
+    expires_at: datetime
+    row_count: int
+    file_size_bytes: int
+
+
+def _workspace_dir(workspace_id: uuid.UUID | str) -> Path:
+    return Path(settings.EXPORT_DIR) / str(workspace_id)
+
+
+def export_files_purge(*, workspace_id: uuid.UUID | str, older_than_seconds: int) -> int:
+    """Deletes a workspace's export files whose links have expired."""
+    directory = _workspace_dir(workspace_id)
+    if not directory.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for path in directory.iterdir():
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue  # removed by a concurrent purge
+    return removed
+
+
+def export_csv_create(
+    *,
+    workspace: Workspace,
+    list_id: uuid.UUID | str,
+    columns: Sequence[str] | None = None,
+) -> CsvExport:
+    """Writes the list's CSV and signs a download token for it (valid
+    SLUICE_EXPORT_URL_TTL_SECONDS)."""
+    lead_list = _lead_list_in_workspace(workspace=workspace, list_id=list_id)
+    chosen = resolve_columns(columns)
+    ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
+    directory = _workspace_dir(workspace.pk)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Files outlive their links by one TTL at most; cleaning up here needs no scheduler.
+    export_files_purge(workspace_id=workspace.pk, older_than_seconds=ttl)
+    file_id = str(uuid.uuid4())
+    path = directory / f"{file_id}.csv"
+    row_count = write_csv(lead_list=lead_list, columns=chosen, path=path)
+    expires = int(time.time()) + ttl
+    token = signing.dumps(
+        {"w": str(workspace.pk), "f": file_id, "e": expires}, salt=_TOKEN_SALT, compress=True
+    )
+    return CsvExport(
+        list_id=str(lead_list.pk),
+        file_id=file_id,
+        token=token,
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+        row_count=row_count,
+        file_size_bytes=path.stat().st_size,
+    )
+
+
+def export_csv_file(*, file_id: uuid.UUID | str, token: str | None) -> Path:
+    """The file a download token grants. A forged or altered token, or one for another file,
+    is a 404 (no oracle); a genuine but expired one a 410 `link_expired`."""
+    try:
+        grant = signing.loads(token or "", salt=_TOKEN_SALT)
+    except signing.BadSignature:
+        raise NotFound() from None
+    if not isinstance(grant, dict) or grant.get("f") != str(file_id):
+        raise NotFound()
+    if int(grant.get("e", 0)) < time.time():
+        raise LinkExpired()
+    path = _workspace_dir(grant["w"]) / f"{grant['f']}.csv"
+    if not path.is_file():
+        raise NotFound("The export file no longer exists; export the list again.")
+    return path

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.management.commands.create_api_key import find_workspace
+from common.exceptions import ApplicationError
+from leads.exports import resolve_columns, write_csv
+from leads.models import LeadList
+
+
+class Command(BaseCommand):
+    help = "Export a lead list to a CSV file (same columns and escaping as the API export)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workspace", required=True, help="Workspace id or name")
+        parser.add_argument("--list", required=True, dest="list_name", help="List name")
+        parser.add_argument("--output", required=True, help="CSV file to write")
+        parser.add_argument(
+            "--columns", action="append", default=[], help="Columns (repeat or comma-separate)"
+        )
+
+    def handle(self, *args, workspace: str, list_name: str, output: str, columns, **options):
+        target = find_workspace(workspace)
+        lead_list = LeadList.objects.filter(workspace=target, name__iexact=list_name).first()
+        if lead_list is None:
+            raise CommandError(f"No list named {list_name!r} in workspace {target.name!r}.")
+        try:
+            chosen = resolve_columns(columns)
+        except ApplicationError as exc:
+            raise CommandError(str(exc.details)) from exc
+        path = Path(output)
+        count = write_csv(lead_list=lead_list, columns=chosen, path=path)
+        self.stdout.write(f"Wrote {count} leads to {path} ({path.stat().st_size} bytes).")
