@@ -1,5 +1,4 @@
 import pytest
-import yaml  # noqa: F401  (drf-spectacular's dependency; schema served as YAML by default)
 
 pytestmark = pytest.mark.django_db
 
