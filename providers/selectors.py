@@ -53,12 +53,17 @@ def _percentile(values: list[int], fraction: float) -> float | None:
     return values[low] + (values[high] - values[low]) * (position - low)
 
 
-def provider_call_stats(*, since: datetime | None = None) -> list[dict[str, Any]]:
+def provider_call_stats(
+    *, since: datetime | None = None, tag: str | None = None
+) -> list[dict[str, Any]]:
     """Per provider: calls (excluding cache hits), cache hits, hit rate (found / answered calls),
-    error rate (failed / calls), p50/p95 latency of real calls, credits spent."""
+    error rate (failed / calls), p50/p95 latency of real calls, credits spent. `tag` narrows it
+    to one caller's calls (the enrichment engine tags them with the workflow id)."""
     qs = ProviderCall.objects.all()
     if since is not None:
         qs = qs.filter(created_at__gte=since)
+    if tag is not None:
+        qs = qs.filter(tag=tag)
     errors = [str(k) for k in ERROR_KINDS]
     rows = (
         qs.values("provider")
