@@ -12,10 +12,9 @@ def _sandbox_settings(settings):
 
 @pytest.fixture(scope="session")
 def ops_worker(django_db_setup, django_db_blocker):
-    """One real worker for this package's tests, logging JSON so a test can read its lines.
-    (tests/enrichment's session worker logs text; either may take any task, which is fine:
-    both run this checkout against the same test database.)"""
-    process = WorkerProcess(env={**SANDBOX_ENV, "SLUICE_LOG_FORMAT": "json"}, concurrency=1)
+    """One real worker for this package's tests. tests/enrichment's session worker may take
+    some of the tasks too, which is fine: both run this checkout on the same test database."""
+    process = WorkerProcess(env=SANDBOX_ENV, concurrency=1)
     process.start()
     yield process
     process.stop()
