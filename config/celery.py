@@ -3,9 +3,22 @@
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 app = Celery("sluice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _use_django_logging(**kwargs) -> None:
+    """Workers log exactly as the web does (settings.LOGGING: text or JSON, with request,
+    workflow and task ids). Connecting this signal stops Celery from installing its own
+    handlers; `--loglevel` is then ignored in favour of SLUICE_LOG_LEVEL."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.db.models import Avg, Count, Q
+from django.utils.html import format_html, format_html_join
 
 from enrichment.models import WebhookDelivery, WebhookEndpoint, Workflow, WorkflowItem
+from providers.selectors import provider_call_stats
 
 
 class WorkflowItemInline(admin.TabularInline):
@@ -15,7 +16,7 @@ class WorkflowItemInline(admin.TabularInline):
         "provider",
         "credits_charged",
         "error",
-        "attempts",
+        "attempt_trail",
     )
     readonly_fields = fields
     can_delete = False
@@ -29,6 +30,18 @@ class WorkflowItemInline(admin.TabularInline):
         queryset = super().get_queryset(request)
         ids = queryset.order_by("-id").values_list("id", flat=True)[:200]
         return queryset.filter(id__in=list(ids)).select_related("lead")
+
+    @admin.display(description="attempts")
+    def attempt_trail(self, obj: WorkflowItem) -> str:
+        """The waterfall in order: provider, data point, outcome, latency (cache hits marked)."""
+        return (
+            " → ".join(
+                f"{a.get('provider')} {a.get('data_point')}: {a.get('outcome')}"
+                + (" (cache)" if a.get("cached") else f" {a.get('ms', 0)} ms")
+                for a in obj.attempts or []
+            )
+            or "—"
+        )
 
 
 @admin.register(Workflow)
@@ -59,27 +72,43 @@ class WorkflowAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Per provider (items that provider answered)")
+    @admin.display(description="Per provider (calls tagged with this workflow)")
     def provider_summary(self, obj: Workflow) -> str:
-        rows = (
-            obj.items.exclude(provider="")
-            .values("provider")
-            .annotate(
-                items=Count("id"),
-                emails=Count("id", filter=~Q(email="")),
-                phones=Count("id", filter=~Q(phone="")),
-                avg_credits=Avg("credits_charged"),
-            )
-            .order_by("-items")
+        stats = provider_call_stats(tag=obj.pk)
+        if not stats:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    row["provider"],
+                    row["calls"],
+                    row["cache_hits"],
+                    row["found"],
+                    _percent(row["hit_rate"]),
+                    _ms(row["p50_ms"]),
+                    _ms(row["p95_ms"]),
+                    row["errors"],
+                )
+                for row in stats
+            ),
         )
-        return (
-            "; ".join(
-                f"{row['provider']}: {row['items']} leads, {row['emails']} emails, "
-                f"{row['phones']} phones"
-                for row in rows
-            )
-            or "—"
+        return format_html(
+            "<table><thead><tr><th>provider</th><th>calls</th><th>cache hits</th><th>hits</th>"
+            "<th>hit rate</th><th>p50 ms</th><th>p95 ms</th><th>errors</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
         )
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{100 * rate:.1f} %"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
 
 
 @admin.register(WebhookEndpoint)

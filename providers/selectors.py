@@ -57,8 +57,8 @@ def provider_call_stats(
     *, since: datetime | None = None, tag: str | None = None
 ) -> list[dict[str, Any]]:
     """Per provider: calls (excluding cache hits), cache hits, hit rate (found / answered calls),
-    error rate (failed / calls), p50/p95 latency of real calls, credits spent. `tag` narrows to
-    one workflow's calls (the engine tags calls with the workflow id)."""
+    error rate (failed / calls), p50/p95 latency of real calls, credits spent. `tag` narrows it
+    to one caller's calls (the enrichment engine tags them with the workflow id)."""
     qs = ProviderCall.objects.all()
     if since is not None:
         qs = qs.filter(created_at__gte=since)

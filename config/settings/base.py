@@ -384,3 +384,46 @@ CELERY_BEAT_SCHEDULE["enrichment-sweep"] = {
     "task": "enrichment.sweep_workflows",
     "schedule": float(SLUICE_SWEEP_INTERVAL_SECONDS),
 }
+
+# --- Operations -------------------------------------------------------------------------------
+
+INSTALLED_APPS += ["ops"]  # /healthz, /readyz, /metrics
+# Bearer token for /metrics (`Authorization: Bearer <token>`); empty = open (keep it on a
+# private network then).
+SLUICE_METRICS_TOKEN = env.str("SLUICE_METRICS_TOKEN", default="")
+# How long a scrape's database aggregates are reused (shared cache); 0 = every scrape queries.
+SLUICE_METRICS_CACHE_SECONDS = env.int("SLUICE_METRICS_CACHE_SECONDS", default=10)
+# Connect/read timeout of the health checks' Redis pings, so a dead Redis fails fast.
+SLUICE_HEALTH_TIMEOUT_S = env.float("SLUICE_HEALTH_TIMEOUT_S", default=1.0)
+
+# Celery workers log through LOGGING above (config/celery.py connects `setup_logging`), and
+# every line logged inside a task carries its task id and name.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+LOGGING["filters"]["task"] = {"()": "ops.logging.TaskContextFilter"}
+LOGGING["handlers"]["console"]["filters"].append("task")
+LOGGING["formatters"]["text"]["format"] = (
+    "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s wf=%(workflow_id)s "
+    "task=%(task_id)s] %(message)s"
+)
+
+# Queues. Everything goes to the default queue unless these are set; then the chunk work and
+# the webhook deliveries go to their own queues, and each needs a worker that consumes it
+# (`celery -A config worker -Q chunks`; see docs/operations.md).
+CELERY_TASK_DEFAULT_QUEUE = env.str("SLUICE_DEFAULT_QUEUE", default="celery")
+SLUICE_CHUNK_QUEUE = env.str("SLUICE_CHUNK_QUEUE", default="")
+SLUICE_WEBHOOK_QUEUE = env.str("SLUICE_WEBHOOK_QUEUE", default="")
+CELERY_TASK_ROUTES = {
+    task: {"queue": queue}
+    for task, queue in (
+        ("enrichment.run_chunk", SLUICE_CHUNK_QUEUE),
+        ("enrichment.deliver_webhook", SLUICE_WEBHOOK_QUEUE),
+    )
+    if queue
+}
+
+# Expired `cl-task_…` cohorts are invisible already; beat deletes them.
+SLUICE_COHORT_PURGE_SECONDS = env.int("SLUICE_COHORT_PURGE_SECONDS", default=3600)
+CELERY_BEAT_SCHEDULE["leads-purge-expired-cohorts"] = {
+    "task": "leads.purge_expired_cohorts",
+    "schedule": float(SLUICE_COHORT_PURGE_SECONDS),
+}

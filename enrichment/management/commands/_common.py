@@ -1,0 +1,45 @@
+"""Arguments and lookups shared by `estimate` and `enrich`."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.management.base import CommandError
+
+from accounts.management.commands.create_api_key import find_workspace
+from common.exceptions import ApplicationError
+from credits import prices
+from enrichment.cli import find_list
+from enrichment.models import Workflow
+
+
+def add_list_arguments(parser) -> None:
+    parser.add_argument("--workspace", required=True, help="Workspace id or name")
+    parser.add_argument("--list", required=True, dest="list_ref", help="List id or name")
+    parser.add_argument(
+        "--scope",
+        default=prices.PARTIAL,
+        help="partial (emails, default) | phone_only | full (emails and phones)",
+    )
+    parser.add_argument(
+        "--output",
+        default=Workflow.Output.SKIP_EXISTING,
+        choices=Workflow.Output.values,
+        help="skip_existing (default: leads that hold the data are not enriched) | overwrite",
+    )
+
+
+def resolve(*, workspace: str, list_ref: str, scope: str):
+    """(workspace, list, enrichment type) or a CommandError saying what is wrong."""
+    target = find_workspace(workspace)
+    try:
+        lead_list = find_list(workspace=target, identifier=list_ref)
+    except ObjectDoesNotExist as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        enrichment_type = prices.resolve_enrichment_type(scope=scope)
+    except ApplicationError as exc:
+        raise command_error(exc) from exc
+    return target, lead_list, enrichment_type
+
+
+def command_error(exc: ApplicationError) -> CommandError:
+    details = f" {exc.details}" if exc.details else ""
+    return CommandError(f"{exc.message}{details}")

@@ -1,0 +1,18 @@
+import logging
+
+from celery import current_task
+
+
+class TaskContextFilter(logging.Filter):
+    """Stamps records logged while a Celery task runs with its id and name ("-" elsewhere), so
+    a worker's log lines can be grouped by task as well as by workflow."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = current_task
+        request = getattr(task, "request", None) if task else None
+        task_id = getattr(request, "id", None) if request else None
+        if not hasattr(record, "task_id"):
+            record.task_id = task_id or "-"
+        if not hasattr(record, "task_name"):
+            record.task_name = (task.name if task_id else None) or "-"
+        return True

@@ -1,0 +1,176 @@
+"""Prometheus metrics, computed from the database at scrape time.
+
+Web and worker processes come and go (gunicorn workers, prefork children on several hosts), so
+in-process counters would each see a slice and reset on restart. The database already records
+every workflow, provider call and ledger movement, so a scrape aggregates those rows instead:
+any web process answers with the whole system's numbers, and the counters are monotonic because
+provider calls and ledger entries are append-only. The aggregates are cached for
+SLUICE_METRICS_CACHE_SECONDS (in the shared cache) so several scrapers cost one set of queries.
+"""
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from credits.models import LedgerEntry
+from enrichment.models import Workflow, WorkflowStatus
+from providers.models import ProviderCall
+
+# Upper bounds in milliseconds (reported in seconds, as Prometheus expects).
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+_CACHE_KEY = "ops:metrics:v1"
+# Credits given back out of holds: the unused remainder at settlement or expiry (release) and
+# remainders returned after an operator's refund review (refund).
+_REFUND_KINDS = (LedgerEntry.Kind.RELEASE, LedgerEntry.Kind.REFUND)
+
+
+def _workflows() -> list[dict[str, Any]]:
+    rows = Workflow.objects.values("kind", "status").annotate(n=Count("id")).order_by()
+    return list(rows)
+
+
+def _provider_calls() -> list[dict[str, Any]]:
+    buckets = {f"le_{ms}": Count("id", filter=Q(latency_ms__lte=ms)) for ms in LATENCY_BUCKETS_MS}
+    rows = (
+        ProviderCall.objects.values("provider", "outcome", "cached")
+        .annotate(n=Count("id"), latency_sum=Sum("latency_ms"), **buckets)
+        .order_by()
+    )
+    return list(rows)
+
+
+def _ledger() -> list[dict[str, Any]]:
+    rows = LedgerEntry.objects.values("kind").annotate(total=Sum("amount")).order_by()
+    return list(rows)
+
+
+def snapshot() -> dict[str, list[dict[str, Any]]]:
+    """The aggregates every family is built from (cached briefly; see the module docstring)."""
+    ttl = settings.SLUICE_METRICS_CACHE_SECONDS
+    data = cache.get(_CACHE_KEY) if ttl > 0 else None
+    if data is None:
+        data = {"workflows": _workflows(), "calls": _provider_calls(), "ledger": _ledger()}
+        if ttl > 0:
+            cache.set(_CACHE_KEY, data, ttl)
+    return data
+
+
+class SluiceCollector(Collector):
+    def collect(self):
+        data = snapshot()
+        yield _workflow_family(data["workflows"])
+        yield from _call_families(data["calls"])
+        yield from _credit_families(data["ledger"])
+        queues = _queue_lengths()
+        if queues is not None:
+            yield queues
+
+
+def _workflow_family(rows: list[dict[str, Any]]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "sluice_workflows", "Enrichment workflows by kind and status.", labels=["kind", "status"]
+    )
+    counts = {(row["kind"], row["status"]): row["n"] for row in rows}
+    # Every status is always exported (0 included) so alerts on e.g. `failed` have a series.
+    for kind in Workflow.Kind.values:
+        for status in WorkflowStatus.values:
+            family.add_metric([kind, status], counts.get((kind, status), 0))
+    return family
+
+
+def _call_families(rows: list[dict[str, Any]]):
+    calls = CounterMetricFamily(
+        "sluice_provider_calls",
+        "Provider lookups by provider, data point outcome and whether the result cache answered.",
+        labels=["provider", "outcome", "cached"],
+    )
+    latency = HistogramMetricFamily(
+        "sluice_provider_call_latency_seconds",
+        "Latency of real provider calls (cache hits excluded), by provider and outcome.",
+        labels=["provider", "outcome"],
+    )
+    for row in sorted(rows, key=lambda r: (r["provider"], r["outcome"], r["cached"])):
+        cached = "true" if row["cached"] else "false"
+        calls.add_metric([row["provider"], row["outcome"], cached], row["n"])
+        if row["cached"]:
+            continue
+        buckets = [(_seconds_label(ms), row[f"le_{ms}"]) for ms in LATENCY_BUCKETS_MS]
+        buckets.append(("+Inf", row["n"]))
+        latency.add_metric(
+            [row["provider"], row["outcome"]],
+            buckets=buckets,
+            sum_value=(row["latency_sum"] or 0) / 1000,
+        )
+    yield calls
+    yield latency
+
+
+def _seconds_label(ms: int) -> str:
+    return repr(ms / 1000)
+
+
+def _credit_families(rows: list[dict[str, Any]]):
+    totals = {row["kind"]: row["total"] or 0 for row in rows}
+    ledger = CounterMetricFamily(
+        "sluice_credit_ledger_credits",
+        "Credits moved by the ledger, by entry kind (grant, hold, charge, release, refund, "
+        "adjustment).",
+        labels=["kind"],
+    )
+    for kind in LedgerEntry.Kind.values:
+        ledger.add_metric([kind], totals.get(kind, 0))
+    yield ledger
+    yield CounterMetricFamily(
+        "sluice_credits_charged",
+        "Credits charged for enrichment results.",
+        value=totals.get(LedgerEntry.Kind.CHARGE, 0),
+    )
+    yield CounterMetricFamily(
+        "sluice_credits_refunded",
+        "Reserved credits given back (unused remainders released or refunded after review).",
+        value=sum(totals.get(kind, 0) for kind in _REFUND_KINDS),
+    )
+
+
+def task_queues() -> list[str]:
+    """The broker queues Sluice's tasks go to (the default one plus any routed ones)."""
+    routed = [route["queue"] for route in settings.CELERY_TASK_ROUTES.values()]
+    return sorted({settings.CELERY_TASK_DEFAULT_QUEUE, *routed})
+
+
+def _queue_lengths() -> GaugeMetricFamily | None:
+    """Messages waiting per queue: the signal for adding workers. Redis broker only; read live
+    (one LLEN per queue) because a backlog changes faster than the cache window."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    timeout = settings.SLUICE_HEALTH_TIMEOUT_S
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    family = GaugeMetricFamily(
+        "sluice_celery_queue_length", "Tasks waiting in the broker, by queue.", labels=["queue"]
+    )
+    try:
+        for queue in task_queues():
+            family.add_metric([queue], client.llen(queue))
+    except redis.RedisError:
+        return None  # /healthz reports the broker; metrics still serve the database's numbers
+    finally:
+        client.close()
+    return family
+
+
+def render() -> bytes:
+    """The exposition text for one scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SluiceCollector())
+    return generate_latest(registry)

@@ -1,0 +1,49 @@
+"""Operator endpoints at the site root: plain Django views outside the API (no API key, no
+throttling, no usage accounting), cheap enough for a probe every few seconds."""
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ops import health, metrics
+
+
+def _health_response(checks: dict) -> JsonResponse:
+    status = health.overall(checks)
+    return JsonResponse({"status": status, "checks": checks}, status=200 if status == "ok" else 503)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness plus dependencies: the database answers `SELECT 1` and the broker is reachable."""
+    return _health_response(health.dependency_checks())
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready for traffic: dependencies up and every migration applied."""
+    return _health_response(health.readiness_checks())
+
+
+def _authorised(request: HttpRequest) -> bool:
+    token = settings.SLUICE_METRICS_TOKEN
+    if not token:
+        return True
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(offered.strip(), token)
+
+
+@never_cache
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _authorised(request):
+        response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
