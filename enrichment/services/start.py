@@ -301,22 +301,28 @@ def person_enrichment_start(
     quote_id: str | None = None,
     preview: bool = False,
 ) -> Started:
-    lead_list = workspace_list(workspace=workspace, list_id=lead_list_id)
-    lead = person_resolve(workspace=workspace, person=person)
-    _add_to_list(lead_list, [lead.pk])
-    reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+    with transaction.atomic():
+        lead_list = workspace_list(workspace=workspace, list_id=lead_list_id)
+        lead = person_resolve(workspace=workspace, person=person)
+        _add_to_list(lead_list, [lead.pk])
+        reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+        if preview:
+            # A preview creates nothing, not even the lead or its membership: the same code
+            # path, rolled back.
+            transaction.set_rollback(True)
+    already = int(preview and reused is not None)
     plan = _plan(
         workspace=workspace,
         enrichment_type=enrichment_type,
         total=1,
-        already=0,
-        to_enrich=1,
-        lead_id=str(lead.pk),
+        already=already,  # a reusable run answers it for free
+        to_enrich=1 - already,
+        lead_id=None if preview else str(lead.pk),
     )
-    if reused is not None:
-        return Started(workflow=reused, plan=plan, reused=True)
     if preview:
         return Started(workflow=None, plan=plan)
+    if reused is not None:
+        return Started(workflow=reused, plan=plan, reused=True)
 
     def create() -> Workflow:
         quote = None
