@@ -105,10 +105,10 @@ def run_idempotently(
                 status_code=status_code, response_body=body
             )
     except BaseException:
-        # Nothing was done: release the key so the client's retry can run.
-        IdempotencyRecord.objects.filter(
-            workspace=workspace, key=key, status_code__isnull=True
-        ).delete()
+        # The client gets an error, not the stored response: release the key so its retry can
+        # run. Either nothing was done (rolled back), or an on-commit step failed after the
+        # commit (a refused enqueue), whose own failure path already undid the work.
+        IdempotencyRecord.objects.filter(workspace=workspace, key=key).delete()
         raise
     return IdempotentResult(status_code, body, replayed=False)
 

@@ -29,5 +29,5 @@ urlpatterns = [
         name="enrichment-cancel",
     ),
     path("webhooks", apis.WebhookListCreateApi.as_view(), name="webhooks"),
-    path("webhooks/<uuid:webhook_id>", apis.WebhookDeleteApi.as_view(), name="webhook-delete"),
+    path("webhooks/<str:webhook_id>", apis.WebhookDeleteApi.as_view(), name="webhook-delete"),
 ]

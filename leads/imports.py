@@ -25,7 +25,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -854,21 +854,17 @@ def csv_import(
     enrichment_type: str | None = None,
     quote_id: str | None = None,
     idempotency_key: str | None = None,
+    dispatch: Callable[[LeadList], dict[str, Any]] | None = None,
 ) -> IdempotentResult:
     """Cleanlist's `csv-import`: a base64 CSV into a list, idempotent on `idempotency_key`.
-    The body is the SDK's `CsvImportResponse`. Enrichment dispatch is not available yet (the
-    workflows land later): `dispatch_enrichment: true` is refused before anything is imported."""
+    The body is the SDK's `CsvImportResponse`. With `dispatch_enrichment`, `dispatch(lead_list)`
+    (given by the caller: leads does not depend on enrichment) starts the enrichment after the
+    rows land and its fields (`workflow_id`, …) join the body; the import and the start commit
+    together, so a start refused for credits or its quote imports nothing, and a replay starts
+    nothing again."""
     lead_list = _lead_list_in_workspace(workspace=workspace, list_id=list_id)
-    if dispatch_enrichment:
-        raise ValidationFailed(
-            "Enrichment dispatch from csv-import is not available yet: send "
-            "`dispatch_enrichment: false`, then start enrichment with /enrichment/bulk.",
-            details={
-                "dispatch_enrichment": [
-                    "Not available yet; set it to false and enrich the list separately."
-                ]
-            },
-        )
+    if dispatch_enrichment and dispatch is None:
+        raise ValueError("dispatch_enrichment needs a dispatch callable")
     content = _decode_base64(csv_content_base64)
     fingerprint = request_fingerprint(
         operation=f"csv_import:{lead_list.pk}",
@@ -882,14 +878,18 @@ def csv_import(
     )
 
     def work() -> tuple[int, dict[str, Any]]:
-        result = leads_import_file(
-            workspace=workspace,
-            lead_list=lead_list,
-            stream=io.BytesIO(content),
-            column_mapping=column_mapping,
-            file_format="csv",
-        )
-        return 201, csv_import_body(result)
+        with transaction.atomic():
+            result = leads_import_file(
+                workspace=workspace,
+                lead_list=lead_list,
+                stream=io.BytesIO(content),
+                column_mapping=column_mapping,
+                file_format="csv",
+            )
+            body = csv_import_body(result)
+            if dispatch_enrichment:
+                body.update(dispatch(lead_list))
+        return 201, body
 
     outcome = run_idempotently(
         workspace=workspace, key=idempotency_key, fingerprint=fingerprint, work=work
@@ -918,6 +918,7 @@ def csv_import_body(result: ImportResult) -> dict[str, Any]:
         "rows_added_to_list": result.rows_added_to_list,
         "errors": [_error_dict(e) for e in result.errors],
         "workflow_id": None,
+        "enrichment_status_url": None,
         "message": f"Imported {result.rows_parsed - skipped} of {result.rows_parsed} rows.",
     }
 

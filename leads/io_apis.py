@@ -97,9 +97,11 @@ class LeadListCsvImportApi(APIView):
 
     required_scope = scopes.LISTS_WRITE
     error_codes = {
-        400: ["missing_column"],
-        409: ["idempotency_conflict"],
+        400: ["missing_column", "spend_cap_exceeded"],
+        402: ["insufficient_credits"],
+        409: ["idempotency_conflict", "quote_expired", "quote_consumed", "quote_mismatch"],
         413: ["payload_too_large"],
+        502: ["dispatch_failed"],
     }
 
     @extend_schema_serializer(component_name="CsvImportRequest")
@@ -123,6 +125,8 @@ class LeadListCsvImportApi(APIView):
         rows_updated = serializers.IntegerField()
         rows_added_to_list = serializers.IntegerField()
         workflow_id = serializers.CharField(allow_null=True)
+        enrichment_status_url = serializers.CharField(allow_null=True)
+        credits_reserved = serializers.IntegerField(required=False)
         message = serializers.CharField()
         idempotency_replayed = serializers.BooleanField()
         idempotent_replayed = serializers.BooleanField()
@@ -157,6 +161,7 @@ class LeadListCsvImportApi(APIView):
             idempotency_key=validate_key(
                 data.get("idempotency_key") or request.headers.get("Idempotency-Key")
             ),
+            dispatch=_enrichment_dispatcher(request, data),
         )
         body = {
             **outcome.body,
@@ -165,6 +170,38 @@ class LeadListCsvImportApi(APIView):
             "timestamp_ms": timestamp_ms(),
         }
         return Response(self.OutputSerializer(body).data, status=outcome.status_code)
+
+
+def _enrichment_dispatcher(request: Request, data: dict):
+    """What csv-import runs after the rows land when `dispatch_enrichment` is on: a bulk
+    enrichment of the list (skip_existing, so only leads lacking the data are looked up and
+    charged). Imported lazily: leads must not depend on enrichment at import time."""
+
+    def dispatch(lead_list) -> dict:
+        from common.exceptions import EmptyLeadScope
+        from enrichment.services.start import bulk_enrichment_start
+
+        try:
+            started = bulk_enrichment_start(
+                workspace=request.auth.workspace,
+                list_id=lead_list.pk,
+                enrichment_type=data.get("enrichment_type") or "partial",
+                output="skip_existing",
+                quote_id=data.get("quote_id") or None,
+                quote_required=False,
+                quote_binds_rows=False,
+            )
+        except EmptyLeadScope:
+            # Every lead already holds the data: the import stands, nothing to enrich.
+            return {"workflow_id": None, "enrichment_status_url": None}
+        workflow_id = started.workflow.pk
+        return {
+            "workflow_id": workflow_id,
+            "enrichment_status_url": absolute_url(request, f"enrichment/status/{workflow_id}"),
+            "credits_reserved": started.workflow.credits_reserved,
+        }
+
+    return dispatch
 
 
 class LeadListImportApi(APIView):

@@ -53,7 +53,15 @@ def workflow_plan(*, workflow_id: str) -> None:
     if workflow is None or workflow.is_terminal:
         return
     workflow_transition(workflow_id=workflow_id, to_status=WorkflowStatus.RUNNING)
-    if not workflow.planned:
+    workflow.refresh_from_db()
+    if workflow.is_terminal:
+        return
+    if not workflow.planned and workflow.cancel_requested_at:
+        # Cancelled before planning: nothing to look up; what is processed is the total.
+        Workflow.objects.filter(pk=workflow_id, planned=False).update(
+            planned=True, total=F("processed"), last_progress_at=timezone.now()
+        )
+    elif not workflow.planned:
         _insert_items(workflow)
     workflow.refresh_from_db()
     if workflow.cancel_requested_at:
@@ -270,6 +278,11 @@ def workflows_sweep() -> dict[str, int]:
         if workflow.deadline >= now:
             workflow_dispatch(workflow=workflow, fail_on_refusal=False)
             report["redispatched"] += 1
+        else:
+            # Never started and past its deadline: end it like a running one (below), or it
+            # would stay pending with its credits held for ever.
+            _expire(workflow)
+            report["expired"] += 1
 
     running = Workflow.objects.filter(status=WorkflowStatus.RUNNING)
     for workflow in running.filter(deadline__lt=now):

@@ -138,9 +138,9 @@ def workflow_cancel(*, workflow: Workflow) -> Workflow:
         cancel_requested_at=now
     )
     items_cancel_queued(workflow_id=workflow.pk)
-    if not workflow.planned and workflow.status == WorkflowStatus.PENDING:
-        # Nothing was planned yet: there is no item to wait for.
-        Workflow.objects.filter(pk=workflow.pk, planned=False).update(planned=True)
+    # A bulk run not planned yet is settled by its planner, which sees the request and plans
+    # nothing (marking it planned here instead would leave `total` counting leads that never
+    # get an item, and the run would wait for them until its deadline).
     return workflow_settle_if_done(workflow_id=workflow.pk)
 
 

@@ -155,7 +155,10 @@ def _create(
 def _start(workflow_factory) -> Workflow:
     with transaction.atomic():
         workflow = workflow_factory()
-    workflow_dispatch(workflow=workflow)
+    # After the commit of the outermost transaction (an Idempotency-Key wraps the whole start
+    # in one), so a worker never looks for a workflow it cannot see yet; outside any
+    # transaction this runs at once. Not robust: a refusal must reach the client as a 502.
+    transaction.on_commit(lambda: workflow_dispatch(workflow=workflow), robust=False)
     return workflow
 
 
@@ -298,22 +301,28 @@ def person_enrichment_start(
     quote_id: str | None = None,
     preview: bool = False,
 ) -> Started:
-    lead_list = workspace_list(workspace=workspace, list_id=lead_list_id)
-    lead = person_resolve(workspace=workspace, person=person)
-    _add_to_list(lead_list, [lead.pk])
-    reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+    with transaction.atomic():
+        lead_list = workspace_list(workspace=workspace, list_id=lead_list_id)
+        lead = person_resolve(workspace=workspace, person=person)
+        _add_to_list(lead_list, [lead.pk])
+        reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+        if preview:
+            # A preview creates nothing, not even the lead or its membership: the same code
+            # path, rolled back.
+            transaction.set_rollback(True)
+    already = int(preview and reused is not None)
     plan = _plan(
         workspace=workspace,
         enrichment_type=enrichment_type,
         total=1,
-        already=0,
-        to_enrich=1,
-        lead_id=str(lead.pk),
+        already=already,  # a reusable run answers it for free
+        to_enrich=1 - already,
+        lead_id=None if preview else str(lead.pk),
     )
-    if reused is not None:
-        return Started(workflow=reused, plan=plan, reused=True)
     if preview:
         return Started(workflow=None, plan=plan)
+    if reused is not None:
+        return Started(workflow=reused, plan=plan, reused=True)
 
     def create() -> Workflow:
         quote = None
@@ -351,9 +360,16 @@ def bulk_enrichment_start(
     quote_id: str | None,
     max_credits: int | None = None,
     preview: bool = False,
+    quote_required: bool = True,
+    quote_binds_rows: bool = True,
 ) -> Started:
     """No per-lead work here: two counts, one workflow row and one hold, whatever the size of
-    the list; the planner expands it on a worker."""
+    the list; the planner expands it on a worker.
+
+    csv-import's dispatch passes `quote_required=False` (Cleanlist verifies a quote there only
+    if one is given) and `quote_binds_rows=False`: the import itself grows the list, so a quote
+    taken before it is held to its tool, list, type, expiry, single use and cost cap, not to
+    the row count."""
     lead_list = workspace_list(workspace=workspace, list_id=list_id)
     total = ListMembership.objects.filter(lead_list=lead_list).count()
     missing = waterfall.missing_data_filter(enrichment_type, prefix="lead__")
@@ -377,20 +393,26 @@ def bulk_enrichment_start(
             else "This list has no leads.",
             details={"total": total, "already_enriched": total - lacking},
         )
-    if not quote_id:
+    if not quote_id and quote_required:
         raise ValidationFailed(
             details={"quote_id": ["Required: get one from POST /credits/estimate (enrich_list)."]}
         )
 
     def create() -> Workflow:
-        quote = credits.quote_redeem(
-            workspace=workspace,
-            quote_id=quote_id,
-            tool="enrich_list",
-            params={"list_id": lead_list.pk, "enrichment_type": enrichment_type, "output": output},
-            row_count=total,
-            cost=plan.credits_reserved,
-        )
+        quote = None
+        if quote_id:
+            quote = credits.quote_redeem(
+                workspace=workspace,
+                quote_id=quote_id,
+                tool="enrich_list",
+                params={
+                    "list_id": lead_list.pk,
+                    "enrichment_type": enrichment_type,
+                    "output": output,
+                },
+                row_count=total if quote_binds_rows else _quoted_rows(workspace, quote_id, total),
+                cost=plan.credits_reserved,
+            )
         return _create(
             workspace=workspace,
             kind=Workflow.Kind.BULK,
@@ -403,6 +425,15 @@ def bulk_enrichment_start(
         )
 
     return Started(workflow=_start(create), plan=plan)
+
+
+def _quoted_rows(workspace: Workspace, quote_id: str, default: int) -> int:
+    from credits.models import Quote
+
+    rows = Quote.objects.filter(workspace=workspace, quote_id=quote_id).values_list(
+        "row_count", flat=True
+    )
+    return next(iter(rows), default)
 
 
 # --- By task (cohort) -------------------------------------------------------------------------

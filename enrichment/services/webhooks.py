@@ -10,7 +10,6 @@ import hmac
 import json
 import secrets
 import time
-import uuid
 
 import requests
 from django.conf import settings
@@ -47,9 +46,11 @@ def webhook_create(*, workspace: Workspace, url: str) -> WebhookEndpoint:
     )
 
 
-def webhook_delete(*, workspace: Workspace, webhook_id: uuid.UUID) -> None:
+def webhook_delete(*, workspace: Workspace, webhook_id: str) -> None:
+    if not str(webhook_id).isdigit():
+        raise NotFound(f"No webhook {webhook_id}.")
     updated = WebhookEndpoint.objects.filter(
-        workspace=workspace, pk=webhook_id, is_active=True
+        workspace=workspace, pk=int(webhook_id), is_active=True
     ).update(is_active=False)
     if not updated:
         raise NotFound(f"No webhook {webhook_id}.")

@@ -24,12 +24,42 @@ def _sandbox_settings(settings):
     settings.SLUICE_SANDBOX_INSTANCES = SANDBOX_INSTANCES
 
 
+_SHARED_WORKERS: list[WorkerProcess] = []
+
+
 @pytest.fixture(scope="session")
 def worker(django_db_setup, django_db_blocker):
     """One real worker process for the session (tests that kill workers start their own)."""
     process = WorkerProcess(env=SANDBOX_ENV).start()
+    _SHARED_WORKERS.append(process)
     yield process
     process.stop()
+
+
+@pytest.fixture
+def sole_consumer():
+    """For tests that start (and kill) their own workers: the session worker, if running,
+    steps aside so it cannot pick up their tasks, and comes back afterwards."""
+    paused = [p for p in _SHARED_WORKERS if p.process and p.process.poll() is None]
+    for process in paused:
+        process.stop()
+    yield
+    for process in paused:
+        process.start()
+
+
+def sweep_until_terminal(workflow_id: str, timeout: float = 60) -> Workflow:
+    """Polls like beat would: runs the sweeper until the workflow is terminal."""
+    from enrichment.services.execution import workflows_sweep
+
+    def terminal():
+        workflow = Workflow.objects.get(pk=workflow_id)
+        if workflow.is_terminal:
+            return workflow
+        workflows_sweep()
+        return None
+
+    return wait_until(terminal, timeout=timeout, interval=0.3)
 
 
 @pytest.fixture

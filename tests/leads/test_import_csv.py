@@ -113,11 +113,11 @@ def test_csv_import_dispatch_needs_enrich_write(make_client, workspace):
     assert not Lead.objects.exists()
 
 
-def test_csv_import_dispatch_is_refused_until_workflows_exist(api, workspace):
+def test_csv_import_dispatch_without_credits_imports_nothing(api, workspace):
+    # The import and the enrichment start commit together (dispatch itself: tests/enrichment).
     lead_list = LeadListFactory(workspace=workspace)
     response = _post(api, lead_list.id, dispatch_enrichment=True, enrichment_type="partial")
-    error = assert_error(response, 400, "validation_error")
-    assert "dispatch_enrichment" in error["details"]
+    assert_error(response, 402, "insufficient_credits")
     assert not Lead.objects.exists()
 
 

@@ -1,0 +1,49 @@
+"""Enrichment test data. Big lists are bulk-inserted: a factory call per lead would spend the
+suite's time budget on Faker and single-row INSERTs."""
+
+import uuid
+
+from credits.services import quote_create
+from leads import canonical
+from leads.models import Lead, LeadList, ListMembership
+from tests.leads.factories import LeadListFactory
+
+
+def list_with_leads(workspace, count: int, **fields) -> LeadList:
+    """A new list of `count` new leads identified by LinkedIn (extra `fields` on each lead)."""
+    lead_list = LeadListFactory(workspace=workspace)
+    leads = []
+    for _ in range(count):
+        slug = uuid.uuid4().hex[:16]
+        linkedin = f"https://www.linkedin.com/in/p-{slug}"
+        leads.append(
+            Lead(
+                workspace=workspace,
+                first_name="Pat",
+                last_name=slug,
+                full_name=f"Pat {slug}",
+                company_name="Example",
+                domain=f"{slug}.example.com",
+                linkedin_url=linkedin,
+                identity_key=canonical.person_identity(
+                    linkedin=linkedin,
+                    email_address=None,
+                    first_name="Pat",
+                    last_name=slug,
+                    company_domain=f"{slug}.example.com",
+                ),
+                **fields,
+            )
+        )
+    Lead.objects.bulk_create(leads, batch_size=2000)
+    ListMembership.objects.bulk_create(
+        [ListMembership(lead_list=lead_list, lead=lead) for lead in leads], batch_size=2000
+    )
+    return lead_list
+
+
+def list_quote(workspace, lead_list: LeadList, scope: str = "partial", output=None) -> str:
+    params = {"list_id": str(lead_list.pk), "enrichment_type": scope}
+    if output:
+        params["output"] = output
+    return quote_create(workspace=workspace, tool="enrich_list", params=params).quote.quote_id
