@@ -245,6 +245,7 @@ class ExportJsonApi(APIView):
     """A page of a list's leads, projected to the chosen (or default) columns."""
 
     required_scope = scopes.EXPORT_READ
+    error_codes = {404: ["not_found"]}
 
     @extend_schema_serializer(component_name="ExportJsonParams")
     class InputSerializer(serializers.Serializer):
@@ -293,6 +294,7 @@ class ExportCsvApi(APIView):
     SLUICE_EXPORT_URL_TTL_SECONDS."""
 
     required_scope = scopes.EXPORT_READ
+    error_codes = {404: ["not_found"]}
 
     @extend_schema_serializer(component_name="ExportCsvRequest")
     class InputSerializer(serializers.Serializer):
