@@ -267,9 +267,8 @@ class ExportJsonApi(APIView):
     @extend_schema(
         operation_id="export_json",
         parameters=[
-            OpenApiParameter("list_id", str, required=True),
-            OpenApiParameter("limit", int, description="1-500, default 100"),
-            OpenApiParameter("cursor", str),
+            # From the serializer, so the documented bounds and formats are the enforced ones.
+            InputSerializer,
             OpenApiParameter(
                 "columns", str, many=True, description="Repeat or comma-separate; default set"
             ),
