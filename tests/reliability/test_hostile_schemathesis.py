@@ -4,10 +4,10 @@ documented; every body matches its schema. `SLUICE_CHAOS=long` runs the long ver
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework.test import APIClient
+from schemathesis import checks
 
 from tests.reliability.conftest import LONG, count_case, wsgi_in_test_transaction
 
