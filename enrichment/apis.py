@@ -139,10 +139,19 @@ class CompanyEnrichmentApi(APIView):
     }
 
     class InputSerializer(serializers.Serializer):
-        domain = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        company_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        company_ticker = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        company_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        # The bounds of the Company columns these land in (longer was a DataError, a 500).
+        domain = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=253
+        )
+        company_name = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=300
+        )
+        company_ticker = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=20
+        )
+        company_id = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=64
+        )
         quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
         def validate(self, attrs):
