@@ -336,3 +336,13 @@ def test_hostile_formula_injection_neutralised_in_csv_and_kept_in_json(
     assert row["first_name"] == "'" + payload
     (json_row,) = page["leads"]
     assert json_row["first_name"] == payload
+
+
+def test_hostile_company_name_at_the_column_limit_is_stored_not_500(target, seeded):
+    # given the longest name the API accepts (the provider answers with a longer one)
+    count_case("hostile inputs")
+    response = target.post("/api/v2/enrichment/company", {"company_name": "0" * 300})
+    # then a normal answer, and no credit left held
+    assert response.status_code in (200, 404), response.content[:300]
+    balance = target.get("/api/v2/credits/balance").json()
+    assert balance["held"] == 1  # the person enrichment's hold from `target`, nothing more
