@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -257,6 +257,10 @@ def to_application_error(exc: Exception) -> ApplicationError | None:
         return Forbidden()
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):
+        # Too many fields or files in the query string or a form body, a malformed multipart
+        # boundary, …: Django answers these 400; inside DRF they would surface as 500.
+        return ValidationFailed("The request is malformed (too many fields or files?).")
     if isinstance(exc, drf.APIException):
         return _from_drf(exc)
     return None

@@ -44,6 +44,14 @@ class ScopedAutoSchema(AutoSchema):
             note = f"**Scope:** `{scope}`."
         return f"{description}\n\n{note}".strip()
 
+    def get_serializer_name(self, serializer, direction) -> str:
+        # Views nest `InputSerializer` / `OutputSerializer` (STYLE.md); named by the bare class
+        # name, every view's `Output` would be one component and all but one schema wrong.
+        qualname = serializer.__class__.__qualname__
+        if "." in qualname:
+            return qualname.replace("Api.", "").replace(".", "")
+        return super().get_serializer_name(serializer, direction)
+
     def get_auth(self):
         return [] if self._scope() == PUBLIC else super().get_auth()
 

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -177,12 +177,8 @@ class LedgerListApi(APIView):
 
     @extend_schema(
         operation_id="credits_ledger",
-        parameters=[
-            OpenApiParameter("kind", str, enum=LedgerEntry.Kind.values),
-            OpenApiParameter("workflow_id", str),
-            OpenApiParameter("limit", int, description="1-200, default 50"),
-            OpenApiParameter("cursor", str),
-        ],
+        # From the serializer, so the documented bounds are the enforced ones.
+        parameters=[InputSerializer],
         responses=OutputSerializer,
     )
     def get(self, request: Request) -> Response:

@@ -17,6 +17,7 @@ from enrichment.services.lifecycle import workflow_cancel
 _MONEY_ERRORS = {
     400: ["spend_cap_exceeded", "empty_lead_scope"],
     402: ["insufficient_credits"],
+    404: ["not_found"],
     409: ["idempotency_conflict", "quote_expired", "quote_consumed", "quote_mismatch"],
     502: ["dispatch_failed"],
 }
@@ -131,13 +132,26 @@ class PersonEnrichmentStartApi(APIView):
 
 class CompanyEnrichmentApi(APIView):
     required_scope = scopes.ENRICH_WRITE
-    error_codes = {402: ["insufficient_credits"], 409: ["idempotency_conflict"]}
+    error_codes = {
+        402: ["insufficient_credits"],
+        404: ["not_found"],
+        409: ["idempotency_conflict"],
+    }
 
     class InputSerializer(serializers.Serializer):
-        domain = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        company_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        company_ticker = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        company_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        # The bounds of the Company columns these land in (longer was a DataError, a 500).
+        domain = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=253
+        )
+        company_name = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=300
+        )
+        company_ticker = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=20
+        )
+        company_id = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=64
+        )
         quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
         def validate(self, attrs):
@@ -455,7 +469,11 @@ class EnrichmentBatchQueryApi(APIView):
                 for task in serializer.validated_data
             ]
 
-    @extend_schema(operation_id="enrichment_batch_query", request=InputSerializer)
+    @extend_schema(
+        operation_id="enrichment_batch_query",
+        request=InputSerializer,
+        responses=serializers.DictField(),
+    )
     def post(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
         rows = selectors.enrichments_query(workspace=request.auth.workspace, tasks=data["tasks"])
@@ -492,7 +510,9 @@ class WebhookListCreateApi(APIView):
         return Response({"webhooks": [self._row(endpoint) for endpoint in endpoints]})
 
     @extend_schema(
-        operation_id="create_webhook", request=InputSerializer, responses=serializers.DictField()
+        operation_id="create_webhook",
+        request=InputSerializer,
+        responses={201: serializers.DictField()},
     )
     def post(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)

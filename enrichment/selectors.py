@@ -26,6 +26,9 @@ REFUND_MESSAGES = {
 
 def workflow_get(*, workspace: Workspace, workflow_id: str) -> Workflow:
     """By workflow id or by the `cl-task_…` cohort handle it was dispatched on."""
+    if "\x00" in workflow_id:
+        # PostgreSQL cannot even compare a text holding NUL: no such id can exist.
+        raise NotFound("No enrichment workflow with that id.")
     if workflow_id.startswith("cl-task_"):
         cohort = Cohort.objects.filter(workspace=workspace, pk=workflow_id).first()
         workflow_id = cohort.workflow_id if cohort and cohort.workflow_id else ""

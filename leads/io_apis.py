@@ -282,6 +282,7 @@ class ExportJsonApi(APIView):
     """A page of a list's leads, projected to the chosen (or default) columns."""
 
     required_scope = scopes.EXPORT_READ
+    error_codes = {404: ["not_found"]}
 
     @extend_schema_serializer(component_name="ExportJsonParams")
     class InputSerializer(serializers.Serializer):
@@ -303,9 +304,8 @@ class ExportJsonApi(APIView):
     @extend_schema(
         operation_id="export_json",
         parameters=[
-            OpenApiParameter("list_id", str, required=True),
-            OpenApiParameter("limit", int, description="1-500, default 100"),
-            OpenApiParameter("cursor", str),
+            # From the serializer, so the documented bounds and formats are the enforced ones.
+            InputSerializer,
             OpenApiParameter(
                 "columns", str, many=True, description="Repeat or comma-separate; default set"
             ),
@@ -330,6 +330,7 @@ class ExportCsvApi(APIView):
     SLUICE_EXPORT_URL_TTL_SECONDS."""
 
     required_scope = scopes.EXPORT_READ
+    error_codes = {404: ["not_found"]}
 
     @extend_schema_serializer(component_name="ExportCsvRequest")
     class InputSerializer(serializers.Serializer):

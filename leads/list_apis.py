@@ -114,6 +114,7 @@ class ListSummarySerializer(serializers.Serializer):
 
 class LeadListCollectionApi(APIView):
     required_scope = {"GET": scopes.LISTS_READ, "POST": scopes.LISTS_WRITE}
+    error_codes = {404: ["not_found"]}  # an unknown folder_id
 
     class ListInputSerializer(serializers.Serializer):
         limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
@@ -431,6 +432,7 @@ class _SearchOutputSerializer(serializers.Serializer):
 
 class PeopleSearchApi(APIView):
     required_scope = scopes.PEOPLE_READ
+    error_codes = {404: ["not_found"]}  # an unknown list_id
 
     class InputSerializer(_SearchInputSerializer):
         class Meta:

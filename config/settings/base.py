@@ -165,11 +165,9 @@ REST_FRAMEWORK = {
         "workspace": SLUICE_RATE_LIMIT_PER_WORKSPACE,
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "common.parsers.LimitedJSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # A JSON API: form bodies cannot carry null, nested objects or typed values, so a form
+    # request meant something else than its JSON twin (the streamed import declares its own).
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "common.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "common.schema.ScopedAutoSchema",
     "UNAUTHENTICATED_USER": None,

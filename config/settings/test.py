@@ -22,3 +22,5 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The API parses JSON bodies only (form bodies are 415): the test client sends JSON unless told.
+REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"  # noqa: F405

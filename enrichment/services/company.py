@@ -42,6 +42,12 @@ def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Comp
         if record.get(key) is not None
     }
     values.update(provider=result.provider or "", enriched_at=timezone.now())
+    # A provider may answer with any length; a value longer than its column was a DataError
+    # (a 500, with the one-credit hold left to expire).
+    for key, value in values.items():
+        max_length = getattr(Company._meta.get_field(key), "max_length", None)
+        if isinstance(value, str) and max_length:
+            values[key] = value[:max_length]
     domain = canonical.domain(record.get("domain"))
     company = existing or (
         Company.objects.filter(workspace=workspace, domain=domain).first() if domain else None
