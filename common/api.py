@@ -6,6 +6,8 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.exceptions import ValidationFailed
+
 API_PREFIXES = {"v1": "/api/v1/public", "v2": "/api/v2"}
 
 
@@ -41,16 +43,33 @@ def status_for_client(request: Request, documented: int, *, sdk: int) -> int:
     return sdk if user_agent.startswith(_SDK_USER_AGENT_PREFIX) else documented
 
 
-def idempotent_response(request: Request, *, operation: str, work) -> Response:
-    """Runs `work()` (→ status, body) under the request's `Idempotency-Key` header (Stripe
-    semantics, see common.idempotency); a replay carries `idempotent_replayed: true`."""
-    from common.idempotency import request_fingerprint, run_idempotently, validate_key
+def idempotency_key_of(request: Request, body_key: str | None = None) -> str | None:
+    """The request's idempotency key: the `Idempotency-Key` header, or Cleanlist's
+    `idempotency_key` body field; both given and different is a 400."""
+    from common.idempotency import validate_key
 
-    key = validate_key(request.headers.get("Idempotency-Key"))
-    payload = {"body": request.data, "query": request.query_params.dict()}
+    header_key = validate_key(request.headers.get("Idempotency-Key"))
+    body_key = validate_key(body_key)
+    if header_key and body_key and header_key != body_key:
+        raise ValidationFailed(
+            details={"idempotency_key": ["Differs from the Idempotency-Key header."]}
+        )
+    return header_key or body_key
+
+
+def idempotent_response(
+    request: Request, *, operation: str, work, payload=None, body_key: str | None = None
+) -> Response:
+    """Runs `work()` (→ status, body) at most once per idempotency key (Stripe semantics, see
+    common.idempotency); a replay carries `idempotent_replayed: true`. The fingerprint covers
+    `payload` (default: the body and query string)."""
+    from common.idempotency import request_fingerprint, run_idempotently
+
+    if payload is None:
+        payload = {"body": request.data, "query": request.query_params.dict()}
     result = run_idempotently(
         workspace=request.auth.workspace,
-        key=key,
+        key=idempotency_key_of(request, body_key),
         fingerprint=request_fingerprint(operation=operation, payload=payload),
         work=work,
     )

@@ -23,8 +23,8 @@ from accounts.models import Workspace
 from common.exceptions import ApplicationError, NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
 from leads.columns import csv_safe_cell
-from leads.imports import _lead_list_in_workspace
 from leads.models import LeadList, ListMembership
+from leads.selectors import lead_list_get
 
 # Output column → the membership row's path to the value.
 COLUMNS: dict[str, str] = {
@@ -128,7 +128,7 @@ def export_json_page(
     columns: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """One page of the SDK's `ExportJsonResponse`. The cursor is bound to the list."""
-    lead_list = _lead_list_in_workspace(workspace=workspace, list_id=list_id)
+    lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     chosen = resolve_columns(columns)
     position = decode_cursor(cursor, kind=_CURSOR_KIND)
     if position is not None and position.get("list") != str(lead_list.pk):
@@ -224,7 +224,7 @@ def export_csv_create(
 ) -> CsvExport:
     """Writes the list's CSV and signs a download token for it (valid
     SLUICE_EXPORT_URL_TTL_SECONDS)."""
-    lead_list = _lead_list_in_workspace(workspace=workspace, list_id=list_id)
+    lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     chosen = resolve_columns(columns)
     ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
     directory = _workspace_dir(workspace.pk)

@@ -35,11 +35,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
-from common.exceptions import NotFound, ValidationFailed
+from common.exceptions import ValidationFailed
 from common.idempotency import IdempotentResult, request_fingerprint, run_idempotently
 from leads import canonical
 from leads.columns import ColumnPlan, build_plan, clean_cell, unique_headers
 from leads.models import Company, Lead, LeadList, ListMembership
+from leads.selectors import lead_list_get
 
 BATCH_SIZE = 5000
 MAX_REPORTED_ERRORS = 100
@@ -726,23 +727,6 @@ def _writer(**kwargs) -> "_PostgresWriter | _OrmWriter":
     return (_PostgresWriter if use_copy else _OrmWriter)(**kwargs)
 
 
-def _lead_list_in_workspace(*, workspace: Workspace, list_id: uuid.UUID | str) -> LeadList:
-    """404 for an unknown list and for another workspace's list alike (no existence oracle)."""
-    lead_list = LeadList.objects.filter(workspace=workspace, pk=list_id).first()
-    if lead_list is None:
-        raise NotFound("No lead list with this id.", details={"list_id": str(list_id)})
-    return lead_list
-
-
-def _lead_list_by_name(*, workspace: Workspace, name: str) -> LeadList:
-    """The list called `name` (case-insensitive), created if missing (the CLI's --list)."""
-    existing = LeadList.objects.filter(workspace=workspace, name__iexact=name).first()
-    if existing is not None:
-        return existing
-    LeadList.objects.bulk_create([LeadList(workspace=workspace, name=name)], ignore_conflicts=True)
-    return LeadList.objects.get(workspace=workspace, name__iexact=name)
-
-
 # --- Services -----------------------------------------------------------------------------------
 
 
@@ -818,7 +802,7 @@ def leads_import_file(
     """Imports a CSV, JSON array or NDJSON file read from `stream` (anything with `.read(n)`),
     without ever holding the whole file in memory."""
     if lead_list is None:
-        lead_list = _lead_list_in_workspace(workspace=workspace, list_id=list_id)
+        lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     binary = _buffered(stream)
     if not binary.peek(1):
         raise ValidationFailed(details={"file": ["The file is empty."]})
@@ -862,7 +846,7 @@ def csv_import(
     rows land and its fields (`workflow_id`, …) join the body; the import and the start commit
     together, so a start refused for credits or its quote imports nothing, and a replay starts
     nothing again."""
-    lead_list = _lead_list_in_workspace(workspace=workspace, list_id=list_id)
+    lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     if dispatch_enrichment and dispatch is None:
         raise ValueError("dispatch_enrichment needs a dispatch callable")
     content = _decode_base64(csv_content_base64)

@@ -20,9 +20,8 @@ from rest_framework.views import APIView
 
 from accounts import scopes
 from accounts.permissions import ScopePermission
-from common.api import absolute_url, timestamp_ms
+from common.api import absolute_url, idempotency_key_of, timestamp_ms
 from common.exceptions import InsufficientScope, PayloadTooLarge, ValidationFailed
-from common.idempotency import validate_key
 from leads.exports import (
     JSON_DEFAULT_LIMIT,
     JSON_MAX_LIMIT,
@@ -31,11 +30,11 @@ from leads.exports import (
     export_json_page,
 )
 from leads.imports import (
-    _lead_list_in_workspace,
     csv_import,
     import_body,
     leads_import_file,
 )
+from leads.selectors import lead_list_get
 
 _ENRICHMENT_TYPES = ["partial", "phone_only", "phone-only", "full"]
 
@@ -158,9 +157,7 @@ class LeadListCsvImportApi(APIView):
             dispatch_enrichment=data["dispatch_enrichment"],
             enrichment_type=data.get("enrichment_type"),
             quote_id=data.get("quote_id") or None,
-            idempotency_key=validate_key(
-                data.get("idempotency_key") or request.headers.get("Idempotency-Key")
-            ),
+            idempotency_key=idempotency_key_of(request, data.get("idempotency_key")),
             dispatch=_enrichment_dispatcher(request, data),
         )
         body = {
@@ -240,7 +237,7 @@ class LeadListImportApi(APIView):
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SLUICE_IMPORT_MAX_BYTES:
             raise _too_large()
         # Looked up before the body is read, so an unknown list costs no upload.
-        lead_list = _lead_list_in_workspace(workspace=request.auth.workspace, list_id=list_id)
+        lead_list = lead_list_get(workspace=request.auth.workspace, list_id=list_id)
         request._request.upload_handlers = [_LimitedUploadHandler(request._request)]
         stream, file_format, mapping = self._source(request)
         result = leads_import_file(

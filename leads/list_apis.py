@@ -17,9 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
-from common.api import status_for_client, timestamp_ms
+from common.api import idempotent_response, status_for_client, timestamp_ms
 from common.exceptions import ValidationFailed
-from common.idempotency import request_fingerprint, run_idempotently, validate_key
 from leads import selectors, services
 from leads.models import LeadList
 
@@ -356,7 +355,7 @@ class LeadListLeadsApi(APIView):
         body = self.AddInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         arguments = dict(body.validated_data)
-        key = _idempotency_key(request, arguments.pop("idempotency_key", None))
+        body_key = arguments.pop("idempotency_key", None)
         workspace = request.auth.workspace
 
         def work() -> tuple[int, dict[str, Any]]:
@@ -364,18 +363,13 @@ class LeadListLeadsApi(APIView):
             data = {**asdict(result), "created": 0, "credits_charged": 0}
             return status.HTTP_200_OK, dict(self.AddOutputSerializer(data).data)
 
-        outcome = run_idempotently(
-            workspace=workspace,
-            key=key,
-            fingerprint=request_fingerprint(
-                operation=f"add_leads_to_list:{list_id}", payload=arguments
-            ),
+        return idempotent_response(
+            request,
+            operation=f"add_leads_to_list:{list_id}",
             work=work,
+            payload=arguments,
+            body_key=body_key,
         )
-        body_out = outcome.body
-        if outcome.replayed:
-            body_out = {**body_out, "idempotent_replayed": True}
-        return Response(body_out, status=outcome.status_code)
 
     @extend_schema(
         operation_id="remove_leads_from_list",
@@ -393,16 +387,6 @@ class LeadListLeadsApi(APIView):
         return Response(
             self.RemoveOutputSerializer({"list_id": str(list_id), "removed": removed}).data
         )
-
-
-def _idempotency_key(request: Request, body_key: str | None) -> str | None:
-    header_key = validate_key(request.headers.get("Idempotency-Key"))
-    body_key = validate_key(body_key)
-    if header_key and body_key and header_key != body_key:
-        raise ValidationFailed(
-            details={"idempotency_key": ["Differs from the Idempotency-Key header."]}
-        )
-    return header_key or body_key
 
 
 class _SearchInputSerializer(serializers.Serializer):

@@ -23,23 +23,12 @@ MAX_SYNC_COMPANIES = 100
 
 def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Company | None):
     """Upserts the firmographics into the workspace's company (by id, else by domain)."""
-    record = result.to_json()
+    record = result.as_record()
+    # Every CompanyRecord field we store, except the ids (ours is the row's, not the provider's).
     values = {
-        key: record.get(key)
-        for key in (
-            "name",
-            "industry",
-            "industries",
-            "employee_count",
-            "employee_count_range",
-            "revenue_range",
-            "hq_location",
-            "funding_stage",
-            "total_funding_usd",
-            "tech_stack",
-            "linkedin_url",
-        )
-        if record.get(key) is not None
+        key: value
+        for key, value in record.items()
+        if key not in ("company_id", "domain") and value is not None
     }
     values.update(provider=result.provider or "", enriched_at=timezone.now())
     # A provider may answer with any length; a value longer than its column was a DataError
@@ -66,22 +55,13 @@ def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Comp
 
 
 def company_record(company: Company) -> dict[str, Any]:
-    return {
-        "company_id": str(company.pk),
-        "name": company.name or None,
-        "domain": company.domain,
-        "industry": company.industry or None,
-        "industries": company.industries or None,
-        "employee_count": company.employee_count,
-        "employee_count_range": company.employee_count_range or None,
-        "revenue_range": company.revenue_range or None,
-        "hq_location": company.hq_location or None,
-        "funding_stage": company.funding_stage or None,
-        "total_funding_usd": company.total_funding_usd,
-        "tech_stack": company.tech_stack or None,
-        "linkedin_url": company.linkedin_url or None,
-        "provider": company.provider or None,
+    """The SDK's `CompanyRecord` for a stored company (empty strings as nulls)."""
+    record = {
+        field: getattr(company, field) or None
+        for field in CompanyResult.RECORD_FIELDS
+        if field != "company_id"
     }
+    return {**record, "company_id": str(company.pk), "provider": company.provider or None}
 
 
 def _lookup(*, workspace: Workspace, query: CompanyInput, existing: Company | None):

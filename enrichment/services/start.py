@@ -25,6 +25,8 @@ from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services.lifecycle import workflow_fail_to_start
 from leads import canonical
 from leads.models import Cohort, Lead, LeadList, ListMembership
+from leads.selectors import cohort_get, cohort_select_ids, lead_list_get
+from leads.services import lead_list_create
 
 logger = logging.getLogger(__name__)
 
@@ -165,33 +167,6 @@ def _start(workflow_factory) -> Workflow:
 # --- Lookups ----------------------------------------------------------------------------------
 
 
-def workspace_list(*, workspace: Workspace, list_id: Any) -> LeadList:
-    try:
-        return LeadList.objects.get(workspace=workspace, pk=uuid.UUID(str(list_id)))
-    except (ValueError, LeadList.DoesNotExist):
-        raise NotFound(f"No lead list {list_id}.") from None
-
-
-def _workspace_cohort(*, workspace: Workspace, task_id: str) -> Cohort:
-    cohort = Cohort.objects.filter(
-        workspace=workspace, pk=task_id, expires_at__gt=timezone.now()
-    ).first()
-    if cohort is None:
-        raise NotFound(f"No task {task_id} (unknown or expired).")
-    return cohort
-
-
-def _mcp_results_list(workspace: Workspace) -> LeadList:
-    existing = LeadList.objects.filter(workspace=workspace, name__iexact=MCP_RESULTS_LIST).first()
-    if existing:
-        return existing
-    try:
-        with transaction.atomic():
-            return LeadList.objects.create(workspace=workspace, name=MCP_RESULTS_LIST)
-    except IntegrityError:  # created by a concurrent request
-        return LeadList.objects.get(workspace=workspace, name__iexact=MCP_RESULTS_LIST)
-
-
 def _add_to_list(lead_list: LeadList, lead_ids: list) -> None:
     ListMembership.objects.bulk_create(
         [ListMembership(lead_list=lead_list, lead_id=lead_id) for lead_id in lead_ids],
@@ -302,7 +277,7 @@ def person_enrichment_start(
     preview: bool = False,
 ) -> Started:
     with transaction.atomic():
-        lead_list = workspace_list(workspace=workspace, list_id=lead_list_id)
+        lead_list = lead_list_get(workspace=workspace, list_id=lead_list_id)
         lead = person_resolve(workspace=workspace, person=person)
         _add_to_list(lead_list, [lead.pk])
         reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
@@ -370,7 +345,7 @@ def bulk_enrichment_start(
     if one is given) and `quote_binds_rows=False`: the import itself grows the list, so a quote
     taken before it is held to its tool, list, type, expiry, single use and cost cap, not to
     the row count."""
-    lead_list = workspace_list(workspace=workspace, list_id=list_id)
+    lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     total = ListMembership.objects.filter(lead_list=lead_list).count()
     missing = waterfall.missing_data_filter(enrichment_type, prefix="lead__")
     lacking = ListMembership.objects.filter(lead_list=lead_list).filter(missing).count()
@@ -439,23 +414,6 @@ def _quoted_rows(workspace: Workspace, quote_id: str, default: int) -> int:
 # --- By task (cohort) -------------------------------------------------------------------------
 
 
-def cohort_subset(*, cohort: Cohort, entity_ids: list[str] | None) -> list[str]:
-    """The cohort's ids, or the requested subset of them; ids outside the cohort are a 400."""
-    members = [str(entity) for entity in cohort.entity_ids]
-    if entity_ids is None:
-        return members
-    requested = list(dict.fromkeys(str(entity) for entity in entity_ids))
-    outside = sorted(set(requested) - set(members))
-    if outside:
-        raise ValidationFailed(
-            "entity_ids must be a subset of the task's cohort.",
-            details={"entity_ids": [f"Not in task {cohort.pk}: {', '.join(outside[:20])}"]},
-        )
-    if not requested:
-        raise ValidationFailed(details={"entity_ids": ["At least one id."]})
-    return requested
-
-
 def task_enrichment_start(
     *,
     workspace: Workspace,
@@ -467,8 +425,8 @@ def task_enrichment_start(
     max_credits: int | None = None,
     preview: bool = False,
 ) -> Started:
-    cohort = _workspace_cohort(workspace=workspace, task_id=task_id)
-    ids = cohort_subset(cohort=cohort, entity_ids=entity_ids)
+    cohort = cohort_get(workspace=workspace, task_id=task_id)
+    ids = cohort_select_ids(cohort=cohort, entity_ids=entity_ids)
     if cohort.entity_kind == Cohort.EntityKind.COMPANY:
         from enrichment.services.company import company_cohort_enrich
 
@@ -493,9 +451,9 @@ def task_enrichment_start(
     if preview:
         return Started(workflow=None, plan=plan)
     lead_list = (
-        workspace_list(workspace=workspace, list_id=lead_list_id)
+        lead_list_get(workspace=workspace, list_id=lead_list_id)
         if lead_list_id
-        else _mcp_results_list(workspace)
+        else lead_list_create(workspace=workspace, name=MCP_RESULTS_LIST)[0]
     )
 
     def create() -> Workflow:

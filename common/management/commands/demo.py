@@ -27,6 +27,7 @@ from accounts.scopes import ALL_SCOPES
 from accounts.services import api_key_create, api_key_revoke, workspace_create
 from credits.selectors import balance_get
 from credits.services import credits_grant
+from enrichment.cli import render_progress
 from providers.selectors import provider_call_stats
 
 ROOT = Path(settings.BASE_DIR)
@@ -215,7 +216,7 @@ class Command(BaseCommand):
         while True:
             status = self._get(f"enrichment/status/{workflow_id}")
             elapsed = max(time.monotonic() - started, 1e-6)
-            line = _progress_line(status, elapsed)
+            line = render_progress(status)
             if interactive:
                 self.stdout.write("\r" + line.ljust(len(last_line)), ending="")
                 self.stdout.flush()
@@ -273,18 +274,6 @@ class Command(BaseCommand):
 
     def _say(self, text: str) -> None:
         self.stdout.write(text)
-
-
-def _progress_line(status: dict, elapsed: float) -> str:
-    total, processed = status["total"] or 0, status["processed"] or 0
-    width = 30
-    filled = int(width * processed / total) if total else 0
-    bar = "█" * filled + "·" * (width - filled)
-    return (
-        f"[{bar}] {status['progress']:>3}%  {processed}/{total} leads  "
-        f"{processed / elapsed:,.0f} leads/s  emails {status['found_emails']}  "
-        f"phones {status['found_phones']}  credits {status['credits_reserved']} reserved"
-    )
 
 
 def _pct(value: float | None) -> str:

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.commands.create_api_key import find_workspace
 from common.exceptions import ApplicationError
-from leads.imports import _lead_list_by_name, leads_import_file
+from leads.imports import leads_import_file
+from leads.services import lead_list_create
 
 
 class Command(BaseCommand):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--map takes FIELD=HEADER, got {item!r}")
             mapping[field.strip()] = header
         target = find_workspace(workspace)
-        lead_list = _lead_list_by_name(workspace=target, name=list_name)
+        lead_list, _ = lead_list_create(workspace=target, name=list_name)
         try:
             with file.open("rb") as stream:
                 result = leads_import_file(
