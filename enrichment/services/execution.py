@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from enrichment import waterfall
+from enrichment.bulk import rows_update
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services.lifecycle import (
     items_cancel_queued,
@@ -206,7 +207,8 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
                 )
                 items.append(item)
                 counts["skipped"] += 1
-        WorkflowItem.objects.bulk_update(
+        rows_update(
+            WorkflowItem,
             items,
             [
                 "status",
@@ -220,9 +222,8 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
                 "credits_charged",
                 "finished_at",
             ],
-            batch_size=1000,
         )
-        Lead.objects.bulk_update(leads, waterfall.LEAD_FIELDS, batch_size=1000)
+        rows_update(Lead, leads, waterfall.LEAD_FIELDS)
         budget_back = refund_budget + unused_budget if workflow.max_credits is not None else 0
         Workflow.objects.filter(pk=workflow.pk).update(
             processed=F("processed") + len(items),
