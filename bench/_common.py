@@ -116,7 +116,9 @@ def write_leads_csv(path: Path, rows: int, *, seed: int = 7) -> None:
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["First Name", "Last Name", "Job Title", "Company", "Website", "LinkedIn URL"])
+        writer.writerow(
+            ["First Name", "Last Name", "Job Title", "Company", "Website", "LinkedIn URL"]
+        )
         for i in range(rows):
             first, last = rng.choice(FIRSTS), rng.choice(LASTS)
             writer.writerow(
