@@ -11,7 +11,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from enrichment.services.lifecycle import (
     workflow_settle_if_done,
     workflow_transition,
 )
+from leads.imports import _insert_defaults
 from leads.models import Lead, ListMembership
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def workflow_plan(*, workflow_id: str) -> None:
 def _insert_items(workflow: Workflow) -> None:
     chunk_size = settings.SLUICE_CHUNK_SIZE
     candidates = _candidate_lead_ids(workflow)
+    if not isinstance(candidates, list) and connection.vendor == "postgresql":
+        _insert_items_in_sql(workflow, candidates, chunk_size)
+        return
     position, after = 0, None
     while True:
         if isinstance(candidates, list):
@@ -97,6 +101,32 @@ def _insert_items(workflow: Workflow) -> None:
         chunk_count=(position + chunk_size - 1) // chunk_size,
         last_progress_at=timezone.now(),
     )
+
+
+def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> None:
+    """The list's items in one INSERT … SELECT, numbered into chunks by the same stable order
+    as the batched path. Building 100,000 model instances and sending them back in batches
+    took the planner about 5 s of a 100k run before the first chunk could start."""
+    columns, defaults = _insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
+    select, params = candidates.query.sql_with_params()
+    table = WorkflowItem._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (workflow_id, lead_id, chunk_no, {', '.join(columns)}) "  # noqa: S608
+            f"SELECT %s, c.lead_id, (row_number() OVER (ORDER BY c.id) - 1) / %s, "
+            f"{', '.join(['%s'] * len(defaults))} FROM ({select}) AS c (id, lead_id) "
+            "ON CONFLICT (workflow_id, lead_id) DO NOTHING",
+            [workflow.pk, chunk_size, *defaults, *params],
+        )
+        cursor.execute(
+            f"SELECT count(*), coalesce(max(chunk_no) + 1, 0) FROM {table} "  # noqa: S608
+            "WHERE workflow_id = %s",
+            [workflow.pk],
+        )
+        total, chunk_count = cursor.fetchone()
+        Workflow.objects.filter(pk=workflow.pk).update(
+            planned=True, total=total, chunk_count=chunk_count, last_progress_at=timezone.now()
+        )
 
 
 def _open_chunks(workflow_id: str) -> list[int]:
