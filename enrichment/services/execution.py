@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.bulk import rows_update
 from enrichment import waterfall
-from enrichment.bulk import rows_update
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services.lifecycle import (
     items_cancel_queued,
