@@ -47,7 +47,11 @@ def _converter(field: Field) -> Callable[[Any], Any]:
 def _copy(cursor, table: str, fields: Sequence[Field], objs: Iterable[Model]) -> None:
     columns = ", ".join(_q(field.column) for field in fields)
     plan = [(field.attname, _converter(field)) for field in fields]
-    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    # psycopg's COPY bypasses Django's cursor: map its errors to django.db's as execute() does.
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
         for obj in objs:
             copy.write_row([convert(getattr(obj, attname)) for attname, convert in plan])
 
