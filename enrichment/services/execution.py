@@ -147,19 +147,23 @@ def _open_chunks(workflow_id: str) -> list[int]:
 def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[WorkflowItem]:
     now = timezone.now()
     expired = now - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
+    claimable = (
+        WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no)
+        .filter(Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired))
+        .select_for_update(skip_locked=True)
+        .values("id")
+    )
+    # One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), then the claimed items by
+    # their token: no round trip of the chunk's ids through Python and back as parameters.
     with transaction.atomic():
-        ids = list(
-            WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no)
-            .filter(
-                Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired)
-            )
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)
-        )
-        WorkflowItem.objects.filter(id__in=ids).update(
+        WorkflowItem.objects.filter(id__in=claimable).update(
             status=ItemStatus.RUNNING, claim_token=token, claimed_at=now
         )
-    return list(WorkflowItem.objects.filter(id__in=ids).select_related("lead").order_by("id"))
+    return list(
+        WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no, claim_token=token)
+        .select_related("lead")
+        .order_by("id")
+    )
 
 
 def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
