@@ -151,7 +151,8 @@ def make_tenant(*, credits: int = 10_000_000) -> Tenant:
 
     workspace = workspace_create(name=f"bench-{int(time.time())}")
     _, raw_key = api_key_create(workspace=workspace, scopes=list(scopes.ALL_SCOPES), name="bench")
-    credits_grant(workspace=workspace, amount=credits, reason="bench", reference="bench")
+    if credits:
+        credits_grant(workspace=workspace, amount=credits, reason="bench", reference="bench")
     return Tenant(workspace=workspace, raw_key=raw_key)
 
 
@@ -277,14 +278,23 @@ def start_worker(env: dict[str, str], *, concurrency: int = 2) -> Worker:
 # --- Memory -----------------------------------------------------------------------------------
 
 
-def rss_mb(pid: int) -> float:
+def _proc_kb(path: str, key: str) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
-    except (FileNotFoundError, ProcessLookupError):
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
     return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared (copy-on-write) pages split between the processes."""
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 @dataclass
@@ -295,6 +305,7 @@ class RssSampler:
     interval: float = 0.2
     peak: dict[int, float] = field(default_factory=dict)
     peak_total: float = 0.0
+    peak_pss_total: float = 0.0
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -302,12 +313,14 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = 0.0
+            total = pss = 0.0
             for pid in self.worker.pids():
                 mb = rss_mb(pid)
                 total += mb
+                pss += pss_mb(pid)
                 self.peak[pid] = max(self.peak.get(pid, 0.0), mb)
             self.peak_total = max(self.peak_total, total)
+            self.peak_pss_total = max(self.peak_pss_total, pss)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:

@@ -72,6 +72,7 @@ def main() -> None:
         role = "main" if pid == worker.process.pid else "child"
         say(f"peak RSS {role:5} {pid:>7}  {mb:6.0f} MB")
     say(f"peak RSS total    {rss.peak_total:.0f} MB (goal ≤ 300 MB)")
+    say(f"peak PSS total    {rss.peak_pss_total:.0f} MB (shared pages counted once)")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=5000)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--no-profile", action="store_true", help="wall time only")
     args = parser.parse_args()
 
     setup_django(bench_env("profile", SLUICE_SANDBOX_LATENCY_MS="0"))
@@ -46,7 +47,8 @@ def main() -> None:
 
     profiler = cProfile.Profile()
     started = time.perf_counter()
-    profiler.enable()
+    if not args.no_profile:
+        profiler.enable()
     execution._insert_items(workflow)
     planned = time.perf_counter()
     workflow.refresh_from_db()
@@ -57,8 +59,10 @@ def main() -> None:
     purge_queue()
     workflow.refresh_from_db()
     say(f"{workflow.status}: plan {planned - started:.2f} s, chunks {done - planned:.2f} s "
-        f"= {args.leads / (done - started):,.0f} leads/s (profiled)")  # fmt: skip
-    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+        f"= {args.leads / (done - started):,.0f} leads/s "
+        f"({'not ' if args.no_profile else ''}profiled)")  # fmt: skip
+    if not args.no_profile:
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":
