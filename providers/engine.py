@@ -62,6 +62,14 @@ logger = logging.getLogger(__name__)
 
 PERSON_DATA_POINTS = frozenset({DataPoint.EMAIL, DataPoint.PHONE})
 
+# How long an engine trusts its last look at a provider's shared state (limits, breaker) when
+# that look found nothing restraining it. Asking Redis three times per call (limited? breaker
+# allows? success resets the breaker) was the largest cost of a chunk at low latency
+# (bench/profile_chunk.py); now a clear provider costs one read per engine per this interval.
+# Anything this engine itself records (a failure, a Retry-After) ends the trust at once; a
+# breaker opened by another worker is noticed within this interval.
+SHARED_STATE_TTL_S = 0.5
+
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _semaphores_lock = threading.Lock()
 
@@ -110,6 +118,7 @@ class WaterfallEngine:
         self._calls: list[ProviderCall] = []
         self._blocked: dict[str, str] = {}
         self._new_marks: dict[str, tuple[str, str]] = {}
+        self._clear_until: dict[str, float] = {}
 
     # --- batch API ----------------------------------------------------------------------------
 
@@ -232,13 +241,14 @@ class WaterfallEngine:
                 entry = self._cache.get(key) or self._new_cache.get(key)
             if entry is not None:
                 return self._cached(name, data_point, entry)
-        if self.limits.limited_for(name) > 0:
+        clear = self._is_clear(name)
+        if not clear and self.limits.limited_for(name) > 0:
             return self._skipped(name, data_point, "rate_limited_until")
 
         attempts: list[Attempt] = []
         spec = registry.rate_spec(provider)
         for attempt in range(self.max_retries + 1):
-            if not self.limits.breaker_allows(name, self.policy):
+            if not clear and not self.limits.breaker_allows(name, self.policy):
                 outcome = Outcome.skipped("circuit_open")
                 attempts.append(self._attempt(name, data_point, outcome))
                 return outcome, attempts
@@ -252,10 +262,12 @@ class WaterfallEngine:
             last = attempt == self.max_retries
             kind = outcome.kind
             if kind in CACHEABLE_KINDS:
-                self.limits.breaker_success(name)
+                if not clear:  # a clear breaker has nothing to reset
+                    self.limits.breaker_success(name)
                 if key:
                     self._store(key, outcome)
                 return outcome, attempts
+            clear = self._not_clear(name)
             if kind == OutcomeKind.TRANSIENT_ERROR:
                 self.limits.breaker_failure(name, self.policy)
                 if last:
@@ -277,6 +289,21 @@ class WaterfallEngine:
                 self._block(name, kind, outcome.provider_status)
             return outcome, attempts
         return outcome, attempts
+
+    def _is_clear(self, name: str) -> bool:
+        """Whether nothing restrains the provider (see SHARED_STATE_TTL_S)."""
+        now = time.monotonic()
+        if self._clear_until.get(name, 0.0) > now:
+            return True
+        if self.limits.is_clear(name):
+            self._clear_until[name] = now + SHARED_STATE_TTL_S
+            return True
+        return False
+
+    def _not_clear(self, name: str) -> bool:
+        """After an answer that is not a success, ask the shared state again next time."""
+        self._clear_until.pop(name, None)
+        return False
 
     def _skip_reason(self, provider: Provider, data_point: DataPoint, subject: Any) -> str:
         if not provider.supports(data_point):

@@ -85,6 +85,10 @@ class Limits(Protocol):
     def limited_for(self, provider: str) -> float:
         """Seconds left on a "limited until" mark (0.0 when none)."""
 
+    def is_clear(self, provider: str) -> bool:
+        """True when nothing restrains the provider: no "limited until" mark, and a closed
+        breaker with no failure counted. One read, for callers that cache it briefly."""
+
     def reset(self, provider: str) -> None: ...
 
 
@@ -199,6 +203,12 @@ class RedisLimits:
         ttl = self.client.pttl(self._keys(provider)["limited"])
         return ttl / 1000 if ttl and ttl > 0 else 0.0
 
+    @_fail_open(True)
+    def is_clear(self, provider: str) -> bool:
+        k = self._keys(provider)
+        watched = (k["limited"], k["open"], k["tripped"], k["probe"], k["failures"])
+        return self.client.exists(*watched) == 0
+
     def reset(self, provider: str) -> None:
         self.client.delete(*self._keys(provider).values())
 
@@ -286,6 +296,14 @@ class LocalLimits:
     def limited_for(self, provider: str) -> float:
         with self._lock:
             return max(0.0, self._limited.get(provider, 0.0) - time.monotonic())
+
+    def is_clear(self, provider: str) -> bool:
+        with self._lock:
+            b = self._breakers.get(provider) or _Breaker()
+            now = time.monotonic()
+            limited = self._limited.get(provider, 0.0) > now
+            counting = b.failures and now < b.window_ends
+            return not (limited or counting or b.tripped or now < b.open_until)
 
     def reset(self, provider: str) -> None:
         with self._lock:

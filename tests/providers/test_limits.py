@@ -82,6 +82,25 @@ def _hammer(url: str, start_at: float, duration: float) -> list[float]:
     return granted
 
 
+def test_limits_is_clear_until_a_failure_a_limit_or_an_open_breaker(limits):
+    assert limits.is_clear("p")
+    limits.breaker_failure("p", POLICY)
+    assert not limits.is_clear("p")  # a failure is being counted
+    limits.breaker_success("p")
+    assert limits.is_clear("p")
+    limits.limit_until("p", 30)
+    assert not limits.is_clear("p")
+    assert limits.is_clear("other")
+
+
+def test_limits_is_clear_is_false_while_the_breaker_is_open_or_half_open(limits):
+    for _ in range(3):
+        limits.breaker_failure("p", POLICY)
+    assert not limits.is_clear("p")
+    wait_until(lambda: limits.breaker_state("p") == "half_open", timeout=5)
+    assert not limits.is_clear("p")
+
+
 def test_limits_rate_limit_is_shared_by_two_real_processes(redis_client):
     # given two processes hammering the same provider's bucket (20/s, burst 5) for 1.5 s
     duration = 1.5

@@ -1,0 +1,378 @@
+"""Shared setup for the benchmarks: a dedicated database per benchmark, Django in this process on
+it, real gunicorn and Celery worker processes, synthetic leads imported through the import
+pipeline (COPY on PostgreSQL), quotes and bulk starts through the HTTP API, RSS sampling from
+/proc, and the machine's load next to every figure.
+
+Benchmarks use PostgreSQL and Redis from `DATABASE_URL` / `REDIS_URL`. Each one drops and
+recreates its own database (`sluice_bench_<name>`) on that server, never the test databases.
+The Celery queue on `REDIS_URL` is purged before a run (point `REDIS_URL` at a spare Redis DB).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages: other agents share this machine while we measure."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --- Database and Django ----------------------------------------------------------------------
+
+
+def bench_database_url(name: str) -> str:
+    """Drops and recreates `sluice_bench_<name>` on the DATABASE_URL server; returns its URL."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("DATABASE_URL must point at PostgreSQL (each benchmark creates its own database).")
+    db = f"sluice_bench_{name}"
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}"')
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def bench_env(name: str, **extra: str) -> dict[str, str]:
+    """The environment every process of this benchmark runs with (this one included)."""
+    if not os.environ.get("REDIS_URL"):
+        sys.exit("REDIS_URL must point at Redis (the broker and the shared provider limits).")
+    work = Path(tempfile.mkdtemp(prefix=f"sluice-bench-{name}-"))
+    return {
+        **os.environ,
+        "DATABASE_URL": bench_database_url(name),
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "SLUICE_VAR_DIR": str(work / "var"),
+        "SLUICE_RATE_LIMIT_PER_KEY": "10000000/min",
+        "SLUICE_RATE_LIMIT_PER_WORKSPACE": "10000000/min",
+        "SLUICE_LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def setup_django(env: dict[str, str]) -> None:
+    """Migrates the benchmark's database and sets Django up in this process on it."""
+    os.environ.clear()
+    os.environ.update(env)
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def purge_queue() -> None:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+
+
+def analyze() -> None:
+    """Fresh planner statistics after a bulk import, as autovacuum would give a while later."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+# --- Data -------------------------------------------------------------------------------------
+
+FIRSTS = ["Ada", "Grace", "Alan", "Linus", "Barbara", "Edsger", "Margaret", "Ken", "Frances"]
+LASTS = ["Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Dijkstra", "Hamilton", "Allen"]
+TITLES = ["CEO", "CTO", "VP Sales", "Head of Growth", "Account Executive", "Engineer"]
+
+
+def write_leads_csv(path: Path, rows: int, *, seed: int = 7) -> None:
+    """People with a name, a company domain and a LinkedIn URL, and no email or phone: every
+    one of them is something to enrich."""
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["First Name", "Last Name", "Job Title", "Company", "Website", "LinkedIn URL"]
+        )
+        for i in range(rows):
+            first, last = rng.choice(FIRSTS), rng.choice(LASTS)
+            writer.writerow(
+                [
+                    first,
+                    f"{last}{i}",
+                    rng.choice(TITLES),
+                    f"Company {i % 20000}",
+                    f"https://www.company{i % 20000}.example",
+                    f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{i}/",
+                ]
+            )
+
+
+@dataclass
+class Tenant:
+    workspace: object
+    raw_key: str
+    lead_list: object = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.raw_key}"}
+
+
+def make_tenant(*, credits: int = 10_000_000) -> Tenant:
+    from accounts import scopes
+    from accounts.services import api_key_create, workspace_create
+    from credits.services import credits_grant
+
+    workspace = workspace_create(name=f"bench-{int(time.time())}")
+    _, raw_key = api_key_create(workspace=workspace, scopes=list(scopes.ALL_SCOPES), name="bench")
+    if credits:
+        credits_grant(workspace=workspace, amount=credits, reason="bench", reference="bench")
+    return Tenant(workspace=workspace, raw_key=raw_key)
+
+
+def import_leads(tenant: Tenant, rows: int, *, name: str = "bench") -> float:
+    """Imports `rows` synthetic leads into a new list of the tenant (the import pipeline: COPY
+    on PostgreSQL); returns the seconds it took."""
+    from leads.imports import _lead_list_by_name, leads_import_file
+
+    tenant.lead_list = _lead_list_by_name(workspace=tenant.workspace, name=name)
+    path = Path(tempfile.mkdtemp(prefix="sluice-bench-csv-")) / "leads.csv"
+    write_leads_csv(path, rows)
+    started = time.perf_counter()
+    with path.open("rb") as handle:
+        result = leads_import_file(
+            workspace=tenant.workspace, lead_list=tenant.lead_list, stream=handle
+        )
+    seconds = time.perf_counter() - started
+    if result.rows_imported != rows:
+        sys.exit(f"import created {result.rows_imported} leads, wanted {rows}")
+    analyze()
+    return seconds
+
+
+# --- Processes --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v2"
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def start_gunicorn(env: dict[str, str], *, workers: int = 2) -> Server:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"), "config.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--timeout", "600", "--log-level", "warning",
+        ],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    server = Server(process, port)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            # Any answer will do (401 without a key): the server is up.
+            requests.get(f"{server.base}/whoami", timeout=2)
+            return server
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            server.stop()
+            sys.exit("gunicorn did not start")
+        time.sleep(0.2)
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log: Path
+
+    def pids(self) -> list[int]:
+        """The main process and its pool children."""
+        result = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        )
+        return [self.process.pid, *(int(pid) for pid in result.stdout.split())]
+
+    def stop(self) -> None:
+        _stop(self.process, timeout=60)
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def start_worker(env: dict[str, str], *, concurrency: int = 2) -> Worker:
+    """A real `celery worker` (prefork); returns once it answers a ping."""
+    from config.celery import app
+
+    name = f"bench-{os.getpid()}-{time.monotonic_ns()}@localhost"
+    log = Path(tempfile.mkstemp(prefix="sluice-bench-worker-", suffix=".log")[1])
+    process = subprocess.Popen(
+        [
+            PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
+            f"--hostname={name}", "--pool=prefork", f"--concurrency={concurrency}",
+            "--without-gossip", "--without-mingle",
+        ],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    worker = Worker(process, log)
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[name], timeout=0.5):
+        if time.monotonic() > deadline or process.poll() is not None:
+            worker.stop()
+            sys.exit(f"the worker did not start:\n{worker.tail()}")
+    return worker
+
+
+# --- Memory -----------------------------------------------------------------------------------
+
+
+def _proc_kb(path: str, key: str) -> float:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared (copy-on-write) pages split between the processes."""
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+@dataclass
+class RssSampler:
+    """Samples the RSS of the worker's processes (main + pool children) from /proc."""
+
+    worker: Worker
+    interval: float = 0.2
+    peak: dict[int, float] = field(default_factory=dict)
+    peak_total: float = 0.0
+    peak_pss_total: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = pss = 0.0
+            for pid in self.worker.pids():
+                mb = rss_mb(pid)
+                total += mb
+                pss += pss_mb(pid)
+                self.peak[pid] = max(self.peak.get(pid, 0.0), mb)
+            self.peak_total = max(self.peak_total, total)
+            self.peak_pss_total = max(self.peak_pss_total, pss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def quote(server: Server, tenant: Tenant, *, scope: str = "partial") -> str:
+    response = requests.post(
+        f"{server.base}/credits/estimate",
+        headers=tenant.headers,
+        json={"tool": "enrich_list", "list_id": str(tenant.lead_list.pk), "scope": scope},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return response.json()["quote_id"]
+
+
+def bulk_start(server: Server, tenant: Tenant, quote_id: str, *, scope: str = "partial") -> dict:
+    response = requests.post(
+        f"{server.base}/enrichment/bulk",
+        headers=tenant.headers,
+        json={"list_id": str(tenant.lead_list.pk), "scope": scope, "quote_id": quote_id},
+        timeout=60,
+    )
+    if response.status_code not in (200, 202):
+        sys.exit(f"bulk start answered {response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+def wait_done(
+    server: Server, tenant: Tenant, workflow_id: str, *, timeout: float, progress: bool = True
+) -> dict:
+    """Polls the status API until the run is terminal; prints a line every 5 s."""
+    deadline = time.monotonic() + timeout
+    last_print = time.monotonic()
+    while True:
+        body = requests.get(
+            f"{server.base}/enrichment/status/{workflow_id}", headers=tenant.headers, timeout=30
+        ).json()
+        if body["status"] in ("completed", "failed", "cancelled"):
+            return body
+        if time.monotonic() > deadline:
+            sys.exit(f"{workflow_id} not done after {timeout:.0f} s: {body}")
+        if progress and time.monotonic() - last_print > 5:
+            last_print = time.monotonic()
+            say(f"  … {body['processed']}/{body['total']} processed ({load()})")
+        time.sleep(0.1)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every benchmark in turn (`make bench`), each on its own database (sluice_bench_<name>)
+# on the PostgreSQL server of DATABASE_URL, with the Redis of REDIS_URL (its Celery queue is
+# purged: point REDIS_URL at a spare Redis DB). Prints figures; asserts nothing.
+#
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/sluice REDIS_URL=redis://127.0.0.1:6379/9 \
+#       make bench
+set -euo pipefail
+BIN="${1:-.venv/bin}"
+cd "$(dirname "$0")/.."
+: "${DATABASE_URL:?set DATABASE_URL to a PostgreSQL server (postgres://…)}"
+: "${REDIS_URL:?set REDIS_URL to a Redis DB the benchmarks may use (redis://…/N)}"
+
+echo "machine: $(nproc) cores, $(free -m | awk '/^Mem:/ {print $2}') MB RAM; $(uptime)"
+for script in bulk_100k waterfall_20k bulk_post_latency status_polling; do
+    echo
+    echo "=== ${script} ($(date -u +%H:%M:%S) UTC)"
+    "${BIN}/python" "bench/${script}.py"
+done

@@ -1,0 +1,99 @@
+"""Benchmark 2: a bulk enrichment of 20,000 leads through three sandbox providers at 200 ms,
+against the ideal throughput of the workers' call capacity.
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/waterfall_20k.py [--leads N]
+
+On its own database (`sluice_bench_waterfall`): the email waterfall is
+`sandbox_a,sandbox_b,sandbox_c`, each answering after 200 ms and finding 40 % of the people it
+is asked about (the instances hash differently, so the waterfall really walks on: 1.96 calls
+per lead expected); no verifier, so every call is a finder call. A real gunicorn and a real
+Celery worker (prefork, 2 processes) run the bulk from the HTTP API to `completed`.
+
+    ideal = concurrency / (calls per lead x latency)
+    concurrency = worker processes x min(engine threads, chunk size)
+
+Calls per lead are counted from the run's call records. Prints achieved and ideal leads/s and
+their ratio (goal ≥ 0.8).
+"""
+
+import argparse
+import time
+
+from _common import (
+    bench_env,
+    bulk_start,
+    import_leads,
+    load,
+    make_tenant,
+    purge_queue,
+    quote,
+    say,
+    setup_django,
+    start_gunicorn,
+    start_worker,
+    wait_done,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=20_000)
+    parser.add_argument("--latency-ms", type=float, default=200)
+    parser.add_argument("--hit-rate", type=float, default=0.4)
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+
+    knobs = {}
+    for suffix in ("A", "B", "C"):
+        knobs[f"SLUICE_SANDBOX_{suffix}_LATENCY_MS"] = str(args.latency_ms)
+        knobs[f"SLUICE_SANDBOX_{suffix}_EMAIL_HIT_RATE"] = str(args.hit_rate)
+    env = bench_env(
+        "waterfall",
+        SLUICE_WATERFALL_EMAIL="sandbox_a,sandbox_b,sandbox_c",
+        SLUICE_VERIFIER="",
+        **knobs,
+    )
+    setup_django(env)
+    purge_queue()
+    from django.conf import settings
+
+    threads, chunk = settings.SLUICE_ENGINE_THREADS, settings.SLUICE_CHUNK_SIZE
+    tenant = make_tenant()
+    seconds = import_leads(tenant, args.leads)
+    say(f"imported {args.leads} leads in {seconds:.1f} s")
+
+    server = start_gunicorn(env, workers=2)
+    worker = start_worker(env, concurrency=args.processes)
+    try:
+        quote_id = quote(server, tenant)
+        say(f"start ({load()})")
+        started = time.perf_counter()
+        workflow_id = bulk_start(server, tenant, quote_id)["workflow_id"]
+        body = wait_done(server, tenant, workflow_id, timeout=3600)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.stop()
+        server.stop()
+
+    from providers.models import ProviderCall
+
+    calls = ProviderCall.objects.filter(tag=workflow_id, cached=False).count()
+    per_lead = calls / args.leads
+    concurrency = args.processes * min(threads, chunk)
+    achieved = args.leads / elapsed
+    ideal = concurrency / (per_lead * args.latency_ms / 1000)
+    say(f"--- bulk {args.leads:,} leads, sandbox_a,b,c at {args.latency_ms:.0f} ms, "
+        f"hit rate {args.hit_rate:.0%} each")  # fmt: skip
+    say(f"status            {body['status']} ({body['found_emails']} emails found)")
+    say(f"calls per lead    {per_lead:.2f} ({calls} calls)")
+    say(f"concurrency       {concurrency} = {args.processes} processes x min({threads} threads, "
+        f"chunk {chunk})")  # fmt: skip
+    say(f"elapsed           {elapsed:.1f} s ({load()})")
+    say(f"achieved          {achieved:,.0f} leads/s")
+    say(f"ideal             {ideal:,.0f} leads/s = {concurrency} / ({per_lead:.2f} x "
+        f"{args.latency_ms / 1000:.3f} s)")  # fmt: skip
+    say(f"ratio             {achieved / ideal:.2f} (goal ≥ 0.8)")
+
+
+if __name__ == "__main__":
+    main()

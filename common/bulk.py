@@ -1,0 +1,142 @@
+"""Writing many rows at once, set-based.
+
+Django's `bulk_update` builds a `CASE WHEN id = … THEN …` expression per field with one branch
+per row, and `bulk_create` turns every value into a query parameter that Django's client-side
+cursor then quotes into the SQL text in Python. For the enrichment workers' per-chunk writes
+(hundreds of items, leads, call records and cache entries at a time) that dominated a chunk's
+time (see docs/benchmarks.md). On PostgreSQL these helpers stream the rows with COPY (encoded in
+C by psycopg) — straight into the table, or into a temporary staging table joined by one
+UPDATE or INSERT … ON CONFLICT. Elsewhere (the SQLite demo) they fall back to Django's bulk
+methods. All of them run inside the caller's transaction (or their own).
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Field, Model
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+# Field types whose Python values psycopg writes as they are: skipping Django's per-value
+# get_db_prep_save for them halves the Python time of a COPY.
+_AS_IS = {
+    "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField",
+    "DateTimeField", "FloatField", "ForeignKey", "IntegerField", "PositiveBigIntegerField",
+    "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "TextField",
+    "UUIDField",
+}  # fmt: skip
+
+
+def _converter(field: Field) -> Callable[[Any], Any]:
+    kind = field.get_internal_type()
+    if kind == "JSONField":
+        encoder = field.encoder
+        # COPY's text format hands the text to jsonb's own input function.
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+    if kind in _AS_IS:
+        return lambda value: value
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def _copy(cursor, table: str, fields: Sequence[Field], objs: Iterable[Model]) -> None:
+    columns = ", ".join(_q(field.column) for field in fields)
+    plan = [(field.attname, _converter(field)) for field in fields]
+    # psycopg's COPY bypasses Django's cursor: map its errors to django.db's as execute() does.
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for obj in objs:
+            copy.write_row([convert(getattr(obj, attname)) for attname, convert in plan])
+
+
+def _staging(cursor, model: type[Model], fields: Sequence[Field]) -> str:
+    """An empty temporary table with these columns (types copied from the model's table),
+    dropped at commit; reused, emptied, if this transaction already made it."""
+    columns = ", ".join(_q(field.column) for field in fields)
+    digest = hashlib.sha1(columns.encode()).hexdigest()[:8]  # noqa: S324 - a name, not a secret
+    name = _q(f"stage_{model._meta.db_table}_{digest}")
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DROP AS "  # noqa: S608 - names are ours
+        f"SELECT {columns} FROM {_q(model._meta.db_table)} WITH NO DATA"
+    )
+    cursor.execute(f"TRUNCATE {name}")
+    return name
+
+
+def rows_update(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
+    """Saves `fields` of every object (by primary key): `bulk_update(objs, fields)`."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields, batch_size=1000)
+        return
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    table, pk = _q(meta.db_table), _q(meta.pk.column)
+    sets = ", ".join(f"{_q(f.column)} = s.{_q(f.column)}" for f in columns[1:])
+    with transaction.atomic(), connection.cursor() as cursor:
+        stage = _staging(cursor, model, columns)
+        _copy(cursor, stage, columns, objs)
+        cursor.execute(
+            f"UPDATE {table} SET {sets} FROM {stage} s WHERE {table}.{pk} = s.{pk}"  # noqa: S608
+        )
+
+
+def rows_insert(model: type[Model], objs: Sequence[Model]) -> None:
+    """Inserts new rows (primary key from the database): `bulk_create(objs)` without
+    returning ids."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, batch_size=1000)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    with transaction.atomic(), connection.cursor() as cursor:
+        _copy(cursor, _q(model._meta.db_table), fields, objs)
+
+
+def rows_upsert(
+    model: type[Model],
+    objs: Sequence[Model],
+    *,
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+) -> None:
+    """Inserts rows, or updates `update_fields` of the row with the same `unique_fields`:
+    `bulk_create(objs, update_conflicts=True, …)`. Rows are written in `unique_fields` order so
+    two writers with overlapping rows lock them in the same order. `objs` must not repeat a
+    unique key."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            sorted(objs, key=lambda o: tuple(getattr(o, f) for f in unique_fields)),
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=unique_fields,
+            update_fields=update_fields,
+        )
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(_q(f.column) for f in fields)
+    unique = ", ".join(_q(meta.get_field(name).column) for name in unique_fields)
+    sets = ", ".join(
+        f"{_q(meta.get_field(n).column)} = EXCLUDED.{_q(meta.get_field(n).column)}"
+        for n in update_fields
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        stage = _staging(cursor, model, fields)
+        _copy(cursor, stage, fields, objs)
+        cursor.execute(
+            f"INSERT INTO {_q(meta.db_table)} ({columns}) "  # noqa: S608 - names are ours
+            f"SELECT {columns} FROM {stage} ORDER BY {unique} "
+            f"ON CONFLICT ({unique}) DO UPDATE SET {sets}"
+        )

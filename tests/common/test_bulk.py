@@ -1,0 +1,97 @@
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.bulk import rows_insert, rows_update, rows_upsert
+from providers.models import ProviderCall, ResultCacheEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def _entry(identity: str, *, kind: str = "found", value=None, **fields) -> ResultCacheEntry:
+    now = timezone.now()
+    return ResultCacheEntry(
+        provider="sandbox",
+        data_point="email",
+        identity_key=identity,
+        kind=kind,
+        value=value,
+        created_at=now,
+        expires_at=now + timedelta(days=1),
+        **fields,
+    )
+
+
+def test_rows_insert_writes_every_field_and_leaves_ids_to_the_database():
+    now = timezone.now()
+    calls = [
+        ProviderCall(provider="hunter", data_point="email", outcome="found", latency_ms=12,
+                     cost=1.5, cached=False, provider_status="ok\ttab", tag="t", created_at=now),
+        ProviderCall(provider="hunter", data_point="email", outcome="not_found",
+                     provider_status="", tag="t", created_at=now),
+    ]  # fmt: skip
+
+    rows_insert(ProviderCall, calls)
+
+    stored = list(ProviderCall.objects.filter(tag="t").order_by("id"))
+    assert [(c.outcome, c.latency_ms, c.cost, c.provider_status) for c in stored] == [
+        ("found", 12, 1.5, "ok\ttab"),
+        ("not_found", 0, 0.0, ""),
+    ]
+    assert stored[0].created_at == now
+
+
+def test_rows_update_saves_only_the_named_fields_by_primary_key():
+    rows_insert(ResultCacheEntry, [_entry("a", value={"x": 1}), _entry("b", confidence=10)])
+    a, b = ResultCacheEntry.objects.order_by("identity_key")
+    a.value, a.confidence, a.verdict = ["line\nbreak", None, {"q": "é"}], 99, "changed"
+    b.value, b.confidence = None, None
+
+    rows_update(ResultCacheEntry, [a, b], ["value", "confidence"])
+
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.value, a.confidence, a.verdict) == (["line\nbreak", None, {"q": "é"}], 99, "")
+    assert (b.value, b.confidence) == (None, None)
+
+
+def test_rows_update_with_nothing_to_write_does_nothing():
+    rows_update(ResultCacheEntry, [], ["value"])
+
+    assert not ResultCacheEntry.objects.exists()
+
+
+def test_rows_upsert_inserts_new_keys_and_updates_existing_ones():
+    rows_insert(ResultCacheEntry, [_entry("a", kind="not_found", verdict="old")])
+
+    rows_upsert(
+        ResultCacheEntry,
+        [_entry("a", value="a@x.com", verdict="valid"), _entry("b", value="b@x.com")],
+        unique_fields=["identity_key", "provider", "data_point"],
+        update_fields=["kind", "value", "verdict"],
+    )
+
+    rows = ResultCacheEntry.objects.order_by("identity_key").values_list(
+        "identity_key", "kind", "value", "verdict"
+    )
+    assert list(rows) == [("a", "found", "a@x.com", "valid"), ("b", "found", "b@x.com", "")]
+
+
+def test_rows_upsert_twice_in_one_transaction_reuses_the_staging_table():
+    keys = {"unique_fields": ["identity_key", "provider", "data_point"], "update_fields": ["value"]}
+    with transaction.atomic():
+        rows_upsert(ResultCacheEntry, [_entry("a", value=1)], **keys)
+        rows_upsert(ResultCacheEntry, [_entry("b", value=2)], **keys)
+
+    assert sorted(ResultCacheEntry.objects.values_list("value", flat=True)) == [1, 2]
+
+
+def test_rows_insert_failure_leaves_nothing_written():
+    rows = [_entry("a"), _entry("b", kind="error")]  # the second breaks a check constraint
+
+    with pytest.raises(IntegrityError):
+        rows_insert(ResultCacheEntry, rows)
+
+    assert not ResultCacheEntry.objects.exists()
