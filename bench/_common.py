@@ -159,9 +159,10 @@ def make_tenant(*, credits: int = 10_000_000) -> Tenant:
 def import_leads(tenant: Tenant, rows: int, *, name: str = "bench") -> float:
     """Imports `rows` synthetic leads into a new list of the tenant (the import pipeline: COPY
     on PostgreSQL); returns the seconds it took."""
-    from leads.imports import _lead_list_by_name, leads_import_file
+    from leads.imports import leads_import_file
+    from leads.services import lead_list_create
 
-    tenant.lead_list = _lead_list_by_name(workspace=tenant.workspace, name=name)
+    tenant.lead_list = lead_list_create(workspace=tenant.workspace, name=name)[0]
     path = Path(tempfile.mkdtemp(prefix="sluice-bench-csv-")) / "leads.csv"
     write_leads_csv(path, rows)
     started = time.perf_counter()

@@ -59,10 +59,10 @@ def main() -> int:
 
     env = bench_env("import")
     setup_django(env)
-    from leads.imports import _lead_list_by_name
+    from leads.services import lead_list_create
 
     tenant = make_tenant(credits=0)
-    lead_list = _lead_list_by_name(workspace=tenant.workspace, name="bench 100k")
+    lead_list = lead_list_create(workspace=tenant.workspace, name="bench 100k")[0]
 
     csv_path = Path(tempfile.mkdtemp(prefix="sluice-bench-")) / "leads.csv"
     started = time.perf_counter()

@@ -140,3 +140,16 @@ def rows_upsert(
             f"SELECT {columns} FROM {stage} ORDER BY {unique} "
             f"ON CONFLICT ({unique}) DO UPDATE SET {sets}"
         )
+
+
+def insert_defaults(model: type[Model], *, skip: Iterable[str]) -> tuple[list[str], list[Any]]:
+    """Columns and database values for every field the raw INSERT does not set: the model's
+    Python-side defaults (the tables have no database defaults)."""
+    skip = set(skip)
+    columns, values = [], []
+    for model_field in model._meta.concrete_fields:
+        if model_field.column in skip or model_field.primary_key:
+            continue
+        columns.append(model_field.column)
+        values.append(model_field.get_db_prep_save(model_field.get_default(), connection))
+    return columns, values

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
+from common.bulk import insert_defaults
 from common.exceptions import ValidationFailed
 from common.idempotency import IdempotentResult, request_fingerprint, run_idempotently
 from leads import canonical
@@ -458,19 +459,6 @@ class _BatchOutcome:
     added_to_list: int
 
 
-def _insert_defaults(model, *, skip: Iterable[str]) -> tuple[list[str], list[Any]]:
-    """Columns and database values for every field the raw INSERT does not set: the model's
-    Python-side defaults (the tables have no database defaults)."""
-    skip = set(skip)
-    columns, values = [], []
-    for model_field in model._meta.concrete_fields:
-        if model_field.column in skip or model_field.primary_key:
-            continue
-        columns.append(model_field.column)
-        values.append(model_field.get_db_prep_save(model_field.get_default(), connection))
-    return columns, values
-
-
 _TEMP_TABLE = "sluice_import_rows"
 _RECORD_COLUMNS = ("row_no", "identity_key", *_TEXT_FIELDS, *_NULLABLE_FIELDS, "extra")
 
@@ -528,7 +516,7 @@ class _PostgresWriter:
 
     def _upsert_companies(self, cursor) -> None:
         set_columns = ("workspace_id", "domain", "name", "industry", "created_at", "updated_at")
-        default_columns, default_values = _insert_defaults(Company, skip=set_columns)
+        default_columns, default_values = insert_defaults(Company, skip=set_columns)
         placeholders = ", ".join(["%s"] * len(default_values))
         cursor.execute(
             f"INSERT INTO leads_company (id, {', '.join(set_columns)}, "  # noqa: S608
@@ -559,7 +547,7 @@ class _PostgresWriter:
     def _upsert_leads(self, cursor) -> set[str]:
         record_fields = ("identity_key", *_TEXT_FIELDS, *_NULLABLE_FIELDS, "extra", "company_id")
         set_columns = ("workspace_id", *record_fields, "created_at", "updated_at")
-        default_columns, default_values = _insert_defaults(Lead, skip=set_columns)
+        default_columns, default_values = insert_defaults(Lead, skip=set_columns)
         assignments, fills = [], []
         for name in _TEXT_FIELDS:
             assignments.append(

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from common.bulk import rows_update
+from common.bulk import insert_defaults, rows_update
 from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services.lifecycle import (
@@ -24,7 +24,6 @@ from enrichment.services.lifecycle import (
     workflow_settle_if_done,
     workflow_transition,
 )
-from leads.imports import _insert_defaults
 from leads.models import Lead, ListMembership
 
 logger = logging.getLogger(__name__)
@@ -115,7 +114,7 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
     """The list's items in one INSERT … SELECT, numbered into chunks by the same stable order
     as the batched path. Building 100,000 model instances and sending them back in batches
     took the planner about 5 s of a 100k run before the first chunk could start."""
-    columns, defaults = _insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
+    columns, defaults = insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
     select, params = candidates.query.sql_with_params()
     table = WorkflowItem._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
