@@ -56,6 +56,15 @@ def _preview_body(plan: start.Plan, tool: str) -> dict:
     }
 
 
+def _start_response(request: Request, *, operation: str, work, preview: bool) -> Response:
+    """A preview creates nothing, so it needs no idempotency; a real start runs under the
+    request's Idempotency-Key."""
+    if preview:
+        status, body = work()
+        return Response(body, status=status)
+    return idempotent_response(request, operation=operation, work=work)
+
+
 def _poll_url(request: Request, workflow: Workflow) -> str:
     return absolute_url(request, f"enrichment/status/{workflow.pk}")
 
@@ -124,10 +133,7 @@ class PersonEnrichmentStartApi(APIView):
             }
             return status_for_client(request, 202, sdk=200), self.OutputSerializer(body).data
 
-        if preview:
-            status, body = work()
-            return Response(body, status=status)
-        return idempotent_response(request, operation="enrich_person", work=work)
+        return _start_response(request, operation="enrich_person", work=work, preview=preview)
 
 
 class CompanyEnrichmentApi(APIView):
@@ -267,10 +273,7 @@ class TaskEnrichmentStartApi(APIView):
                 "timestamp_ms": timestamp_ms(),
             }
 
-        if preview:
-            status, body = work()
-            return Response(body, status=status)
-        return idempotent_response(request, operation="enrich_by_task", work=work)
+        return _start_response(request, operation="enrich_by_task", work=work, preview=preview)
 
 
 class BulkEnrichmentStartApi(APIView):
@@ -329,10 +332,7 @@ class BulkEnrichmentStartApi(APIView):
             }
             return status_for_client(request, 202, sdk=200), self.OutputSerializer(body).data
 
-        if preview:
-            status, body = work()
-            return Response(body, status=status)
-        return idempotent_response(request, operation="enrich_list", work=work)
+        return _start_response(request, operation="enrich_list", work=work, preview=preview)
 
 
 class EnrichmentStatusApi(APIView):
