@@ -308,7 +308,13 @@ def workflows_sweep() -> dict[str, int]:
     grace = now - timedelta(seconds=settings.SLUICE_STALL_GRACE_SECONDS)
     report = {"redispatched": 0, "rechunked": 0, "settled": 0, "expired": 0}
 
-    for workflow in Workflow.objects.filter(status=WorkflowStatus.PENDING, created_at__lt=grace):
+    # A pending run whose latest dispatch is older than the grace lost its message (or waits
+    # behind a long queue: a duplicate planner is harmless, and this limits them to one per
+    # grace period).
+    pending = Workflow.objects.filter(status=WorkflowStatus.PENDING, created_at__lt=grace).filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=grace) | Q(deadline__lt=now)
+    )
+    for workflow in pending:
         if workflow.deadline >= now:
             workflow_dispatch(workflow=workflow, fail_on_refusal=False)
             report["redispatched"] += 1

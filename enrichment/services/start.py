@@ -104,9 +104,8 @@ def workflow_dispatch(*, workflow: Workflow, fail_on_refusal: bool = True) -> No
             return
         workflow_fail_to_start(workflow_id=workflow.pk, reason="the task queue refused the work")
         raise DispatchFailed(details={"workflow_id": workflow.pk}) from None
-    Workflow.objects.filter(pk=workflow.pk, dispatched_at__isnull=True).update(
-        dispatched_at=timezone.now()
-    )
+    # The sweeper waits a grace period after the latest dispatch before sending another.
+    Workflow.objects.filter(pk=workflow.pk).update(dispatched_at=timezone.now())
 
 
 def _create(
