@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from leads import canonical
+
 
 class DataPoint(enum.StrEnum):
     EMAIL = "email"
@@ -152,19 +154,25 @@ class PersonInput:
         return match.group(1) if match else None
 
     def identity(self) -> str:
-        """The normalized identity the result cache is keyed on: the canonical LinkedIn URL,
-        else the email, else name + domain (or company name). Empty when there is none."""
-        if self.linkedin_url:
-            url = self.linkedin_url.lower().split("://")[-1].removeprefix("www.").rstrip("/")
-            return f"linkedin:{url}"
-        if self.email:
-            return f"email:{self.email.lower()}"
-        name = (self.full_name or "").lower()
-        if name and self.domain:
-            return f"name:{name}@{self.domain.lower()}"
-        if name and self.company_name:
-            return f"name:{name}@company:{self.company_name.lower()}"
-        return ""
+        """The identity the result cache (and the sandbox) is keyed on: the one definition of
+        who a person is, `leads.canonical.person_identity` (LinkedIn profile, else email, else
+        name + company domain, or + company name without a domain). Empty when there is none."""
+        first, last = self.first_name, self.last_name
+        if not (first and last) and self.full_name and " " in self.full_name:
+            first, _, last = self.full_name.partition(" ")
+        company = canonical.domain(self.domain) or (
+            f"company:{self.company_name.casefold()}" if self.company_name else None
+        )
+        return (
+            canonical.person_identity(
+                linkedin=canonical.linkedin_url(self.linkedin_url),
+                email_address=canonical.email(self.email),
+                first_name=first,
+                last_name=last,
+                company_domain=company,
+            )
+            or ""
+        )
 
 
 @dataclass(frozen=True)
