@@ -254,11 +254,15 @@ class Command(BaseCommand):
         stats = provider_call_stats(tag=status["workflow_id"])
         if stats:
             self._say("")
-            self._say(f"  {'provider':<12} {'calls':>7} {'cached':>7} {'found':>7} {'hit %':>6} "
+            self._say(f"  {'provider':<17} {'calls':>7} {'cached':>7} {'found':>7} {'hit %':>6} "
                       f"{'p50 ms':>7} {'p95 ms':>7}")  # fmt: skip
             for row in stats:
+                # The verifier's "found" are verdicts given, not emails found.
+                label = row["provider"] + (
+                    " (verify)" if row["provider"] == settings.SLUICE_VERIFIER else ""
+                )
                 self._say(
-                    f"  {row['provider']:<12} {row['calls']:>7} {row['cache_hits']:>7} "
+                    f"  {label:<17} {row['calls']:>7} {row['cache_hits']:>7} "
                     f"{row['found']:>7} {_pct(row['hit_rate']):>6} {_ms(row['p50_ms']):>7} "
                     f"{_ms(row['p95_ms']):>7}"
                 )
