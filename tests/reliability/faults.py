@@ -10,7 +10,6 @@ import tempfile
 import time
 from collections import Counter
 from contextlib import contextmanager
-from pathlib import Path
 
 import redis
 from django.db.models import Count, F, Q, Sum
@@ -21,6 +20,8 @@ from credits.models import Hold, LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_grant
 from enrichment.models import TERMINAL_ITEM_STATUSES, ItemStatus, Workflow, WorkflowItem
+from enrichment.services.start import bulk_enrichment_start
+from tests.enrichment.factories import list_quote, list_with_leads
 from tests.helpers import wait_until
 from tests.workers import SANDBOX_ENV
 
@@ -147,6 +148,40 @@ def assert_invariants(workspace, *, label: str) -> int:
     return check.n
 
 
+# --- Runs -----------------------------------------------------------------------------------
+
+
+def start_bulk(workspace, leads: int) -> Workflow:
+    lead_list = list_with_leads(workspace, leads)
+    return bulk_enrichment_start(
+        workspace=workspace,
+        list_id=lead_list.pk,
+        enrichment_type="partial",
+        output="skip_existing",
+        quote_id=list_quote(workspace, lead_list),
+    ).workflow
+
+
+def processed(workflow_id: str) -> int:
+    return Workflow.objects.values_list("processed", flat=True).get(pk=workflow_id)
+
+
+def wait_progress(workflow_id: str, at_least: int, *, timeout: float) -> None:
+    """Waits for the run to reach `at_least` processed leads, sweeping like beat meanwhile."""
+    last_sweep = time.monotonic()
+
+    def reached() -> bool:
+        nonlocal last_sweep
+        if processed(workflow_id) >= at_least:
+            return True
+        if time.monotonic() - last_sweep > 0.5:
+            sweep_once()
+            last_sweep = time.monotonic()
+        return False
+
+    wait_until(reached, timeout=timeout, interval=0.02)
+
+
 # --- The sweeper, as beat drives it ------------------------------------------------------------
 
 
@@ -238,15 +273,3 @@ def _drop_connections() -> None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.05):
-    return wait_until(predicate, timeout=timeout, interval=interval)
-
-
-def elapsed(since: float) -> float:
-    return time.monotonic() - since
-
-
-def read_log(path: str) -> str:
-    return Path(path).read_text(errors="replace")

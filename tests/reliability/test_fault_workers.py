@@ -10,9 +10,7 @@ import time
 
 import pytest
 
-from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
-from enrichment.services.start import bulk_enrichment_start
-from tests.enrichment.factories import list_quote, list_with_leads
+from enrichment.models import ItemStatus, WorkflowItem, WorkflowStatus
 from tests.helpers import wait_until
 from tests.reliability.conftest import LONG
 from tests.reliability.faults import (
@@ -20,8 +18,10 @@ from tests.reliability.faults import (
     assert_invariants,
     count_fault,
     fund,
-    sweep_once,
+    processed,
+    start_bulk,
     sweep_until_all_terminal,
+    wait_progress,
 )
 from tests.workers import WorkerProcess
 
@@ -33,43 +33,12 @@ KILLS = 20 if LONG else 8
 SEED = 20250707
 
 
-def _start_bulk(workspace, leads: int) -> Workflow:
-    lead_list = list_with_leads(workspace, leads)
-    return bulk_enrichment_start(
-        workspace=workspace,
-        list_id=lead_list.pk,
-        enrichment_type="partial",
-        output="skip_existing",
-        quote_id=list_quote(workspace, lead_list),
-    ).workflow
-
-
 def _kill_schedule(rng: random.Random) -> list[tuple[float, str]]:
     """(share of the leads processed, target) for each kill; both kinds of target always."""
     moments = sorted(rng.uniform(0.02, 0.9) for _ in range(KILLS))
     targets = ["child", "main"] + [rng.choice(("child", "main")) for _ in range(KILLS - 2)]
     rng.shuffle(targets)
     return list(zip(moments, targets, strict=True))
-
-
-def _processed(workflow_id: str) -> int:
-    return Workflow.objects.values_list("processed", flat=True).get(pk=workflow_id)
-
-
-def _wait_progress(workflow_id: str, at_least: int, *, timeout: float) -> None:
-    """Waits for the run to reach `at_least` processed leads, sweeping like beat meanwhile."""
-    last_sweep = time.monotonic()
-
-    def reached() -> bool:
-        nonlocal last_sweep
-        if _processed(workflow_id) >= at_least:
-            return True
-        if time.monotonic() - last_sweep > 0.5:
-            sweep_once()
-            last_sweep = time.monotonic()
-        return False
-
-    wait_until(reached, timeout=timeout, interval=0.02)
 
 
 def _kill_main(worker: WorkerProcess) -> None:
@@ -89,10 +58,10 @@ def test_fault_workers_sigkills_during_bulk_run(workspace, chaos_settings, sole_
     workers = [WorkerProcess(env=CHAOS_ENV, concurrency=2).start()]
     kills = {"child": 0, "main": 0}
     try:
-        workflow = _start_bulk(workspace, LEADS)
+        workflow = start_bulk(workspace, LEADS)
         for share, target in _kill_schedule(rng):
-            _wait_progress(workflow.pk, int(share * LEADS), timeout=120 if not LONG else 600)
-            assert _processed(workflow.pk) < LEADS, "the run ended before every kill happened"
+            wait_progress(workflow.pk, int(share * LEADS), timeout=120 if not LONG else 600)
+            assert processed(workflow.pk) < LEADS, "the run ended before every kill happened"
             live = workers[-1]
             # when a pool child, or the main process, is killed without warning
             if target == "child":
@@ -127,7 +96,7 @@ def test_fault_workers_sigterm_warm_shutdown(workspace, chaos_settings, sole_con
     first = WorkerProcess(env=slow_env, concurrency=2).start()
     second = None
     try:
-        workflow = _start_bulk(workspace, leads)
+        workflow = start_bulk(workspace, leads)
         wait_until(
             lambda: WorkflowItem.objects.filter(
                 workflow=workflow, status=ItemStatus.RUNNING
@@ -153,7 +122,7 @@ def test_fault_workers_sigterm_warm_shutdown(workspace, chaos_settings, sole_con
             status__in=(ItemStatus.COMPLETED, ItemStatus.NOT_FOUND)
         )
         assert not unfinished.exists(), "the in-flight chunk was abandoned by a warm shutdown"
-        assert _processed(workflow.pk) < leads, "the run ended before the shutdown"
+        assert processed(workflow.pk) < leads, "the run ended before the shutdown"
 
         # and a new worker finishes the run: nothing lost
         second = WorkerProcess(env=slow_env, concurrency=2).start()
