@@ -62,7 +62,11 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(self._answers_ping, timeout=60, interval=0.2)
+        try:
+            wait_until(self._answers_ping, timeout=60, interval=0.2)
+        except BaseException:
+            self.kill()  # never leave a worker behind that no test will stop
+            raise
         return self
 
     def _answers_ping(self) -> bool:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import redis
 from django.db.models import Count, F, Q, Sum
+from kombu import pools
 
 from config.celery import app
 from credits import prices
@@ -269,7 +270,8 @@ def celery_broker(url: str):
 
 
 def _drop_connections() -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # kombu keeps process-wide connection and producer pools per broker URL, and the app caches
+    # them: reset both so the next publish connects to the broker now configured.
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
