@@ -28,8 +28,8 @@ from tests.workers import WorkerProcess
 pytestmark = [pytest.mark.reliability, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 # CI: fewer leads and kills; `make chaos`: the numbers.
-LEADS = 10_000 if LONG else 1_500
-KILLS = 20 if LONG else 8
+LEADS = 10_000 if LONG else 3_000
+KILLS = 20
 SEED = 20250707
 
 
