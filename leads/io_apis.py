@@ -210,7 +210,12 @@ class LeadListImportApi(APIView):
 
     required_scope = scopes.LISTS_WRITE
     parser_classes = [MultiPartParser, _RawCsvParser, _RawJsonParser, _RawNdjsonParser]
-    error_codes = {400: ["missing_column"], 413: ["payload_too_large"]}
+    # 415: a body in none of the media types above, or one that arrives without a type.
+    error_codes = {
+        400: ["missing_column"],
+        413: ["payload_too_large"],
+        415: ["unsupported_media_type"],
+    }
 
     @extend_schema_serializer(component_name="LeadImportUpload")
     class InputSerializer(serializers.Serializer):

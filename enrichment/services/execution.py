@@ -102,7 +102,8 @@ def _insert_items(workflow: Workflow) -> None:
         position += len(batch)
         after = batch[-1][0]
     total = WorkflowItem.objects.filter(workflow_id=workflow.pk).count()
-    Workflow.objects.filter(pk=workflow.pk).update(
+    # Only if nobody (the sweeper's expiry) closed the plan meanwhile.
+    Workflow.objects.filter(pk=workflow.pk, planned=False).update(
         planned=True,
         total=total,
         chunk_count=(position + chunk_size - 1) // chunk_size,
@@ -355,5 +356,10 @@ def _expire(workflow: Workflow) -> None:
         ).update(status=ItemStatus.FAILED, error="deadline passed", finished_at=timezone.now())
         Workflow.objects.filter(pk=workflow.pk).update(
             processed=F("processed") + count, failed=F("failed") + count
+        )
+        # A bulk run never planned has no items: like a run cancelled before planning, its
+        # total is what was processed (nothing), or it would end with processed < total.
+        Workflow.objects.filter(pk=workflow.pk, planned=False).update(
+            planned=True, total=F("processed")
         )
     workflow_settle(workflow_id=workflow.pk, failure="deadline passed")

@@ -266,6 +266,15 @@ def _reusable_workflow(*, lead: Lead, enrichment_type: str) -> Workflow | None:
     return item.workflow if item else None
 
 
+class _Reused(Exception):
+    """A concurrent request started the same lookup first: its run is the answer (raised to
+    roll back this start's transaction, nothing of it kept)."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        super().__init__(workflow.pk)
+        self.workflow = workflow
+
+
 def person_enrichment_start(
     *,
     workspace: Workspace,
@@ -299,6 +308,13 @@ def person_enrichment_start(
         return Started(workflow=reused, plan=plan, reused=True)
 
     def create() -> Workflow:
+        # Concurrent starts for the same lead queue on its row lock until this transaction
+        # commits, then find this run above and reuse it: without the lock each of them saw
+        # no run yet and reserved (and could charge) the same lookup again.
+        list(Lead.objects.select_for_update().filter(pk=lead.pk).values_list("pk", flat=True))
+        raced = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+        if raced is not None:
+            raise _Reused(raced)
         quote = None
         if quote_id:
             quote = credits.quote_redeem(
@@ -319,7 +335,10 @@ def person_enrichment_start(
             output=Workflow.Output.OVERWRITE,
         )
 
-    return Started(workflow=_start(create), plan=plan)
+    try:
+        return Started(workflow=_start(create), plan=plan)
+    except _Reused as reused_run:
+        return Started(workflow=reused_run.workflow, plan=plan, reused=True)
 
 
 # --- Bulk list --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import pytest
 
 from tests.enrichment.conftest import SANDBOX_ENV, SANDBOX_INSTANCES
-from tests.workers import WorkerProcess
+from tests.workers import SHARED_WORKERS, WorkerProcess
 
 
 @pytest.fixture(autouse=True)
@@ -16,5 +16,7 @@ def ops_worker(django_db_setup, django_db_blocker):
     some of the tasks too, which is fine: both run this checkout on the same test database."""
     process = WorkerProcess(env=SANDBOX_ENV, concurrency=1)
     process.start()
+    # Registered so that `sole_consumer` pauses it for the tests that need their own workers.
+    SHARED_WORKERS.append(process)
     yield process
     process.stop()

@@ -12,6 +12,8 @@ from accounts.scopes import ALL_SCOPES
 from credits.services import credits_grant
 from tests.factories import ApiKeyFactory
 from tests.leads.factories import LeadListFactory
+from tests.reliability.faults import CHAOS_WINDOWS, FAULTS, INVARIANTS
+from tests.workers import sole_consumer, worker  # noqa: F401 - fixtures for test_fault_*
 
 # `make chaos` sets SLUICE_CHAOS=long for the long version of the generated-input tests.
 LONG = os.environ.get("SLUICE_CHAOS") == "long"
@@ -30,6 +32,23 @@ def pytest_terminal_summary(terminalreporter):
         for kind, n in sorted(CASES.items()):
             terminalreporter.write_line(f"{kind}: {n}")
         terminalreporter.write_line(f"total: {sum(CASES.values())}")
+    if FAULTS or INVARIANTS:
+        terminalreporter.section("fault injection: faults injected, invariants checked")
+        for kind, n in sorted(FAULTS.items()):
+            terminalreporter.write_line(f"fault {kind}: {n}")
+        for label, n in sorted(INVARIANTS.items()):
+            terminalreporter.write_line(f"invariants {label}: {n}")
+        terminalreporter.write_line(
+            f"total: {sum(FAULTS.values())} faults, {sum(INVARIANTS.values())} invariant checks"
+        )
+
+
+@pytest.fixture
+def chaos_settings(settings):
+    """The sweeper runs in this process: the same short windows as the chaos workers."""
+    for name, value in CHAOS_WINDOWS.items():
+        setattr(settings, name, value)
+    return settings
 
 
 @contextmanager
