@@ -21,7 +21,8 @@ from rest_framework.views import APIView
 from accounts import scopes
 from accounts.permissions import ScopePermission
 from common.api import absolute_url, idempotency_key_of, timestamp_ms
-from common.exceptions import InsufficientScope, PayloadTooLarge, ValidationFailed
+from common.exceptions import EmptyLeadScope, InsufficientScope, PayloadTooLarge, ValidationFailed
+from credits import prices
 from leads.exports import (
     JSON_DEFAULT_LIMIT,
     JSON_MAX_LIMIT,
@@ -175,14 +176,13 @@ def _enrichment_dispatcher(request: Request, data: dict):
     charged). Imported lazily: leads must not depend on enrichment at import time."""
 
     def dispatch(lead_list) -> dict:
-        from common.exceptions import EmptyLeadScope
         from enrichment.services.start import bulk_enrichment_start
 
         try:
             started = bulk_enrichment_start(
                 workspace=request.auth.workspace,
                 list_id=lead_list.pk,
-                enrichment_type=data.get("enrichment_type") or "partial",
+                enrichment_type=data.get("enrichment_type") or prices.PARTIAL,
                 output="skip_existing",
                 quote_id=data.get("quote_id") or None,
                 quote_required=False,

@@ -199,17 +199,14 @@ class CompanyInput:
 
 
 def to_e164(raw: object) -> str | None:
-    """`+33 1 23 45 67 89` / `0033…` → `+33123456789`; a national number (no country code) is
-    not usable as E.164, so None."""
+    """A provider's phone as E.164 (`+33 1 23 45 67 89` / `0033…` → `+33123456789`). Unlike an
+    imported phone, no default region applies: a national number is not usable, so None."""
     if not isinstance(raw, str):
         return None
-    raw = raw.strip()
-    digits = "".join(ch for ch in raw if ch.isdigit())
-    if raw.startswith("00"):
-        digits = digits[2:]
-    elif not raw.startswith("+"):
-        return None
-    return f"+{digits}" if 8 <= len(digits) <= 15 else None
+    return canonical.phone(raw, default_region=_NO_REGION)
+
+
+_NO_REGION = "ZZ"  # libphonenumber's "unknown region": only international numbers parse
 
 
 def identity_key(identity: str) -> str:

@@ -4,7 +4,7 @@ settlement of its credit hold."""
 import logging
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from credits import services as credits
@@ -152,8 +152,6 @@ def items_cancel_queued(*, workflow_id: str, chunk_no: int | None = None) -> int
             queued = queued.filter(chunk_no=chunk_no)
         count = queued.update(status=ItemStatus.CANCELLED, finished_at=timezone.now())
         if count:
-            from django.db.models import F
-
             Workflow.objects.filter(pk=workflow_id).update(
                 processed=F("processed") + count,
                 cancelled=F("cancelled") + count,
