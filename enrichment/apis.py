@@ -13,6 +13,7 @@ from enrichment.models import ItemStatus, Workflow
 from enrichment.services import company as company_services
 from enrichment.services import start, webhooks
 from enrichment.services.lifecycle import workflow_cancel
+from leads.list_apis import CompanySerializer
 
 _MONEY_ERRORS = {
     400: ["spend_cap_exceeded", "empty_lead_scope"],
@@ -63,6 +64,11 @@ def _start_response(request: Request, *, operation: str, work, preview: bool) ->
         status, body = work()
         return Response(body, status=status)
     return idempotent_response(request, operation=operation, work=work)
+
+
+def _company_result(row: dict) -> dict:
+    company = row["company"]
+    return {**row, "company": CompanySerializer(company).data if company else None}
 
 
 def _poll_url(request: Request, workflow: Workflow) -> str:
@@ -182,7 +188,7 @@ class CompanyEnrichmentApi(APIView):
         def work():
             company = company_services.company_enrich(workspace=request.auth.workspace, query=data)
             body = {
-                "company": company_services.company_record(company),
+                "company": CompanySerializer(company).data,
                 "credits_charged": prices.company_cost(),
                 "timestamp_ms": timestamp_ms(),
             }
@@ -253,7 +259,13 @@ class TaskEnrichmentStartApi(APIView):
                     "total_entities": plan.total,
                     "credits_reserved": 0,
                     "credits_charged": plan.extra["credits_charged"],
-                    "results": plan.extra["results"],
+                    "results": [
+                        {
+                            **row,
+                            "company": row["company"] and CompanySerializer(row["company"]).data,
+                        }
+                        for row in plan.extra["results"]
+                    ],
                     "timestamp_ms": timestamp_ms(),
                 }
             workflow = started.workflow

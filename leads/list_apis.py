@@ -455,7 +455,8 @@ class PeopleSearchApi(APIView):
 
 
 class CompanySerializer(serializers.Serializer):
-    """The SDK's `CompanyRecord`."""
+    """The SDK's `CompanyRecord` (plus ticker, provider, enriched_at), blanks as nulls: the one
+    rendering of a company, for search results and company enrichment alike."""
 
     class Meta:
         ref_name = "CompanyRecord"
@@ -474,7 +475,12 @@ class CompanySerializer(serializers.Serializer):
     total_funding_usd = serializers.IntegerField(allow_null=True)
     tech_stack = serializers.ListField(child=serializers.CharField())
     linkedin_url = serializers.CharField()
+    provider = serializers.CharField()
     enriched_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        return {key: (value if value not in ("", []) else None) for key, value in data.items()}
 
 
 class CompanySearchApi(APIView):

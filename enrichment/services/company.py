@@ -54,16 +54,6 @@ def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Comp
     return company
 
 
-def company_record(company: Company) -> dict[str, Any]:
-    """The SDK's `CompanyRecord` for a stored company (empty strings as nulls)."""
-    record = {
-        field: getattr(company, field) or None
-        for field in CompanyResult.RECORD_FIELDS
-        if field != "company_id"
-    }
-    return {**record, "company_id": str(company.pk), "provider": company.provider or None}
-
-
 def _lookup(*, workspace: Workspace, query: CompanyInput, existing: Company | None):
     """One company under its own one-credit hold: charged if found, released if not."""
     hold = credits.hold_place(
@@ -137,7 +127,7 @@ def company_cohort_enrich(
                 "entity_id": str(company.pk),
                 "status": "enriched" if found else "failed",
                 "error": None if found else "not found",
-                "company": company_record(found) if found else None,
+                "company": found,
             }
         )
     charged = sum(1 for row in results if row["company"]) * prices.company_cost()
