@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from django.db.models import Sum
@@ -119,7 +120,7 @@ def _alive(process: WorkerProcess) -> bool:
 
 
 @pytest.fixture(scope="session")
-def worker(django_db_setup, django_db_blocker):
+def session_worker(django_db_setup, django_db_blocker):
     """One real worker process (SANDBOX_ENV) for the session; tests that kill workers start
     their own. Imported by more than one conftest: a second definition reuses the first's
     worker rather than starting another."""
@@ -132,6 +133,32 @@ def worker(django_db_setup, django_db_blocker):
     SHARED_WORKERS.append(process)
     yield process
     process.stop()
+
+
+@pytest.fixture
+def worker(session_worker, transactional_db):
+    """The session worker for one test. Afterwards it waits until the worker has finished what
+    the test left it (a late chunk, a webhook retry): the test database is flushed next, and a
+    TRUNCATE racing a busy worker deadlocks or leaves rows for the following test."""
+    yield session_worker
+    wait_until_idle()
+
+
+def wait_until_idle(timeout: float = 60) -> None:
+    """Every shared worker idle and the default queue empty, twice in a row."""
+    names = [p.name for p in SHARED_WORKERS if _alive(p)]
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    quiet_checks = 0
+
+    def quiet() -> bool:
+        nonlocal quiet_checks
+        active = app.control.inspect(destination=names, timeout=0.5).active() or {}
+        busy = any(active.values()) or broker.llen(settings.CELERY_TASK_DEFAULT_QUEUE) > 0
+        quiet_checks = 0 if busy else quiet_checks + 1
+        return quiet_checks >= 2
+
+    if names:
+        wait_until(quiet, timeout=timeout, interval=0.1)
 
 
 @pytest.fixture

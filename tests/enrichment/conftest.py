@@ -9,6 +9,7 @@ from tests.workers import (  # noqa: F401
     SANDBOX_INSTANCES,
     assert_ledger_consistent,
     assert_settled,
+    session_worker,
     sole_consumer,
     sweep_until_terminal,
     wait_terminal,

@@ -13,7 +13,7 @@ from credits.services import credits_grant
 from tests.factories import ApiKeyFactory
 from tests.leads.factories import LeadListFactory
 from tests.reliability.faults import CHAOS_WINDOWS, FAULTS, INVARIANTS
-from tests.workers import sole_consumer, worker  # noqa: F401 - fixtures for test_fault_*
+from tests.workers import session_worker, sole_consumer, worker  # noqa: F401 - fixtures for test_fault_*
 
 # `make chaos` sets SLUICE_CHAOS=long for the long version of the generated-input tests.
 LONG = os.environ.get("SLUICE_CHAOS") == "long"
