@@ -2,9 +2,15 @@
 
 Scoped to the workspace, kept 24 h. The same key with the same request (fingerprint) replays the
 first response without doing the work again; the same key with another request, or while the
-first is still running, is a 409 `idempotency_conflict`. The work and the stored response commit
-in one transaction, so a crash leaves either both or neither; a claim abandoned by a crashed
-process is taken over after `_ABANDONED_AFTER`.
+first is still running, is a 409 `idempotency_conflict`.
+
+Claim, then work, then store: the claim commits before the work starts, the work runs outside
+any transaction of ours (it owns its transactions and may call the network between them), and
+the response is stored once it succeeded. Work that fails releases the key so a retry can run.
+A process that dies between the work and the store leaves its claim in flight: after
+`_ABANDONED_AFTER` a retry takes it over and runs the work again, which every caller tolerates
+(a person start finds the run it already made, a bulk or task start's quote is single-use, an
+import merges rows it already wrote).
 """
 
 import hashlib
@@ -15,9 +21,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
-from accounts.models import Workspace
 from common.exceptions import IdempotencyConflict, ValidationFailed
 from common.models import IdempotencyRecord
 
@@ -48,7 +54,7 @@ def validate_key(key: str | None) -> str | None:
     return key
 
 
-def _claim(*, workspace: Workspace, key: str, fingerprint: str) -> IdempotencyRecord | None:
+def _claim(*, workspace: Model, key: str, fingerprint: str) -> IdempotencyRecord | None:
     """Claims the key; returns the finished record to replay, or None when we now own it."""
     now = timezone.now()
     while True:
@@ -86,7 +92,7 @@ def _claim(*, workspace: Workspace, key: str, fingerprint: str) -> IdempotencyRe
 
 def run_idempotently(
     *,
-    workspace: Workspace,
+    workspace: Model,
     key: str | None,
     fingerprint: str,
     work: Callable[[], tuple[int, dict[str, Any]]],
@@ -99,17 +105,16 @@ def run_idempotently(
     if finished is not None:
         return IdempotentResult(finished.status_code, finished.response_body, replayed=True)
     try:
-        with transaction.atomic():
-            status_code, body = work()
-            IdempotencyRecord.objects.filter(workspace=workspace, key=key).update(
-                status_code=status_code, response_body=body
-            )
+        status_code, body = work()
     except BaseException:
-        # The client gets an error, not the stored response: release the key so its retry can
-        # run. Either nothing was done (rolled back), or an on-commit step failed after the
-        # commit (a refused enqueue), whose own failure path already undid the work.
+        # The client gets an error, not a stored response: release the key so its retry can
+        # run. The work undid what it had done (rolled back, or its own failure path after a
+        # commit, such as a refused enqueue releasing its hold).
         IdempotencyRecord.objects.filter(workspace=workspace, key=key).delete()
         raise
+    IdempotencyRecord.objects.filter(workspace=workspace, key=key).update(
+        status_code=status_code, response_body=body
+    )
     return IdempotentResult(status_code, body, replayed=False)
 
 

@@ -48,6 +48,15 @@ class CreditAccount(TimestampedModel):
         return self.balance - self.held
 
 
+class RefundStatus(models.TextChoices):
+    """Where the unused part of a failed run's hold stands (a hold's, and its workflow's)."""
+
+    NOT_APPLICABLE = "not_applicable"
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class Hold(TimestampedModel):
     """A two-phase reservation (TigerBeetle's pending transfer): placed, then settled (part
     charged, the rest returned), released, or expired, exactly once."""
@@ -58,11 +67,7 @@ class Hold(TimestampedModel):
         RELEASED = "released"
         EXPIRED = "expired"
 
-    class RefundStatus(models.TextChoices):
-        NOT_APPLICABLE = "not_applicable"
-        PENDING_REVIEW = "pending_review"
-        APPROVED = "approved"
-        REJECTED = "rejected"
+    RefundStatus = RefundStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="credit_holds")

@@ -1,14 +1,20 @@
-"""The price list (SPEC §4), in one place. Every credit amount Sluice reserves or charges is
-computed here; nothing else in the code base writes a price as a literal."""
+"""The price list, in one place (docs/credits.md). Every credit amount Sluice reserves or charges
+is computed here; nothing else in the code base writes a price as a literal."""
 
 from collections.abc import Iterable
 
+from django.db import models
+
 from common.exceptions import ValidationFailed
 
-PARTIAL = "partial"
-PHONE_ONLY = "phone_only"
-FULL = "full"
-ENRICHMENT_TYPES: tuple[str, ...] = (PARTIAL, PHONE_ONLY, FULL)
+
+class EnrichmentType(models.TextChoices):
+    """What a person enrichment looks up: the email, the phone, or both."""
+
+    PARTIAL = "partial"
+    PHONE_ONLY = "phone_only"
+    FULL = "full"
+
 
 # What each data point costs when it is found.
 EMAIL_PRICE = 1
@@ -18,34 +24,34 @@ COMPANY_PRICE = 1
 # Credits per lead for each enrichment type: the most a lead can cost (everything asked for
 # is found), which is what a workflow reserves.
 PRICE_PER_LEAD: dict[str, int] = {
-    PARTIAL: EMAIL_PRICE,
-    PHONE_ONLY: PHONE_PRICE,
-    FULL: EMAIL_PRICE + PHONE_PRICE,
+    EnrichmentType.PARTIAL: EMAIL_PRICE,
+    EnrichmentType.PHONE_ONLY: PHONE_PRICE,
+    EnrichmentType.FULL: EMAIL_PRICE + PHONE_PRICE,
 }
 
-_ALIASES = {"phone-only": PHONE_ONLY}
+_ALIASES = {"phone-only": EnrichmentType.PHONE_ONLY}
 
 
-def normalize_enrichment_type(value: str, *, field: str = "enrichment_type") -> str:
+def normalize_enrichment_type(value: str, *, field: str = "enrichment_type") -> EnrichmentType:
     """`phone-only` (Cleanlist's bulk spelling) and `phone_only` are the same type; anything
     unknown is a validation error on `field`."""
     key = value.strip().lower()
     key = _ALIASES.get(key, key)
-    if key not in ENRICHMENT_TYPES:
+    if key not in EnrichmentType.values:
         raise ValidationFailed(
             details={field: [f"Unknown type {value!r}; expected one of partial, phone_only, full."]}
         )
-    return key
+    return EnrichmentType(key)
 
 
-def enrichment_type_from_data_points(data_points: Iterable[str]) -> str:
+def enrichment_type_from_data_points(data_points: Iterable[str]) -> EnrichmentType:
     """by-task person cohorts: Email+Phone → full, Phone → phone_only, anything else → partial."""
     points = {point.strip().lower() for point in data_points}
     if {"email", "phone"} <= points:
-        return FULL
+        return EnrichmentType.FULL
     if "phone" in points:
-        return PHONE_ONLY
-    return PARTIAL
+        return EnrichmentType.PHONE_ONLY
+    return EnrichmentType.PARTIAL
 
 
 def resolve_enrichment_type(
@@ -54,7 +60,7 @@ def resolve_enrichment_type(
     scope: str | None = None,
     data_points: Iterable[str] | None = None,
     include_phone: bool | None = None,
-) -> str:
+) -> EnrichmentType:
     """The one reading of a request's enrichment type, by precedence: `enrichment_type`, then
     `scope`, then `data_points`, then the legacy `include_phone` (true → phone_only, as the
     SDK documents for person enrichment), else partial."""
@@ -65,8 +71,8 @@ def resolve_enrichment_type(
     if data_points:
         return enrichment_type_from_data_points(data_points)
     if include_phone:
-        return PHONE_ONLY
-    return PARTIAL
+        return EnrichmentType.PHONE_ONLY
+    return EnrichmentType.PARTIAL
 
 
 def price_per_lead(enrichment_type: str) -> int:

@@ -5,7 +5,7 @@ from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from accounts.models import Workspace
-from credits.models import CreditAccount, Hold, LedgerEntry
+from credits.models import CreditAccount, Hold, LedgerEntry, Quote
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,12 @@ def credits_spent_by_day(*, workspace: Workspace, since: date) -> dict[date, int
         .annotate(spent=Sum("amount"))
     )
     return {row["day"]: row["spent"] for row in rows}
+
+
+def quote_row_count(*, workspace: Workspace, quote_id: str, default: int) -> int:
+    """The row count a quote priced, or `default` for a quote this workspace does not hold
+    (its redemption then refuses it)."""
+    rows = Quote.objects.filter(workspace=workspace, quote_id=quote_id).values_list(
+        "row_count", flat=True
+    )
+    return next(iter(rows), default)

@@ -1,5 +1,8 @@
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -7,9 +10,12 @@ from rest_framework.views import APIView
 
 from accounts import scopes
 from common.api import absolute_url, idempotent_response, status_for_client, timestamp_ms
+from common.serializers import BlankAsNullCharField
 from credits import prices
 from enrichment import selectors
-from enrichment.models import ItemStatus, Workflow
+from enrichment.models import ItemStatus, WebhookEndpoint, Workflow
+from enrichment.results import CompanyCohortEnriched, Preview, Started
+from enrichment.serializers import WorkflowJobSerializer, WorkflowStatusSerializer
 from enrichment.services import company as company_services
 from enrichment.services import start, webhooks
 from enrichment.services.lifecycle import workflow_cancel
@@ -25,13 +31,30 @@ _MONEY_ERRORS = {
 _MODE_PARAMETER = OpenApiParameter(
     "mode", str, enum=["persisted", "preview"], description="`preview` plans and prices, free."
 )
+Work = Callable[[], tuple[int, dict[str, Any]]]
 
 
 class EnrichmentTypeField(serializers.CharField):
     """partial | phone_only (or phone-only) | full, normalised in one place (credits.prices)."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         return prices.normalize_enrichment_type(super().to_internal_value(data))
+
+
+class PreviewSerializer(serializers.Serializer):
+    """`?mode=preview`: what the start would do and cost; nothing is written."""
+
+    mode = serializers.CharField(default="preview")
+    tool = serializers.CharField()
+    enrichment_type = serializers.CharField(source="plan.enrichment_type")
+    total = serializers.IntegerField(source="plan.total")
+    already_enriched = serializers.IntegerField(source="plan.already_enriched")
+    to_enrich = serializers.IntegerField(source="plan.to_enrich")
+    estimated_cost = serializers.IntegerField(source="plan.estimated_cost")
+    credits_reserved = serializers.IntegerField(source="plan.credits_reserved")
+    available_credits = serializers.IntegerField(source="plan.available_credits")
+    sufficient = serializers.BooleanField(source="plan.sufficient")
+    timestamp_ms = serializers.IntegerField()
 
 
 def _is_preview(request: Request) -> bool:
@@ -41,34 +64,18 @@ def _is_preview(request: Request) -> bool:
     return mode == "preview"
 
 
-def _preview_body(plan: start.Plan, tool: str) -> dict:
-    return {
-        "mode": "preview",
-        "tool": tool,
-        "enrichment_type": plan.enrichment_type,
-        "total": plan.total,
-        "already_enriched": plan.already_enriched,
-        "to_enrich": plan.to_enrich,
-        "estimated_cost": plan.estimated_cost,
-        "credits_reserved": plan.credits_reserved,
-        "available_credits": plan.available_credits,
-        "sufficient": plan.sufficient,
-        "timestamp_ms": timestamp_ms(),
-    }
+def _preview_response(preview: Preview, tool: str) -> tuple[int, dict[str, Any]]:
+    body = {"mode": "preview", "tool": tool, "plan": preview.plan, "timestamp_ms": timestamp_ms()}
+    return 200, PreviewSerializer(body).data
 
 
-def _start_response(request: Request, *, operation: str, work, preview: bool) -> Response:
+def _start_response(request: Request, *, operation: str, work: Work, preview: bool) -> Response:
     """A preview creates nothing, so it needs no idempotency; a real start runs under the
     request's Idempotency-Key."""
     if preview:
         status, body = work()
         return Response(body, status=status)
     return idempotent_response(request, operation=operation, work=work)
-
-
-def _company_result(row: dict) -> dict:
-    company = row["company"]
-    return {**row, "company": CompanySerializer(company).data if company else None}
 
 
 def _poll_url(request: Request, workflow: Workflow) -> str:
@@ -115,7 +122,7 @@ class PersonEnrichmentStartApi(APIView):
             enrichment_type=data.get("enrichment_type"), include_phone=data.get("include_phone")
         )
 
-        def work():
+        def work() -> tuple[int, dict[str, Any]]:
             started = start.person_enrichment_start(
                 workspace=request.auth.workspace,
                 lead_list_id=data["lead_list_id"],
@@ -124,8 +131,8 @@ class PersonEnrichmentStartApi(APIView):
                 quote_id=data.get("quote_id") or None,
                 preview=preview,
             )
-            if started.workflow is None:
-                return 200, _preview_body(started.plan, "enrich_person")
+            if isinstance(started, Preview):
+                return _preview_response(started, "enrich_person")
             workflow = started.workflow
             body = {
                 "workflow_id": workflow.pk,
@@ -175,7 +182,7 @@ class CompanyEnrichmentApi(APIView):
             return attrs
 
     class OutputSerializer(serializers.Serializer):
-        company = serializers.DictField()
+        company = CompanySerializer()
         credits_charged = serializers.IntegerField()
         timestamp_ms = serializers.IntegerField()
 
@@ -185,16 +192,25 @@ class CompanyEnrichmentApi(APIView):
     def post(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
 
-        def work():
+        def work() -> tuple[int, dict[str, Any]]:
             company = company_services.company_enrich(workspace=request.auth.workspace, query=data)
             body = {
-                "company": CompanySerializer(company).data,
+                "company": company,
                 "credits_charged": prices.company_cost(),
                 "timestamp_ms": timestamp_ms(),
             }
             return 200, self.OutputSerializer(body).data
 
         return idempotent_response(request, operation="enrich_company", work=work)
+
+
+class TaskResultSerializer(serializers.Serializer):
+    """One entity of a by-task start: queued for a person run, settled for a company."""
+
+    entity_id = serializers.CharField()
+    status = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    company = CompanySerializer(allow_null=True)
 
 
 class TaskEnrichmentStartApi(APIView):
@@ -226,18 +242,52 @@ class TaskEnrichmentStartApi(APIView):
         quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
         max_credits = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
+    class StartedSerializer(serializers.Serializer):
+        """A person cohort: a queued run, one queued row per lead."""
+
+        task_id = serializers.CharField()
+        entity_kind = serializers.CharField()
+        workflow_id = serializers.CharField()
+        status = serializers.CharField()
+        total_entities = serializers.IntegerField()
+        credits_reserved = serializers.IntegerField()
+        lead_list_id = serializers.CharField()
+        poll_url = serializers.CharField()
+        results = TaskResultSerializer(many=True)
+        timestamp_ms = serializers.IntegerField()
+
+    class CompanyCohortSerializer(serializers.Serializer):
+        """A company cohort, answered inline: every lookup settled, no workflow."""
+
+        task_id = serializers.CharField()
+        entity_kind = serializers.CharField()
+        workflow_id = serializers.CharField(allow_null=True)
+        status = serializers.CharField()
+        total_entities = serializers.IntegerField()
+        credits_reserved = serializers.IntegerField()
+        credits_charged = serializers.IntegerField()
+        results = TaskResultSerializer(many=True)
+        timestamp_ms = serializers.IntegerField()
+
     @extend_schema(
         operation_id="enrich_by_task",
         request=InputSerializer,
-        responses={202: serializers.DictField(), 200: serializers.DictField()},
+        responses={
+            202: StartedSerializer,
+            200: PolymorphicProxySerializer(
+                component_name="EnrichByTaskAnswer",
+                serializers=[StartedSerializer, CompanyCohortSerializer, PreviewSerializer],
+                resource_type_field_name=None,
+            ),
+        },
         parameters=[_MODE_PARAMETER],
     )
     def post(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
         preview = _is_preview(request)
 
-        def work():
-            started = start.task_enrichment_start(
+        def work() -> tuple[int, dict[str, Any]]:
+            answer = start.task_enrichment_start(
                 workspace=request.auth.workspace,
                 task_id=data["task_id"],
                 data_points=data["data_points"],
@@ -247,45 +297,56 @@ class TaskEnrichmentStartApi(APIView):
                 max_credits=data.get("max_credits"),
                 preview=preview,
             )
-            plan = started.plan
-            if preview:
-                return 200, _preview_body(plan, "enrich_task")
-            if started.workflow is None:  # a company cohort, answered inline
-                return 200, {
-                    "task_id": data["task_id"],
-                    "entity_kind": "company",
-                    "workflow_id": None,
-                    "status": "completed",
-                    "total_entities": plan.total,
-                    "credits_reserved": 0,
-                    "credits_charged": plan.extra["credits_charged"],
-                    "results": [
-                        {
-                            **row,
-                            "company": row["company"] and CompanySerializer(row["company"]).data,
-                        }
-                        for row in plan.extra["results"]
-                    ],
-                    "timestamp_ms": timestamp_ms(),
-                }
-            workflow = started.workflow
-            return status_for_client(request, 202, sdk=200), {
-                "task_id": data["task_id"],
-                "entity_kind": "person",
-                "workflow_id": workflow.pk,
-                "status": workflow.status,
-                "total_entities": workflow.total,
-                "credits_reserved": workflow.credits_reserved,
-                "lead_list_id": str(workflow.lead_list_id),
-                "poll_url": _poll_url(request, workflow),
-                "results": [
-                    {"entity_id": entity_id, "status": "queued", "error": None, "company": None}
-                    for entity_id in workflow.entity_ids
-                ],
-                "timestamp_ms": timestamp_ms(),
-            }
+            if isinstance(answer, Preview):
+                return _preview_response(answer, "enrich_task")
+            if isinstance(answer, CompanyCohortEnriched):
+                return 200, self._company_cohort_body(data["task_id"], answer)
+            return status_for_client(request, 202, sdk=200), self._started_body(
+                request, data["task_id"], answer
+            )
 
         return _start_response(request, operation="enrich_by_task", work=work, preview=preview)
+
+    def _company_cohort_body(self, task_id: str, answer: CompanyCohortEnriched) -> dict[str, Any]:
+        body = {
+            "task_id": task_id,
+            "entity_kind": "company",
+            "workflow_id": None,
+            "status": "completed",
+            "total_entities": answer.plan.total,
+            "credits_reserved": 0,
+            "credits_charged": answer.credits_charged,
+            "results": [
+                {
+                    "entity_id": lookup.company_id,
+                    "status": "enriched" if lookup.company else "failed",
+                    "error": None if lookup.company else "not found",
+                    "company": lookup.company,
+                }
+                for lookup in answer.lookups
+            ],
+            "timestamp_ms": timestamp_ms(),
+        }
+        return self.CompanyCohortSerializer(body).data
+
+    def _started_body(self, request: Request, task_id: str, started: Started) -> dict[str, Any]:
+        workflow = started.workflow
+        body = {
+            "task_id": task_id,
+            "entity_kind": "person",
+            "workflow_id": workflow.pk,
+            "status": workflow.status,
+            "total_entities": workflow.total,
+            "credits_reserved": workflow.credits_reserved,
+            "lead_list_id": str(workflow.lead_list_id),
+            "poll_url": _poll_url(request, workflow),
+            "results": [
+                {"entity_id": entity_id, "status": "queued", "error": None, "company": None}
+                for entity_id in workflow.entity_ids
+            ],
+            "timestamp_ms": timestamp_ms(),
+        }
+        return self.StartedSerializer(body).data
 
 
 class BulkEnrichmentStartApi(APIView):
@@ -294,7 +355,7 @@ class BulkEnrichmentStartApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         list_id = serializers.CharField()
-        scope = EnrichmentTypeField(required=False, default=prices.PARTIAL)
+        scope = EnrichmentTypeField(required=False, default=prices.EnrichmentType.PARTIAL)
         quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
         max_credits = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         output = serializers.ChoiceField(
@@ -320,7 +381,7 @@ class BulkEnrichmentStartApi(APIView):
         data = _validated(self.InputSerializer, request)
         preview = _is_preview(request)
 
-        def work():
+        def work() -> tuple[int, dict[str, Any]]:
             started = start.bulk_enrichment_start(
                 workspace=request.auth.workspace,
                 list_id=data["list_id"],
@@ -330,8 +391,8 @@ class BulkEnrichmentStartApi(APIView):
                 max_credits=data.get("max_credits"),
                 preview=preview,
             )
-            if started.workflow is None:
-                return 200, _preview_body(started.plan, "enrich_list")
+            if isinstance(started, Preview):
+                return _preview_response(started, "enrich_list")
             workflow = started.workflow
             body = {
                 "workflow_id": workflow.pk,
@@ -350,14 +411,41 @@ class BulkEnrichmentStartApi(APIView):
 class EnrichmentStatusApi(APIView):
     required_scope = scopes.ENRICH_READ
 
-    @extend_schema(operation_id="enrichment_status", responses=serializers.DictField())
+    @extend_schema(operation_id="enrichment_status", responses=WorkflowStatusSerializer)
     def get(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
-        body = {**selectors.workflow_status(workflow), "timestamp_ms": timestamp_ms()}
         headers = {}
         if not workflow.is_terminal:
             headers["Retry-After"] = str(settings.SLUICE_STATUS_RETRY_AFTER_SECONDS)
-        return Response(body, headers=headers)
+        return Response(WorkflowStatusSerializer(workflow).data, headers=headers)
+
+
+class AttemptSerializer(serializers.Serializer):
+    """One provider call of the waterfall for an item."""
+
+    provider = serializers.CharField()
+    data_point = serializers.CharField()
+    outcome = serializers.CharField()
+    ms = serializers.IntegerField()
+    cost = serializers.FloatField()
+    cached = serializers.BooleanField()
+    provider_status = serializers.CharField(allow_blank=True)
+
+
+class WorkflowItemSerializer(serializers.Serializer):
+    """One lead of a run, with the waterfall's calls for it."""
+
+    lead_id = serializers.CharField()
+    status = serializers.CharField()
+    email = BlankAsNullCharField()
+    email_status = BlankAsNullCharField()
+    email_confidence = serializers.IntegerField(allow_null=True)
+    phone = BlankAsNullCharField()
+    provider = BlankAsNullCharField()
+    attempts = AttemptSerializer(many=True)
+    error = BlankAsNullCharField()
+    credits_charged = serializers.IntegerField()
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class EnrichmentItemsApi(APIView):
@@ -368,23 +456,16 @@ class EnrichmentItemsApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
         cursor = serializers.CharField(required=False)
 
-    class ItemSerializer(serializers.Serializer):
-        lead_id = serializers.CharField()
-        status = serializers.CharField()
-        email = serializers.CharField(allow_null=True)
-        email_status = serializers.CharField(allow_null=True)
-        email_confidence = serializers.IntegerField(allow_null=True)
-        phone = serializers.CharField(allow_null=True)
-        provider = serializers.CharField(allow_null=True)
-        attempts = serializers.ListField(child=serializers.DictField())
-        error = serializers.CharField(allow_null=True)
-        credits_charged = serializers.IntegerField()
-        finished_at = serializers.DateTimeField(allow_null=True)
+    class OutputSerializer(serializers.Serializer):
+        workflow_id = serializers.CharField()
+        items = WorkflowItemSerializer(many=True)
+        cursor = serializers.CharField(allow_null=True)
+        timestamp_ms = serializers.IntegerField()
 
     @extend_schema(
         operation_id="enrichment_items",
         parameters=[InputSerializer],
-        responses=serializers.DictField(),
+        responses=OutputSerializer,
     )
     def get(self, request: Request, workflow_id: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
@@ -396,65 +477,54 @@ class EnrichmentItemsApi(APIView):
             cursor=params.validated_data.get("cursor"),
             limit=params.validated_data["limit"],
         )
-        rows = [
-            {
-                "lead_id": str(item.lead_id),
-                "status": item.status,
-                "email": item.email or None,
-                "email_status": item.email_status or None,
-                "email_confidence": item.email_confidence,
-                "phone": item.phone or None,
-                "provider": item.provider or None,
-                "attempts": item.attempts,
-                "error": item.error or None,
-                "credits_charged": item.credits_charged,
-                "finished_at": item.finished_at,
-            }
-            for item in items
-        ]
-        return Response(
-            {
-                "workflow_id": workflow.pk,
-                "items": self.ItemSerializer(rows, many=True).data,
-                "cursor": cursor,
-                "timestamp_ms": timestamp_ms(),
-            }
-        )
+        body = {
+            "workflow_id": workflow.pk,
+            "items": items,
+            "cursor": cursor,
+            "timestamp_ms": timestamp_ms(),
+        }
+        return Response(self.OutputSerializer(body).data)
 
 
 class EnrichmentCancelApi(APIView):
     required_scope = scopes.ENRICH_WRITE
 
     @extend_schema(
-        operation_id="enrichment_cancel", request=None, responses=serializers.DictField()
+        operation_id="enrichment_cancel", request=None, responses=WorkflowStatusSerializer
     )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
         workflow = workflow_cancel(workflow=workflow)
-        return Response({**selectors.workflow_status(workflow), "timestamp_ms": timestamp_ms()})
+        return Response(WorkflowStatusSerializer(workflow).data)
 
 
 class EnrichmentJobsApi(APIView):
     required_scope = scopes.ENRICH_READ
+    MAX_JOBS = 200
 
-    @extend_schema(operation_id="enrichment_jobs", responses=serializers.DictField())
+    class OutputSerializer(serializers.Serializer):
+        jobs = WorkflowJobSerializer(many=True)
+        total = serializers.IntegerField()
+        timestamp_ms = serializers.IntegerField()
+
+    @extend_schema(operation_id="enrichment_jobs", responses=OutputSerializer)
     def get(self, request: Request) -> Response:
-        jobs = [
-            {
-                "workflow_id": workflow.pk,
-                "kind": workflow.kind,
-                "status": workflow.status,
-                "progress": workflow.progress,
-                "total": workflow.total,
-                "processed": workflow.processed,
-                "found_emails": workflow.found_emails,
-                "found_phones": workflow.found_phones,
-                "credits_reserved": workflow.credits_reserved,
-                "created_at": workflow.created_at,
-            }
-            for workflow in selectors.jobs_active(workspace=request.auth.workspace)[:200]
-        ]
-        return Response({"jobs": jobs, "total": len(jobs), "timestamp_ms": timestamp_ms()})
+        jobs = list(selectors.jobs_active(workspace=request.auth.workspace)[: self.MAX_JOBS])
+        body = {"jobs": jobs, "total": len(jobs), "timestamp_ms": timestamp_ms()}
+        return Response(self.OutputSerializer(body).data)
+
+
+class EnrichmentRecordSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    entity_id = serializers.CharField()
+    entity_type = serializers.CharField()
+    field = serializers.CharField()
+    status = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    data_found = serializers.BooleanField(allow_null=True)
+    workflow_id = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(allow_null=True)
 
 
 class EnrichmentBatchQueryApi(APIView):
@@ -468,7 +538,7 @@ class EnrichmentBatchQueryApi(APIView):
     class InputSerializer(serializers.Serializer):
         tasks = serializers.ListField(min_length=1, max_length=200)
 
-        def validate_tasks(self, value):
+        def validate_tasks(self, value: Any) -> list[dict[str, str]]:
             serializer = EnrichmentBatchQueryApi.TaskSerializer(data=value, many=True)
             serializer.is_valid(raise_exception=True)
             aliases = {"email": "emails", "phone": "phones"}
@@ -481,15 +551,31 @@ class EnrichmentBatchQueryApi(APIView):
                 for task in serializer.validated_data
             ]
 
+    class OutputSerializer(serializers.Serializer):
+        enrichments = EnrichmentRecordSerializer(many=True)
+        timestamp_ms = serializers.IntegerField()
+
     @extend_schema(
         operation_id="enrichment_batch_query",
         request=InputSerializer,
-        responses=serializers.DictField(),
+        responses=OutputSerializer,
     )
     def post(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
-        rows = selectors.enrichments_query(workspace=request.auth.workspace, tasks=data["tasks"])
-        return Response({"enrichments": rows, "timestamp_ms": timestamp_ms()})
+        records = selectors.enrichments_query(workspace=request.auth.workspace, tasks=data["tasks"])
+        body = {"enrichments": records, "timestamp_ms": timestamp_ms()}
+        return Response(self.OutputSerializer(body).data)
+
+
+class WebhookSerializer(serializers.Serializer):
+    webhook_id = serializers.CharField(source="pk")
+    url = serializers.CharField()
+    events = serializers.SerializerMethodField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+    def get_events(self, endpoint: WebhookEndpoint) -> list[str]:
+        return [webhooks.EVENT_COMPLETED]
 
 
 class WebhookListCreateApi(APIView):
@@ -498,51 +584,44 @@ class WebhookListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         url = serializers.URLField(max_length=2000)
 
-        def validate_url(self, value):
+        def validate_url(self, value: str) -> str:
             if not value.startswith(("http://", "https://")):
                 raise serializers.ValidationError("Only http(s) URLs.")
             return value
 
-    @staticmethod
-    def _row(endpoint, *, with_secret: bool = False) -> dict:
-        row = {
-            "webhook_id": str(endpoint.pk),
-            "url": endpoint.url,
-            "events": [webhooks.EVENT_COMPLETED],
-            "is_active": endpoint.is_active,
-            "created_at": endpoint.created_at,
-        }
-        if with_secret:
-            row["secret"] = endpoint.secret
-        return row
+    class ListSerializer(serializers.Serializer):
+        webhooks = WebhookSerializer(many=True)
 
-    @extend_schema(operation_id="list_webhooks", responses=serializers.DictField())
+    class CreatedSerializer(WebhookSerializer):
+        # The signing secret is shown once, like an API key.
+        secret = serializers.CharField()
+
+    @extend_schema(operation_id="list_webhooks", responses=ListSerializer)
     def get(self, request: Request) -> Response:
-        endpoints = request.auth.workspace.webhooks.filter(is_active=True).order_by("created_at")
-        return Response({"webhooks": [self._row(endpoint) for endpoint in endpoints]})
+        endpoints = selectors.webhooks_active(workspace=request.auth.workspace)
+        return Response(self.ListSerializer({"webhooks": endpoints}).data)
 
     @extend_schema(
         operation_id="create_webhook",
         request=InputSerializer,
-        responses={201: serializers.DictField()},
+        responses={201: CreatedSerializer},
     )
     def post(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
         endpoint = webhooks.webhook_create(workspace=request.auth.workspace, url=data["url"])
-        # The signing secret is shown once, like an API key.
-        return Response(self._row(endpoint, with_secret=True), status=201)
+        return Response(self.CreatedSerializer(endpoint).data, status=201)
 
 
 class WebhookDeleteApi(APIView):
     required_scope = scopes.ADMIN_API_KEYS
 
     @extend_schema(operation_id="delete_webhook", responses={204: None})
-    def delete(self, request: Request, webhook_id) -> Response:
+    def delete(self, request: Request, webhook_id: str) -> Response:
         webhooks.webhook_delete(workspace=request.auth.workspace, webhook_id=webhook_id)
         return Response(status=204)
 
 
-def _validated(serializer_class, request: Request) -> dict:
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> Any:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -15,8 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Workspace
+from credits.models import RefundStatus
 from enrichment.models import Workflow
-from enrichment.selectors import is_terminal_status, workflow_status
+from enrichment.selectors import is_terminal_status
+from enrichment.serializers import WorkflowStatusSerializer
 from leads.models import LeadList
 from providers.selectors import provider_call_stats
 
@@ -53,7 +55,8 @@ def _rate(status: dict[str, Any]) -> float | None:
 
 def render_progress(status: dict[str, Any]) -> str:
     """One line: bar, percentage, leads done, emails and phones found, leads/s, credits.
-    Takes the status document of `enrichment.selectors.workflow_status` (or the API's)."""
+    Takes the status document (enrichment.serializers.WorkflowStatusSerializer, as the API
+    sends it)."""
     total, processed = status.get("total") or 0, status.get("processed") or 0
     percent = int(status.get("progress") or 0)
     filled = BAR_WIDTH * percent // 100
@@ -96,7 +99,7 @@ def watch_workflow(
     deadline = None if timeout is None else time.monotonic() + timeout
     last = None
     while True:
-        status = workflow_status(Workflow.objects.get(pk=workflow_id))
+        status = WorkflowStatusSerializer(Workflow.objects.get(pk=workflow_id)).data
         line = render_progress(status)
         if tty:
             out.write(f"\r{line}\x1b[K")
@@ -141,7 +144,7 @@ def summary_table(workflow: Workflow) -> str:
         f"  credits        reserved {workflow.credits_reserved}, "
         f"charged {workflow.credits_charged}, refunded {workflow.credits_refunded}",
     ]
-    if workflow.refund_status == "pending_review":
+    if workflow.refund_status == RefundStatus.PENDING_REVIEW:
         lines.append("  refund         the unused reservation awaits an operator's review")
     if workflow.error:
         lines.append(f"  error          {workflow.error}")

@@ -5,6 +5,8 @@ from django.db.models import Q
 
 from accounts.models import Workspace
 from common.models import TimestampedModel
+from credits.models import Hold, RefundStatus
+from credits.prices import EnrichmentType
 from leads.models import Lead, LeadList
 
 
@@ -60,7 +62,7 @@ class Workflow(TimestampedModel):
     status = models.CharField(
         max_length=10, choices=WorkflowStatus.choices, default=WorkflowStatus.PENDING
     )
-    enrichment_type = models.CharField(max_length=12)
+    enrichment_type = models.CharField(max_length=12, choices=EnrichmentType.choices)
     output = models.CharField(max_length=16, choices=Output.choices, default=Output.SKIP_EXISTING)
     lead_list = models.ForeignKey(
         LeadList, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflows"
@@ -82,14 +84,18 @@ class Workflow(TimestampedModel):
     planned = models.BooleanField(default=False)
     chunk_count = models.PositiveIntegerField(default=0)
     # Money: the hold pays for the run; the budget counter enforces max_credits while it runs.
-    hold_id = models.UUIDField(null=True, blank=True)
+    hold = models.ForeignKey(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     quote_id = models.CharField(max_length=200, null=True, blank=True)
     credits_reserved = models.PositiveIntegerField(default=0)
     credits_charged = models.PositiveIntegerField(default=0)
     credits_refunded = models.PositiveIntegerField(default=0)
     max_credits = models.PositiveIntegerField(null=True, blank=True)
     budget_claimed = models.PositiveIntegerField(default=0)
-    refund_status = models.CharField(max_length=16, default="not_applicable")
+    refund_status = models.CharField(
+        max_length=16, choices=RefundStatus.choices, default=RefundStatus.NOT_APPLICABLE
+    )
     error = models.TextField(blank=True)
     deadline = models.DateTimeField()
     dispatched_at = models.DateTimeField(null=True, blank=True)

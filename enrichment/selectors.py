@@ -1,13 +1,17 @@
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import QuerySet
 
 from accounts.models import Workspace
 from common.exceptions import NotFound
 from common.pagination import decode_cursor, make_cursor
+from credits.models import RefundStatus
+from credits.prices import EnrichmentType
 from enrichment.models import (
     TERMINAL_WORKFLOW_STATUSES,
     ItemStatus,
+    WebhookEndpoint,
     Workflow,
     WorkflowItem,
     WorkflowStatus,
@@ -15,12 +19,12 @@ from enrichment.models import (
 from leads.models import Cohort, Company
 
 REFUND_MESSAGES = {
-    "pending_review": (
+    RefundStatus.PENDING_REVIEW: (
         "The run failed on our side; the unused reservation is awaiting an operator's refund "
         "review and is not spendable until then."
     ),
-    "approved": "The unused reservation was refunded after review.",
-    "rejected": "The refund of the unused reservation was declined after review.",
+    RefundStatus.APPROVED: "The unused reservation was refunded after review.",
+    RefundStatus.REJECTED: "The refund of the unused reservation was declined after review.",
 }
 
 
@@ -42,67 +46,11 @@ def workflow_get(*, workspace: Workspace, workflow_id: str) -> Workflow:
     return workflow
 
 
-def _person_result(workflow: Workflow) -> dict[str, Any] | None:
+def workflow_person_item(workflow: Workflow) -> WorkflowItem | None:
+    """A finished person run's one item, with its lead: the run's answer."""
     if workflow.kind != Workflow.Kind.PERSON or not workflow.is_terminal:
         return None
-    item = workflow.items.select_related("lead").first()
-    if item is None:
-        return None
-    lead = item.lead
-    return {
-        "lead_id": str(lead.pk),
-        "status": item.status,
-        "full_name": lead.full_name or None,
-        "first_name": lead.first_name or None,
-        "last_name": lead.last_name or None,
-        "email": lead.email,
-        "email_status": lead.email_status or None,
-        "phone": lead.phone,
-        "linkedin_url": lead.linkedin_url,
-        "title": lead.title or None,
-        "company": lead.company_name or None,
-        "enrichment_type": workflow.enrichment_type,
-        "provider": item.provider or None,
-    }
-
-
-def workflow_status(workflow: Workflow) -> dict[str, Any]:
-    """The status document (SPEC §5 + the SDK's WorkflowStatusResponse)."""
-    return {
-        "workflow_id": workflow.pk,
-        "kind": workflow.kind,
-        "status": workflow.status,
-        "progress": workflow.progress,
-        "total": workflow.total,
-        "processed": workflow.processed,
-        "completed": workflow.completed,
-        # Cleanlist counts every lead that yielded nothing as failed; the split is in summary.
-        "failed": workflow.not_found + workflow.failed,
-        "found_emails": workflow.found_emails,
-        "found_phones": workflow.found_phones,
-        "enrichment_type": workflow.enrichment_type,
-        "lead_list_id": str(workflow.lead_list_id) if workflow.lead_list_id else None,
-        "summary": {
-            "found": workflow.completed,
-            "not_found": workflow.not_found,
-            "errors": workflow.failed,
-            "skipped": workflow.skipped,
-            "cancelled": workflow.cancelled,
-            "skipped_existing": workflow.skipped_existing,
-            "found_emails": workflow.found_emails,
-            "found_phones": workflow.found_phones,
-        },
-        "result": _person_result(workflow),
-        "credits_reserved": workflow.credits_reserved,
-        "credits_charged": workflow.credits_charged if workflow.is_terminal else 0,
-        "credits_refunded": workflow.credits_refunded if workflow.is_terminal else 0,
-        "refund_status": workflow.refund_status,
-        "refund_message": REFUND_MESSAGES.get(workflow.refund_status),
-        "error": workflow.error or None,
-        "created_at": workflow.created_at,
-        "started_at": workflow.started_at,
-        "finished_at": workflow.finished_at,
-    }
+    return workflow.items.select_related("lead", "workflow").first()
 
 
 def items_page(
@@ -128,7 +76,10 @@ def jobs_active(*, workspace: Workspace) -> QuerySet[Workflow]:
     ).order_by("-created_at")
 
 
-_FIELD_TYPES = {"emails": ("partial", "full"), "phones": ("phone_only", "full")}
+_FIELD_TYPES = {
+    "emails": (EnrichmentType.PARTIAL, EnrichmentType.FULL),
+    "phones": (EnrichmentType.PHONE_ONLY, EnrichmentType.FULL),
+}
 _ITEM_STATUS = {
     ItemStatus.QUEUED: "pending",
     ItemStatus.RUNNING: "pending",
@@ -140,9 +91,28 @@ _ITEM_STATUS = {
 }
 
 
-def enrichments_query(*, workspace: Workspace, tasks: list[dict[str, str]]) -> list[dict]:
+@dataclass(frozen=True)
+class EnrichmentRecord:
+    """The latest enrichment of one (entity, field): a person's from its workflow item, a
+    company's from its firmographics."""
+
+    id: str
+    entity_id: str
+    entity_type: str
+    field: str
+    status: str
+    error: str | None
+    data_found: bool | None
+    workflow_id: str | None
+    created_at: datetime
+    updated_at: datetime | None
+
+
+def enrichments_query(
+    *, workspace: Workspace, tasks: list[dict[str, str]]
+) -> list[EnrichmentRecord]:
     """The latest enrichment of each (entity, field) asked about; entities never enriched (or
-    not the workspace's) are left out, as seeds/001 describes. Two queries in all."""
+    not the workspace's) are left out. Two queries in all."""
     person_ids = {t["entity_id"] for t in tasks if t["entity_type"] == "person"}
     company_ids = {t["entity_id"] for t in tasks if t["entity_type"] == "company"}
     latest: dict[tuple[str, str], WorkflowItem] = {}
@@ -167,45 +137,51 @@ def enrichments_query(*, workspace: Workspace, tasks: list[dict[str, str]]) -> l
         if task["entity_type"] == "company":
             company = companies.get(entity_id)
             if company:
-                rows.append(_company_row(company, field))
+                rows.append(_company_record(company, field))
             continue
         item = latest.get((entity_id, field))
         if item:
-            rows.append(_item_row(item, field))
+            rows.append(_item_record(item, field))
     return rows
 
 
-def _item_row(item: WorkflowItem, field: str) -> dict[str, Any]:
+def _item_record(item: WorkflowItem, field: str) -> EnrichmentRecord:
     found = item.email if field == "emails" else item.phone
     finished = item.status not in (ItemStatus.QUEUED, ItemStatus.RUNNING)
-    return {
-        "id": str(item.pk),
-        "entity_id": str(item.lead_id),
-        "entity_type": "person",
-        "field": field,
-        "status": _ITEM_STATUS[item.status],
-        "error": item.error or None,
-        "data_found": bool(found) if finished and item.status != ItemStatus.FAILED else None,
-        "workflow_id": item.workflow_id,
-        "created_at": item.workflow.created_at,
-        "updated_at": item.finished_at or item.workflow.updated_at,
-    }
+    return EnrichmentRecord(
+        id=str(item.pk),
+        entity_id=str(item.lead_id),
+        entity_type="person",
+        field=field,
+        status=_ITEM_STATUS[item.status],
+        error=item.error or None,
+        data_found=bool(found) if finished and item.status != ItemStatus.FAILED else None,
+        workflow_id=item.workflow_id,
+        created_at=item.workflow.created_at,
+        updated_at=item.finished_at or item.workflow.updated_at,
+    )
 
 
-def _company_row(company: Company, field: str) -> dict[str, Any]:
-    return {
-        "id": str(company.pk),
-        "entity_id": str(company.pk),
-        "entity_type": "company",
-        "field": field,
-        "status": "finished",
-        "error": None,
-        "data_found": True,
-        "workflow_id": None,
-        "created_at": company.created_at,
-        "updated_at": company.enriched_at,
-    }
+def _company_record(company: Company, field: str) -> EnrichmentRecord:
+    return EnrichmentRecord(
+        id=str(company.pk),
+        entity_id=str(company.pk),
+        entity_type="company",
+        field=field,
+        status="finished",
+        error=None,
+        data_found=True,
+        workflow_id=None,
+        created_at=company.created_at,
+        updated_at=company.enriched_at,
+    )
 
 
 def is_terminal_status(status: str) -> bool:
     return status in TERMINAL_WORKFLOW_STATUSES
+
+
+def webhooks_active(*, workspace: Workspace) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(workspace=workspace, is_active=True).order_by(
+        "created_at"
+    )

@@ -14,9 +14,9 @@ from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
 
 REQUESTED = {
-    prices.PARTIAL: frozenset({DataPoint.EMAIL}),
-    prices.PHONE_ONLY: frozenset({DataPoint.PHONE}),
-    prices.FULL: frozenset({DataPoint.EMAIL, DataPoint.PHONE}),
+    prices.EnrichmentType.PARTIAL: frozenset({DataPoint.EMAIL}),
+    prices.EnrichmentType.PHONE_ONLY: frozenset({DataPoint.PHONE}),
+    prices.EnrichmentType.FULL: frozenset({DataPoint.EMAIL, DataPoint.PHONE}),
 }
 LEAD_FIELDS = ["email", "email_status", "email_confidence", "phone", "provider", "enriched_at"]
 

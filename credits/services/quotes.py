@@ -106,7 +106,7 @@ def canonical_params(
         )
     if tool == ENRICH_COMPANY:
         return {}
-    kind = prices.normalize_enrichment_type(enrichment_type or prices.PARTIAL)
+    kind = prices.normalize_enrichment_type(enrichment_type or prices.EnrichmentType.PARTIAL)
     if tool == ENRICH_PERSON:
         return {"enrichment_type": kind}
     if tool == ENRICH_LIST:

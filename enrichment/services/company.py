@@ -11,7 +11,7 @@ from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
 from credits import prices
 from credits import services as credits
-from enrichment.services.start import Plan, Started
+from enrichment.results import CompanyCohortEnriched, CompanyLookup, Plan, Preview
 from leads import canonical
 from leads.models import Cohort, Company
 from providers import engine
@@ -55,7 +55,9 @@ def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Comp
 
 
 def _lookup(*, workspace: Workspace, query: CompanyInput, existing: Company | None):
-    """One company under its own one-credit hold: charged if found, released if not."""
+    """One company under its own one-credit hold: charged if found, released if not. Never a
+    network call inside a transaction: the hold commits first, the provider is called outside
+    any transaction, and the answer is saved and the hold settled together afterwards."""
     hold = credits.hold_place(
         workspace=workspace,
         amount=prices.company_cost(),
@@ -99,7 +101,7 @@ def company_enrich(*, workspace: Workspace, query: dict[str, Any]) -> Company:
 
 def company_cohort_enrich(
     *, workspace: Workspace, cohort: Cohort, company_ids: list[str], preview: bool
-) -> Started:
+) -> Preview | CompanyCohortEnriched:
     companies = list(Company.objects.filter(workspace=workspace, pk__in=company_ids))
     if len(companies) > MAX_SYNC_COMPANIES:
         raise ValidationFailed(
@@ -114,29 +116,20 @@ def company_cohort_enrich(
         estimated_cost=cost,
         credits_reserved=cost,
         available_credits=credits.balance_get(workspace=workspace).available,
-        extra={"entity_kind": cohort.entity_kind, "results": []},
     )
     if preview:
-        return Started(workflow=None, plan=plan)
-    results = []
-    for company in companies:
-        query = CompanyInput(domain=company.domain, name=company.name or None)
-        found = _lookup(workspace=workspace, query=query, existing=company)
-        results.append(
-            {
-                "entity_id": str(company.pk),
-                "status": "enriched" if found else "failed",
-                "error": None if found else "not found",
-                "company": found,
-            }
+        return Preview(plan=plan)
+    # One lookup at a time, each under its own hold and outside any transaction: a provider
+    # call never holds a lock.
+    lookups = [
+        CompanyLookup(
+            company_id=str(company.pk),
+            company=_lookup(
+                workspace=workspace,
+                query=CompanyInput(domain=company.domain, name=company.name or None),
+                existing=company,
+            ),
         )
-    charged = sum(1 for row in results if row["company"]) * prices.company_cost()
-    return Started(
-        workflow=None,
-        plan=Plan(
-            **{
-                **plan.__dict__,
-                "extra": {**plan.extra, "results": results, "credits_charged": charged},
-            }
-        ),
-    )
+        for company in companies
+    ]
+    return CompanyCohortEnriched(plan=plan, lookups=lookups)

@@ -16,10 +16,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from common.bulk import insert_defaults, rows_update
-from enrichment import waterfall
+from enrichment import dispatch, waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services.lifecycle import (
     items_cancel_queued,
+    workflow_enqueue,
     workflow_settle,
     workflow_settle_if_done,
     workflow_transition,
@@ -69,10 +70,7 @@ def workflow_plan(*, workflow_id: str) -> None:
         items_cancel_queued(workflow_id=workflow_id)
     if workflow_settle_if_done(workflow_id=workflow_id).is_terminal:
         return
-    from enrichment.tasks import run_chunk
-
-    for chunk_no in _open_chunks(workflow_id):
-        run_chunk.delay(workflow_id, chunk_no)
+    dispatch.chunks(workflow_id=workflow_id, chunk_nos=_open_chunks(workflow_id))
 
 
 def _insert_items(workflow: Workflow) -> None:
@@ -302,9 +300,6 @@ def workflows_sweep() -> dict[str, int]:
     """Beat's safety net, safe to run concurrently with itself: re-dispatches workflows whose
     message was lost or whose worker died, settles finished ones, and ends those past their
     deadline."""
-    from enrichment.services.start import workflow_dispatch
-    from enrichment.tasks import run_chunk
-
     now = timezone.now()
     grace = now - timedelta(seconds=settings.SLUICE_STALL_GRACE_SECONDS)
     report = {"redispatched": 0, "rechunked": 0, "settled": 0, "expired": 0}
@@ -317,7 +312,7 @@ def workflows_sweep() -> dict[str, int]:
     )
     for workflow in pending:
         if workflow.deadline >= now:
-            workflow_dispatch(workflow=workflow, fail_on_refusal=False)
+            workflow_enqueue(workflow=workflow, fail_on_refusal=False)
             report["redispatched"] += 1
         else:
             # Never started and past its deadline: end it like a running one (below), or it
@@ -334,16 +329,16 @@ def workflows_sweep() -> dict[str, int]:
     )
     for workflow in stalled:
         if not workflow.planned:
-            workflow_dispatch(workflow=workflow, fail_on_refusal=False)
+            workflow_enqueue(workflow=workflow, fail_on_refusal=False)
             report["redispatched"] += 1
             continue
         if workflow.processed >= workflow.total:
             workflow_settle(workflow_id=workflow.pk)
             report["settled"] += 1
             continue
-        for chunk_no in _open_chunks(workflow.pk):
-            run_chunk.delay(workflow.pk, chunk_no)
-            report["rechunked"] += 1
+        report["rechunked"] += dispatch.chunks(
+            workflow_id=workflow.pk, chunk_nos=_open_chunks(workflow.pk)
+        )
     if any(report.values()):
         logger.info("sweep: %s", report)
     return report

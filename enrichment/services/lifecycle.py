@@ -1,5 +1,5 @@
-"""A workflow's lifecycle: the status transitions (owned here alone) and the exactly-once
-settlement of its credit hold."""
+"""A workflow's lifecycle: the status transitions (owned here alone), its first enqueue, and the
+exactly-once settlement of its credit hold."""
 
 import logging
 
@@ -7,7 +7,10 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from common.exceptions import DispatchFailed
 from credits import services as credits
+from credits.models import RefundStatus
+from enrichment import dispatch
 from enrichment.models import (
     TERMINAL_WORKFLOW_STATUSES,
     ItemStatus,
@@ -15,6 +18,7 @@ from enrichment.models import (
     WorkflowItem,
     WorkflowStatus,
 )
+from enrichment.services.webhooks import webhooks_enqueue_for
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,20 @@ def workflow_transition(*, workflow_id: str, to_status: str, **fields) -> bool:
         status=to_status, updated_at=now, **fields
     )
     return updated == 1
+
+
+def workflow_enqueue(*, workflow: Workflow, fail_on_refusal: bool = True) -> None:
+    """Sends the workflow's first task. The sweeper calls this again for a workflow whose
+    message was lost (`fail_on_refusal=False`): there a refusal is logged and retried on the next
+    sweep; for a new start it fails the run, releases its hold and answers 502."""
+    try:
+        dispatch.workflow_first_step(workflow=workflow)
+    except dispatch.BROKER_ERRORS as exc:
+        logger.error("broker refused workflow %s: %s", workflow.pk, exc)
+        if not fail_on_refusal:
+            return
+        workflow_fail_to_start(workflow_id=workflow.pk, reason="the task queue refused the work")
+        raise DispatchFailed(details={"workflow_id": workflow.pk}) from None
 
 
 def workflow_fail_to_start(*, workflow_id: str, reason: str) -> None:
@@ -88,10 +106,10 @@ def workflow_settle(*, workflow_id: str, failure: str = "") -> Workflow:
         )
         status = WorkflowStatus.FAILED if failure else _final_status(workflow)
         reason = failure or ("every lookup failed" if status == WorkflowStatus.FAILED else "")
-        refunded, refund_status = workflow.credits_reserved - charged, "not_applicable"
+        refunded, refund_status = workflow.credits_reserved - charged, RefundStatus.NOT_APPLICABLE
         if workflow.hold_id and status == WorkflowStatus.FAILED:
             credits.hold_settle_for_review(hold_id=workflow.hold_id, charge=charged, reason=reason)
-            refunded, refund_status = 0, "pending_review"
+            refunded, refund_status = 0, RefundStatus.PENDING_REVIEW
         elif workflow.hold_id:
             credits.hold_settle(hold_id=workflow.hold_id, charge=charged)
         workflow_transition(
@@ -103,8 +121,6 @@ def workflow_settle(*, workflow_id: str, failure: str = "") -> Workflow:
             error=reason,
         )
         workflow.refresh_from_db()
-        from enrichment.services.webhooks import webhooks_enqueue_for
-
         webhooks_enqueue_for(workflow=workflow)
     logger.info(
         "workflow %s %s: charged %s refunded %s",

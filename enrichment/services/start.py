@@ -1,67 +1,42 @@
 """Starting enrichment: what a request does before any worker sees it.
 
 Each start writes the workflow, its items (one for a person; none for a bulk list, whose
-planner expands it on a worker) and its credit hold in one transaction, then enqueues. A broker
-that refuses the enqueue fails the workflow and releases the hold before the API answers 502.
+planner expands it on a worker) and its credit hold in one transaction, then enqueues after the
+commit. A broker that refuses the enqueue fails the workflow and releases the hold before the
+API answers 502 (enrichment.services.lifecycle.workflow_enqueue).
 """
 
-import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from accounts.models import Workspace
-from common.exceptions import DispatchFailed, EmptyLeadScope, NotFound, ValidationFailed
+from common.exceptions import EmptyLeadScope, NotFound, ValidationFailed
 from credits import prices
+from credits import selectors as credit_selectors
 from credits import services as credits
+from credits.models import Quote
 from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus, new_workflow_id
-from enrichment.services.lifecycle import workflow_fail_to_start
+from enrichment.results import CompanyCohortEnriched, Plan, Preview, Started
+from enrichment.services.company import company_cohort_enrich
+from enrichment.services.lifecycle import workflow_enqueue
 from leads import canonical
 from leads.models import Cohort, Lead, LeadList, ListMembership
 from leads.selectors import cohort_get, cohort_select_ids, lead_list_get
 from leads.services import lead_list_create
 
-logger = logging.getLogger(__name__)
-
 MCP_RESULTS_LIST = "MCP Results"
 # Types whose lookups include another type's: a finished `full` run also answers `partial`.
 _COVERED_BY = {
-    prices.PARTIAL: (prices.PARTIAL, prices.FULL),
-    prices.PHONE_ONLY: (prices.PHONE_ONLY, prices.FULL),
-    prices.FULL: (prices.FULL,),
+    prices.EnrichmentType.PARTIAL: (prices.EnrichmentType.PARTIAL, prices.EnrichmentType.FULL),
+    prices.EnrichmentType.PHONE_ONLY: (prices.EnrichmentType.PHONE_ONLY, prices.EnrichmentType.FULL),
+    prices.EnrichmentType.FULL: (prices.EnrichmentType.FULL,),
 }
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a start would do, for `?mode=preview` and for the start itself."""
-
-    enrichment_type: str
-    total: int
-    already_enriched: int
-    to_enrich: int
-    estimated_cost: int
-    credits_reserved: int
-    available_credits: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def sufficient(self) -> bool:
-        return self.available_credits >= self.credits_reserved
-
-
-@dataclass(frozen=True)
-class Started:
-    workflow: Workflow | None
-    plan: Plan
-    reused: bool = False
 
 
 def _plan(
@@ -72,7 +47,6 @@ def _plan(
     already: int,
     to_enrich: int,
     max_credits: int | None = None,
-    **extra: Any,
 ) -> Plan:
     cost = prices.reserve_cost(enrichment_type=enrichment_type, leads=to_enrich)
     reserved = cost if max_credits is None else min(cost, max_credits)
@@ -84,28 +58,7 @@ def _plan(
         estimated_cost=cost,
         credits_reserved=reserved,
         available_credits=credits.balance_get(workspace=workspace).available,
-        extra=extra,
     )
-
-
-def workflow_dispatch(*, workflow: Workflow, fail_on_refusal: bool = True) -> None:
-    """Enqueues the workflow's first task. The sweeper calls this again for a workflow whose
-    message was lost; there a refusal is logged and retried on the next sweep."""
-    from enrichment.tasks import plan_workflow, run_chunk
-
-    try:
-        if workflow.kind == Workflow.Kind.PERSON:
-            run_chunk.delay(workflow.pk, 0)
-        else:
-            plan_workflow.delay(workflow.pk)
-    except (OperationalError, OSError) as exc:
-        logger.error("broker refused workflow %s: %s", workflow.pk, exc)
-        if not fail_on_refusal:
-            return
-        workflow_fail_to_start(workflow_id=workflow.pk, reason="the task queue refused the work")
-        raise DispatchFailed(details={"workflow_id": workflow.pk}) from None
-    # The sweeper waits a grace period after the latest dispatch before sending another.
-    Workflow.objects.filter(pk=workflow.pk).update(dispatched_at=timezone.now())
 
 
 def _create(
@@ -114,7 +67,7 @@ def _create(
     kind: str,
     plan: Plan,
     lead_list: LeadList | None,
-    quote: Any = None,
+    quote: Quote | None = None,
     lead_ids: list | None = None,
     **fields: Any,
 ) -> Workflow:
@@ -156,10 +109,10 @@ def _create(
 def _start(workflow_factory) -> Workflow:
     with transaction.atomic():
         workflow = workflow_factory()
-    # After the commit of the outermost transaction (an Idempotency-Key wraps the whole start
-    # in one), so a worker never looks for a workflow it cannot see yet; outside any
-    # transaction this runs at once. Not robust: a refusal must reach the client as a 502.
-    transaction.on_commit(lambda: workflow_dispatch(workflow=workflow), robust=False)
+    # After the commit (of an enclosing transaction too, if a caller has one), so a worker never
+    # looks for a workflow it cannot see yet. Not robust: a refusal must reach the client as a
+    # 502.
+    transaction.on_commit(lambda: workflow_enqueue(workflow=workflow), robust=False)
     return workflow
 
 
@@ -283,7 +236,7 @@ def person_enrichment_start(
     enrichment_type: str,
     quote_id: str | None = None,
     preview: bool = False,
-) -> Started:
+) -> Preview | Started:
     with transaction.atomic():
         lead_list = lead_list_get(workspace=workspace, list_id=lead_list_id)
         lead = person_resolve(workspace=workspace, person=person)
@@ -300,10 +253,9 @@ def person_enrichment_start(
         total=1,
         already=already,  # a reusable run answers it for free
         to_enrich=1 - already,
-        lead_id=None if preview else str(lead.pk),
     )
     if preview:
-        return Started(workflow=None, plan=plan)
+        return Preview(plan=plan)
     if reused is not None:
         return Started(workflow=reused, plan=plan, reused=True)
 
@@ -355,7 +307,7 @@ def bulk_enrichment_start(
     preview: bool = False,
     quote_required: bool = True,
     quote_binds_rows: bool = True,
-) -> Started:
+) -> Preview | Started:
     """No per-lead work here: two counts, one workflow row and one hold, whatever the size of
     the list; the planner expands it on a worker.
 
@@ -375,10 +327,9 @@ def bulk_enrichment_start(
         already=total - lacking,
         to_enrich=to_enrich,
         max_credits=max_credits,
-        output=output,
     )
     if preview:
-        return Started(workflow=None, plan=plan)
+        return Preview(plan=plan)
     if to_enrich == 0:
         raise EmptyLeadScope(
             "Every lead in this list already holds the data asked for."
@@ -403,7 +354,13 @@ def bulk_enrichment_start(
                     "enrichment_type": enrichment_type,
                     "output": output,
                 },
-                row_count=total if quote_binds_rows else _quoted_rows(workspace, quote_id, total),
+                row_count=(
+                    total
+                    if quote_binds_rows
+                    else credit_selectors.quote_row_count(
+                        workspace=workspace, quote_id=quote_id, default=total
+                    )
+                ),
                 cost=plan.credits_reserved,
             )
         return _create(
@@ -420,15 +377,6 @@ def bulk_enrichment_start(
     return Started(workflow=_start(create), plan=plan)
 
 
-def _quoted_rows(workspace: Workspace, quote_id: str, default: int) -> int:
-    from credits.models import Quote
-
-    rows = Quote.objects.filter(workspace=workspace, quote_id=quote_id).values_list(
-        "row_count", flat=True
-    )
-    return next(iter(rows), default)
-
-
 # --- By task (cohort) -------------------------------------------------------------------------
 
 
@@ -442,12 +390,10 @@ def task_enrichment_start(
     quote_id: str | None = None,
     max_credits: int | None = None,
     preview: bool = False,
-) -> Started:
+) -> Preview | Started | CompanyCohortEnriched:
     cohort = cohort_get(workspace=workspace, task_id=task_id)
     ids = cohort_select_ids(cohort=cohort, entity_ids=entity_ids)
     if cohort.entity_kind == Cohort.EntityKind.COMPANY:
-        from enrichment.services.company import company_cohort_enrich
-
         return company_cohort_enrich(
             workspace=workspace, cohort=cohort, company_ids=ids, preview=preview
         )
@@ -464,10 +410,9 @@ def task_enrichment_start(
         already=0,
         to_enrich=len(lead_ids),
         max_credits=max_credits,
-        entity_kind=cohort.entity_kind,
     )
     if preview:
-        return Started(workflow=None, plan=plan)
+        return Preview(plan=plan)
     lead_list = (
         lead_list_get(workspace=workspace, list_id=lead_list_id)
         if lead_list_id

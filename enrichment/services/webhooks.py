@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 import time
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -18,7 +19,9 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
+from enrichment import dispatch
 from enrichment.models import WebhookDelivery, WebhookEndpoint, Workflow
+from enrichment.serializers import WorkflowEventDataSerializer
 
 EVENT_COMPLETED = "enrichment.completed"
 MAX_ENDPOINTS_PER_WORKSPACE = 20
@@ -56,28 +59,12 @@ def webhook_delete(*, workspace: Workspace, webhook_id: str) -> None:
         raise NotFound(f"No webhook {webhook_id}.")
 
 
-def event_payload(workflow: Workflow) -> dict:
+def event_payload(workflow: Workflow) -> dict[str, Any]:
     return {
         "id": f"evt_{workflow.pk}",
         "type": EVENT_COMPLETED,
         "created": int(time.time()),
-        "data": {
-            "workflow_id": workflow.pk,
-            "status": workflow.status,
-            "enrichment_type": workflow.enrichment_type,
-            "lead_list_id": str(workflow.lead_list_id) if workflow.lead_list_id else None,
-            "total": workflow.total,
-            "processed": workflow.processed,
-            "completed": workflow.completed,
-            "not_found": workflow.not_found,
-            "failed": workflow.failed,
-            "found_emails": workflow.found_emails,
-            "found_phones": workflow.found_phones,
-            "credits_reserved": workflow.credits_reserved,
-            "credits_charged": workflow.credits_charged,
-            "credits_refunded": workflow.credits_refunded,
-            "refund_status": workflow.refund_status,
-        },
+        "data": WorkflowEventDataSerializer(workflow).data,
     }
 
 
@@ -107,13 +94,7 @@ def webhooks_enqueue_for(*, workflow: Workflow) -> None:
         ).values_list("pk", flat=True)
     )
 
-    def send() -> None:
-        from enrichment.tasks import deliver_webhook
-
-        for delivery_id in ids:
-            deliver_webhook.delay(delivery_id)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: dispatch.webhook_deliveries(delivery_ids=ids))
 
 
 def webhook_deliver(*, delivery_id: int) -> None:

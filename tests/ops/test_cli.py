@@ -9,7 +9,7 @@ from credits.models import Hold
 from credits.services import credits_grant
 from enrichment.cli import render_progress, summary_table, watch_workflow
 from enrichment.models import Workflow
-from enrichment.selectors import workflow_status
+from enrichment.serializers import WorkflowStatusSerializer
 from tests.enrichment.conftest import assert_settled, wait_terminal
 from tests.leads.factories import LeadListFactory
 from tests.ops.factories import ProviderCallFactory, WorkflowFactory
@@ -239,7 +239,7 @@ def test_enrich_wait_runs_to_the_end_with_a_real_worker(workspace, ops_worker):
     workflow = wait_terminal(Workflow.objects.get(workspace=workspace).pk)
     assert workflow.status == "completed"
     assert_settled(workflow)
-    final = workflow_status(workflow)
+    final = WorkflowStatusSerializer(workflow).data
     assert render_progress(final) in text
     assert "40/40 leads" in text
     assert f"Workflow {workflow.pk}: completed" in text

@@ -90,10 +90,12 @@ def test_readyz_migrated_and_dependencies_up_is_200(client):
 
 
 def test_readyz_unapplied_migration_is_503(client):
-    # given one migration recorded as not applied (inside the test's rolled-back transaction)
+    # given the latest enrichment migration recorded as not applied (inside the test's
+    # rolled-back transaction)
     with connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM django_migrations WHERE app = 'enrichment' AND name = '0001_initial'"
+            "DELETE FROM django_migrations WHERE app = 'enrichment' AND name = "
+            "(SELECT max(name) FROM django_migrations WHERE app = 'enrichment')"
         )
 
     response = client.get("/readyz")

@@ -1,0 +1,53 @@
+"""The one place that enqueues enrichment work.
+
+Tasks are sent by their registered name, not by importing `enrichment.tasks`: the tasks call the
+services, and the services enqueue (after their commit), so an import here would close a cycle
+tasks -> services -> dispatch -> tasks. The names below are the tasks' own (tests check that every
+one is registered), and routing (CELERY_TASK_ROUTES) applies to them as to any task.
+"""
+
+from collections.abc import Iterable
+
+from celery import current_app
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from enrichment.models import Workflow
+
+PLAN_WORKFLOW = "enrichment.plan_workflow"
+RUN_CHUNK = "enrichment.run_chunk"
+DELIVER_WEBHOOK = "enrichment.deliver_webhook"
+TASK_NAMES = (PLAN_WORKFLOW, RUN_CHUNK, DELIVER_WEBHOOK)
+
+# What a broker that cannot take a message raises (connection refused, timed out, reset).
+BROKER_ERRORS = (OperationalError, OSError)
+
+
+def _send(name: str, *args: object) -> None:
+    # A signature runs the registered task where it is loaded (eager mode in a worker or a
+    # test) and otherwise publishes by name; both go through the same routes.
+    current_app.signature(name, args=args).apply_async()
+
+
+def workflow_first_step(*, workflow: Workflow) -> None:
+    """A person run goes straight to its one chunk; a bulk or task run is planned first.
+    Raises one of BROKER_ERRORS when the broker refuses; the caller decides what that means."""
+    if workflow.kind == Workflow.Kind.PERSON:
+        _send(RUN_CHUNK, workflow.pk, 0)
+    else:
+        _send(PLAN_WORKFLOW, workflow.pk)
+    # The sweeper waits a grace period after the latest dispatch before it sends another.
+    Workflow.objects.filter(pk=workflow.pk).update(dispatched_at=timezone.now())
+
+
+def chunks(*, workflow_id: str, chunk_nos: Iterable[int]) -> int:
+    sent = 0
+    for chunk_no in chunk_nos:
+        _send(RUN_CHUNK, workflow_id, chunk_no)
+        sent += 1
+    return sent
+
+
+def webhook_deliveries(*, delivery_ids: Iterable[int]) -> None:
+    for delivery_id in delivery_ids:
+        _send(DELIVER_WEBHOOK, delivery_id)

@@ -1,0 +1,115 @@
+"""The renderings of a workflow, each written once: the status document (status and cancel),
+a job row (jobs), and the data of an `enrichment.completed` event (webhooks)."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from common.api import timestamp_ms
+from common.serializers import BlankAsNullCharField
+from enrichment import selectors
+from enrichment.models import Workflow, WorkflowItem
+
+
+class _WorkflowBaseSerializer(serializers.Serializer):
+    workflow_id = serializers.CharField(source="pk")
+    status = serializers.CharField()
+    total = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    found_emails = serializers.IntegerField()
+    found_phones = serializers.IntegerField()
+    credits_reserved = serializers.IntegerField()
+
+
+class WorkflowJobSerializer(_WorkflowBaseSerializer):
+    kind = serializers.CharField()
+    progress = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class WorkflowSummarySerializer(serializers.Serializer):
+    found = serializers.IntegerField(source="completed")
+    not_found = serializers.IntegerField()
+    errors = serializers.IntegerField(source="failed")
+    skipped = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    skipped_existing = serializers.IntegerField()
+    found_emails = serializers.IntegerField()
+    found_phones = serializers.IntegerField()
+
+
+class PersonResultSerializer(serializers.Serializer):
+    """A finished person run's answer: the lead as it now stands."""
+
+    lead_id = serializers.CharField(source="lead.pk")
+    status = serializers.CharField()
+    full_name = BlankAsNullCharField(source="lead.full_name")
+    first_name = BlankAsNullCharField(source="lead.first_name")
+    last_name = BlankAsNullCharField(source="lead.last_name")
+    email = serializers.CharField(source="lead.email", allow_null=True)
+    email_status = BlankAsNullCharField(source="lead.email_status")
+    phone = serializers.CharField(source="lead.phone", allow_null=True)
+    linkedin_url = serializers.CharField(source="lead.linkedin_url", allow_null=True)
+    title = BlankAsNullCharField(source="lead.title")
+    company = BlankAsNullCharField(source="lead.company_name")
+    enrichment_type = serializers.CharField(source="workflow.enrichment_type")
+    provider = BlankAsNullCharField()
+
+
+class WorkflowStatusSerializer(_WorkflowBaseSerializer):
+    """The status document (the SDK's WorkflowStatusResponse, plus our summary and credits)."""
+
+    kind = serializers.CharField()
+    progress = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    # Cleanlist counts every lead that yielded nothing as failed; the split is in `summary`.
+    failed = serializers.SerializerMethodField()
+    enrichment_type = serializers.CharField()
+    lead_list_id = serializers.CharField(allow_null=True)
+    summary = WorkflowSummarySerializer(source="*")
+    result = serializers.SerializerMethodField()
+    credits_charged = serializers.SerializerMethodField()
+    credits_refunded = serializers.SerializerMethodField()
+    refund_status = serializers.CharField()
+    refund_message = serializers.SerializerMethodField()
+    error = BlankAsNullCharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    timestamp_ms = serializers.SerializerMethodField()
+
+    def get_failed(self, workflow: Workflow) -> int:
+        return workflow.not_found + workflow.failed
+
+    @extend_schema_field(PersonResultSerializer(allow_null=True))
+    def get_result(self, workflow: Workflow) -> dict[str, Any] | None:
+        item: WorkflowItem | None = selectors.workflow_person_item(workflow)
+        return PersonResultSerializer(item).data if item else None
+
+    # Settled amounts exist once the run ended; before that they read 0.
+    def get_credits_charged(self, workflow: Workflow) -> int:
+        return workflow.credits_charged if workflow.is_terminal else 0
+
+    def get_credits_refunded(self, workflow: Workflow) -> int:
+        return workflow.credits_refunded if workflow.is_terminal else 0
+
+    def get_timestamp_ms(self, workflow: Workflow) -> int:
+        return timestamp_ms()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_refund_message(self, workflow: Workflow) -> str | None:
+        return selectors.REFUND_MESSAGES.get(workflow.refund_status)
+
+
+class WorkflowEventDataSerializer(_WorkflowBaseSerializer):
+    """The `data` of an `enrichment.completed` webhook event: raw counts, as settled."""
+
+    enrichment_type = serializers.CharField()
+    lead_list_id = serializers.CharField(allow_null=True)
+    completed = serializers.IntegerField()
+    not_found = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    credits_charged = serializers.IntegerField()
+    credits_refunded = serializers.IntegerField()
+    refund_status = serializers.CharField()
