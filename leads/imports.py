@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import IO, Any
 
 from django.db import connection, transaction
@@ -39,6 +38,7 @@ from common.bulk import insert_defaults
 from common.exceptions import ValidationFailed
 from common.idempotency import IdempotentResult, request_fingerprint, run_idempotently
 from leads import canonical
+from leads.canonical import IdentityProblem
 from leads.columns import ColumnPlan, build_plan, clean_cell, unique_headers
 from leads.models import Company, Lead, LeadList, ListMembership
 from leads.selectors import lead_list_get
@@ -48,10 +48,8 @@ MAX_REPORTED_ERRORS = 100
 MAX_SAMPLE_SKIP_ROWS = 10
 _READ_CHUNK = 1 << 16
 
-# Row error reasons (stable keys: they appear in `skip_reasons`).
-MISSING_IDENTITY = "missing_identity"
-INVALID_EMAIL = "invalid_email"
-INVALID_LINKEDIN_URL = "invalid_linkedin_url"
+# Row error reasons (stable keys: they appear in `skip_reasons`). An identity problem's reason
+# is its `IdentityProblem` value: missing_identity, invalid_email, invalid_linkedin_url.
 INVALID_ENCODING = "invalid_encoding"
 WRONG_COLUMN_COUNT = "wrong_column_count"
 MALFORMED_ROW = "malformed_row"
@@ -383,62 +381,51 @@ def _identifier(raw: str | None) -> str | None:
     return raw
 
 
-# Company domains repeat across a file's rows; canonicalising each distinct one once is the
-# single biggest saving of the per-row work.
-_canonical_domain = lru_cache(maxsize=1 << 16)(canonical.domain)
-
-
 def to_record(source: SourceRow) -> LeadRecord | RowError:
     """Canonical values and identity of one mapped row, or why it cannot be imported."""
     values, extra, row = source.fields, dict(source.extra), source.row
     raw_linkedin = _identifier(values.get("linkedin_url"))
-    linkedin = canonical.linkedin_url(raw_linkedin) if raw_linkedin else None
-    if raw_linkedin and linkedin is None:
-        return RowError(row, INVALID_LINKEDIN_URL, f"Not a LinkedIn profile URL: {raw_linkedin!r}")
     raw_email = _identifier(values.get("email"))
-    email = canonical.email(raw_email) if raw_email else None
-    if raw_email and email is None:
-        return RowError(row, INVALID_EMAIL, f"Not an email address: {raw_email!r}")
-    first = canonical.name(values.get("first_name"))
-    last = canonical.name(values.get("last_name"))
-    full = canonical.name(values.get("full_name"))
-    if full and not (first or last):
-        first, _, last = full.partition(" ")
-    full = full or f"{first} {last}".strip()
     raw_domain = _identifier(values.get("domain"))
-    domain = _canonical_domain(raw_domain) if raw_domain else None
-    if raw_domain and domain is None:
+    identity = canonical.person_identify(
+        linkedin_url=raw_linkedin,
+        email=raw_email,
+        first_name=values.get("first_name"),
+        last_name=values.get("last_name"),
+        full_name=values.get("full_name"),
+        company_name=values.get("company_name"),
+        domain=raw_domain,
+    )
+    if identity.problems:
+        problem = identity.problems[0]
+        detail = {
+            IdentityProblem.INVALID_LINKEDIN_URL: f"Not a LinkedIn profile URL: {raw_linkedin!r}",
+            IdentityProblem.INVALID_EMAIL: f"Not an email address: {raw_email!r}",
+            IdentityProblem.NO_IDENTIFIER: (
+                "Needs a LinkedIn profile URL, an email, or first name + last name + company "
+                "domain or company name."
+            ),
+        }[problem]
+        return RowError(row, str(problem), detail)
+    if raw_domain and identity.domain is None:
         extra.setdefault("domain", raw_domain)  # kept, not lost, but not used for identity
     raw_phone = _identifier(values.get("phone"))
     phone = canonical.phone(raw_phone) if raw_phone else None
     if raw_phone and phone is None:
         extra.setdefault("phone", raw_phone)
-    identity = canonical.person_identity(
-        linkedin=linkedin,
-        email_address=email,
-        first_name=first,
-        last_name=last,
-        company_domain=domain,
-    )
-    if identity is None:
-        return RowError(
-            row,
-            MISSING_IDENTITY,
-            "Needs a LinkedIn profile URL, an email, or first name + last name + company domain.",
-        )
     record = LeadRecord(
         row=row,
-        identity_key=identity,
-        first_name=first,
-        last_name=last,
-        full_name=full,
+        identity_key=identity.key,
+        first_name=identity.first_name,
+        last_name=identity.last_name,
+        full_name=identity.full_name,
         title=canonical.name(values.get("title")),
-        company_name=canonical.name(values.get("company_name")),
-        domain=domain or "",
+        company_name=identity.company_name,
+        domain=identity.domain or "",
         industry=canonical.name(values.get("industry")),
         location=canonical.name(values.get("location")),
-        linkedin_url=linkedin,
-        email=email,
+        linkedin_url=identity.linkedin_url,
+        email=identity.email,
         phone=phone,
         extra=extra,
     )

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 GOOD_AND_BAD = (
     b"First Name,Last Name,Email,LinkedIn URL,Company,Website\n"
     b"Ada,Lovelace,ada@engines.example,,Engines,engines.example\n"  # row 2: good
-    b"No,Identity,,,Nowhere,\n"  # row 3: missing identity
+    b"No,Identity,,,,\n"  # row 3: missing identity
     b"Bad,Email,not-an-email,,Acme,acme.example\n"  # row 4: invalid email
     b"Bad,Link,,https://www.linkedin.com/company/acme,Acme,acme.example\n"  # row 5
     b"Too,Few,x@y.example\n"  # row 6: wrong column count
@@ -192,6 +192,25 @@ def test_import_name_and_domain_identity_and_companies_by_domain(workspace, writ
     company = Company.objects.get(workspace=workspace)
     assert (company.domain, company.name, company.industry) == ("acme.example", "Acme", "Software")
     assert set(Lead.objects.values_list("company_id", flat=True)) == {company.id}
+
+
+def test_import_name_and_company_name_without_a_domain_is_an_identity(workspace, writer):
+    lead_list = LeadListFactory(workspace=workspace)
+    content = (
+        b"first_name,last_name,company\n"
+        b"Chelsea,Kade,Pieper Carsten KG\n"
+        b"chelsea,KADE,pieper  carsten kg\n"  # the same person: case and spacing do not count
+        b"Chelsea,Kade,Tran PLC\n"  # another company: another person
+    )
+    result = _import(workspace, lead_list, content)
+    assert (result.rows_imported, result.rows_merged, result.rows_skipped) == (2, 1, 0)
+    assert result.duplicate_reasons == {"duplicate_name": 1}
+    assert sorted(Lead.objects.values_list("identity_key", flat=True)) == [
+        "nd:chelsea kade@pieper carsten kg",
+        "nd:chelsea kade@tran plc",
+    ]
+    # no domain, so no company record: companies are keyed by domain
+    assert not Company.objects.filter(workspace=workspace).exists()
 
 
 def test_import_json_array_and_ndjson(workspace, writer):
