@@ -11,7 +11,8 @@ from common.exceptions import NotFound, ValidationFailed
 from leads import canonical
 from leads.canonical import IdentityProblem
 from leads.columns import clean_cell
-from leads.imports import RowError, SourceRow, leads_import_rows
+from leads.imports import leads_import_rows
+from leads.imports.readers import RowError, SourceRow
 from leads.models import Lead
 from leads.services import lead_resolve_person
 from providers.base import PersonInput
