@@ -85,9 +85,9 @@ class ImportRowErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+# What both import operations answer; each adds its own counts. (A comment, not a docstring:
+# a docstring would become both responses' description in the OpenAPI document.)
 class ImportCountsSerializer(serializers.Serializer):
-    """What both import operations answer; each adds its own counts."""
-
     list_id = serializers.CharField()
     rows_parsed = serializers.IntegerField()
     rows_imported = serializers.IntegerField()
