@@ -2,6 +2,7 @@
 followed by a bulk enrichment of the list. Served here, not by leads, because the dispatch
 starts an enrichment and leads must not depend on enrichment."""
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -75,7 +76,7 @@ class LeadListCsvImportApi(APIView):
         responses={201: OutputSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def post(self, request: Request, list_id) -> Response:
+    def post(self, request: Request, list_id: uuid.UUID) -> Response:
         params = self.InputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
