@@ -1,8 +1,10 @@
 from django.urls import path
 
 from enrichment import apis
+from enrichment.csv_import_apis import LeadListCsvImportApi
 
 urlpatterns = [
+    path("lead-lists/<uuid:list_id>/csv-import", LeadListCsvImportApi.as_view(), name="csv-import"),
     path("enrichment/person", apis.PersonEnrichmentStartApi.as_view(), name="enrich-person"),
     path("enrichment/company", apis.CompanyEnrichmentApi.as_view(), name="enrich-company"),
     path("enrichment/by-task", apis.TaskEnrichmentStartApi.as_view(), name="enrich-by-task"),

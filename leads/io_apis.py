@@ -1,6 +1,9 @@
-"""HTTP for imports and exports. The pipeline lives in leads.imports, exports in leads.exports."""
+"""HTTP for imports and exports. The pipeline lives in leads.imports, exports in leads.exports.
+The csv-import operation (which may start an enrichment) is served by enrichment.csv_import_apis
+with the counts rendered here."""
 
 import json
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -20,9 +23,8 @@ from rest_framework.views import APIView
 
 from accounts import scopes
 from accounts.permissions import ScopePermission
-from common.api import absolute_url, idempotency_key_of, timestamp_ms
-from common.exceptions import EmptyLeadScope, InsufficientScope, PayloadTooLarge, ValidationFailed
-from credits import prices
+from common.api import absolute_url, timestamp_ms
+from common.exceptions import PayloadTooLarge, ValidationFailed
 from leads.exports import (
     JSON_DEFAULT_LIMIT,
     JSON_MAX_LIMIT,
@@ -30,14 +32,9 @@ from leads.exports import (
     export_csv_file,
     export_json_page,
 )
-from leads.imports import (
-    csv_import,
-    import_body,
-    leads_import_file,
-)
+from leads.imports import ImportResult, leads_import_file
+from leads.imports.readers import RowError
 from leads.selectors import lead_list_get
-
-_ENRICHMENT_TYPES = ["partial", "phone_only", "phone-only", "full"]
 
 
 def _too_large() -> PayloadTooLarge:
@@ -81,124 +78,68 @@ class _RawNdjsonParser(_RawBodyParser):
     file_format = "ndjson"
 
 
-class _ImportCounts(serializers.Serializer):
+@extend_schema_serializer(component_name="ImportRowError")
+class ImportRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1-based; in a CSV the header is row 1.")
+    reason = serializers.CharField(help_text="e.g. missing_identity, invalid_email")
+    detail = serializers.CharField()
+
+
+# What both import operations answer; each adds its own counts. (A comment, not a docstring:
+# a docstring would become both responses' description in the OpenAPI document.)
+class ImportCountsSerializer(serializers.Serializer):
     list_id = serializers.CharField()
     rows_parsed = serializers.IntegerField()
     rows_imported = serializers.IntegerField()
     rows_skipped = serializers.IntegerField()
     skip_reasons = serializers.DictField(child=serializers.IntegerField())
     sample_skip_rows = serializers.ListField(child=serializers.IntegerField())
-    errors = serializers.ListField(child=serializers.DictField())
+    errors = ImportRowErrorSerializer(many=True, help_text="The first 100 row errors.")
 
 
-class LeadListCsvImportApi(APIView):
-    """Cleanlist's CSV import: a base64 CSV body into a list. Rows with errors are skipped and
-    counted by reason; every good row lands."""
+def _error_dict(error: RowError) -> dict[str, Any]:
+    return {"row": error.row, "reason": error.reason, "detail": error.detail}
 
-    required_scope = scopes.LISTS_WRITE
-    error_codes = {
-        400: ["missing_column", "spend_cap_exceeded"],
-        402: ["insufficient_credits"],
-        409: ["idempotency_conflict", "quote_expired", "quote_consumed", "quote_mismatch"],
-        413: ["payload_too_large"],
-        502: ["dispatch_failed"],
+
+def import_body(result: ImportResult) -> dict[str, Any]:
+    """The streamed `/import` operation's counts."""
+    return {
+        "list_id": result.list_id,
+        "rows_parsed": result.rows_parsed,
+        "rows_imported": result.rows_imported,
+        "rows_updated": result.rows_updated,
+        "rows_merged": result.rows_merged,
+        "rows_added_to_list": result.rows_added_to_list,
+        "rows_skipped": result.rows_skipped,
+        "skip_reasons": dict(result.skip_reasons),
+        "duplicate_reasons": dict(result.duplicate_reasons),
+        "errors": [_error_dict(e) for e in result.errors],
+        "error_count": result.error_count,
+        "sample_skip_rows": sorted(result.sample_skip_rows),
     }
 
-    @extend_schema_serializer(component_name="CsvImportRequest")
-    class InputSerializer(serializers.Serializer):
-        csv_content_base64 = serializers.CharField(trim_whitespace=False)
-        column_mapping = serializers.DictField(
-            child=serializers.CharField(allow_null=True), required=False, default=dict
-        )
-        # Cleanlist's default is to dispatch; kept so a request means the same thing once
-        # dispatch exists.
-        dispatch_enrichment = serializers.BooleanField(default=True)
-        enrichment_type = serializers.ChoiceField(
-            choices=_ENRICHMENT_TYPES, required=False, allow_null=True
-        )
-        quote_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-        idempotency_key = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
-    @extend_schema_serializer(component_name="CsvImportResponse")
-    class OutputSerializer(_ImportCounts):
-        rows_new = serializers.IntegerField()
-        rows_updated = serializers.IntegerField()
-        rows_added_to_list = serializers.IntegerField()
-        workflow_id = serializers.CharField(allow_null=True)
-        enrichment_status_url = serializers.CharField(allow_null=True)
-        credits_reserved = serializers.IntegerField(required=False)
-        message = serializers.CharField()
-        idempotency_replayed = serializers.BooleanField()
-        idempotent_replayed = serializers.BooleanField()
-        timestamp_ms = serializers.IntegerField()
-
-    @extend_schema(
-        operation_id="csv_import",
-        request=InputSerializer,
-        responses={201: OutputSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-    )
-    def post(self, request: Request, list_id) -> Response:
-        params = self.InputSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
-        if data["dispatch_enrichment"] and scopes.ENRICH_WRITE not in request.auth.scopes:
-            raise InsufficientScope(
-                "dispatch_enrichment spends credits and needs the `enrich:write` scope.",
-                details={
-                    "required_scope": scopes.ENRICH_WRITE,
-                    "granted_scopes": list(request.auth.scopes),
-                },
-            )
-        outcome = csv_import(
-            workspace=request.auth.workspace,
-            list_id=list_id,
-            csv_content_base64=data["csv_content_base64"],
-            column_mapping=data["column_mapping"],
-            dispatch_enrichment=data["dispatch_enrichment"],
-            enrichment_type=data.get("enrichment_type"),
-            quote_id=data.get("quote_id") or None,
-            idempotency_key=idempotency_key_of(request, data.get("idempotency_key")),
-            dispatch=_enrichment_dispatcher(request, data),
-        )
-        body = {
-            **outcome.body,
-            "idempotency_replayed": outcome.replayed,
-            "idempotent_replayed": outcome.replayed,
-            "timestamp_ms": timestamp_ms(),
-        }
-        return Response(self.OutputSerializer(body).data, status=outcome.status_code)
-
-
-def _enrichment_dispatcher(request: Request, data: dict):
-    """What csv-import runs after the rows land when `dispatch_enrichment` is on: a bulk
-    enrichment of the list (skip_existing, so only leads lacking the data are looked up and
-    charged). Imported lazily: leads must not depend on enrichment at import time."""
-
-    def dispatch(lead_list) -> dict:
-        from enrichment.services.start import bulk_enrichment_start
-
-        try:
-            started = bulk_enrichment_start(
-                workspace=request.auth.workspace,
-                list_id=lead_list.pk,
-                enrichment_type=data.get("enrichment_type") or prices.PARTIAL,
-                output="skip_existing",
-                quote_id=data.get("quote_id") or None,
-                quote_required=False,
-                quote_binds_rows=False,
-            )
-        except EmptyLeadScope:
-            # Every lead already holds the data: the import stands, nothing to enrich.
-            return {"workflow_id": None, "enrichment_status_url": None}
-        workflow_id = started.workflow.pk
-        return {
-            "workflow_id": workflow_id,
-            "enrichment_status_url": absolute_url(request, f"enrichment/status/{workflow_id}"),
-            "credits_reserved": started.workflow.credits_reserved,
-        }
-
-    return dispatch
+def csv_import_body(result: ImportResult) -> dict[str, Any]:
+    """csv-import's counts (the SDK's `CsvImportResponse` before any enrichment dispatch), in
+    Cleanlist's counting: a row repeating a person earlier in the file is skipped
+    (`duplicate_email`, `duplicate_linkedin`, `duplicate_name`); a row matching a lead already
+    in the workspace lands in the list and counts as imported."""
+    skipped = result.rows_skipped + result.rows_merged
+    return {
+        "list_id": result.list_id,
+        "rows_parsed": result.rows_parsed,
+        "rows_imported": result.rows_parsed - skipped,
+        "rows_skipped": skipped,
+        "skip_reasons": dict(result.skip_reasons + result.duplicate_reasons),
+        "sample_skip_rows": sorted(result.sample_skip_rows),
+        "rows_new": result.rows_imported,
+        "rows_updated": result.rows_updated,
+        "rows_added_to_list": result.rows_added_to_list,
+        "errors": [_error_dict(e) for e in result.errors],
+        "workflow_id": None,
+        "enrichment_status_url": None,
+        "message": f"Imported {result.rows_parsed - skipped} of {result.rows_parsed} rows.",
+    }
 
 
 class LeadListImportApi(APIView):
@@ -224,7 +165,7 @@ class LeadListImportApi(APIView):
         format = serializers.ChoiceField(choices=["csv", "json", "ndjson"], required=False)
 
     @extend_schema_serializer(component_name="LeadImportResponse")
-    class OutputSerializer(_ImportCounts):
+    class OutputSerializer(ImportCountsSerializer):
         rows_updated = serializers.IntegerField()
         rows_merged = serializers.IntegerField()
         rows_added_to_list = serializers.IntegerField()
@@ -280,6 +221,35 @@ class LeadListImportApi(APIView):
         return upload, params.validated_data.get("format"), mapping
 
 
+@extend_schema_serializer(component_name="ExportLeadRow")
+class ExportLeadRowSerializer(serializers.Serializer):
+    """One exported lead: only the columns asked for (`columns`, or the default set), in the
+    order asked for."""
+
+    lead_id = serializers.UUIDField(required=False)
+    first_name = serializers.CharField(required=False)
+    last_name = serializers.CharField(required=False)
+    full_name = serializers.CharField(required=False)
+    email = serializers.CharField(required=False, allow_null=True)
+    email_status = serializers.CharField(required=False, help_text="valid, risky, invalid, …")
+    email_confidence = serializers.IntegerField(required=False, allow_null=True)
+    phone = serializers.CharField(required=False, allow_null=True, help_text="E.164")
+    title = serializers.CharField(required=False)
+    company = serializers.CharField(required=False)
+    domain = serializers.CharField(required=False)
+    industry = serializers.CharField(required=False)
+    location = serializers.CharField(required=False)
+    linkedin_url = serializers.CharField(required=False, allow_null=True)
+    provider = serializers.CharField(required=False)
+    enriched_at = serializers.DateTimeField(required=False, allow_null=True)
+    created_at = serializers.DateTimeField(required=False)
+    added_at = serializers.DateTimeField(required=False)
+
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        return {column: data[column] for column in instance}
+
+
 class ExportJsonApi(APIView):
     """A page of a list's leads, projected to the chosen (or default) columns."""
 
@@ -297,7 +267,7 @@ class ExportJsonApi(APIView):
     @extend_schema_serializer(component_name="ExportJsonResponse")
     class OutputSerializer(serializers.Serializer):
         list_id = serializers.CharField()
-        leads = serializers.ListField(child=serializers.DictField())
+        leads = ExportLeadRowSerializer(many=True)
         total = serializers.IntegerField()
         cursor = serializers.CharField(allow_null=True)
         columns = serializers.ListField(child=serializers.CharField())

@@ -4,12 +4,10 @@ from leads.io_apis import (
     ExportCsvApi,
     ExportCsvDownloadApi,
     ExportJsonApi,
-    LeadListCsvImportApi,
     LeadListImportApi,
 )
 
 urlpatterns = [
-    path("lead-lists/<uuid:list_id>/csv-import", LeadListCsvImportApi.as_view(), name="csv-import"),
     path("lead-lists/<uuid:list_id>/import", LeadListImportApi.as_view(), name="lead-list-import"),
     path("export/json", ExportJsonApi.as_view(), name="export-json"),
     path("export/csv/signed-url", ExportCsvApi.as_view(), name="export-csv"),

@@ -406,14 +406,6 @@ def _text_filter() -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=300)
 
 
-class _SearchOutputSerializer(serializers.Serializer):
-    results = serializers.ListField(child=serializers.DictField())
-    total = serializers.IntegerField()
-    task_id = serializers.CharField(help_text="A cohort handle for exactly these results.")
-    cursor = serializers.CharField(allow_null=True)
-    timestamp_ms = serializers.IntegerField()
-
-
 class PeopleSearchApi(APIView):
     required_scope = scopes.PEOPLE_READ
     error_codes = {404: ["not_found"]}  # an unknown list_id
@@ -432,11 +424,15 @@ class PeopleSearchApi(APIView):
         has_phone = serializers.BooleanField(required=False, allow_null=True)
         list_id = serializers.UUIDField(required=False, allow_null=True)
 
-    class OutputSerializer(_SearchOutputSerializer):
+    class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "SearchPeopleResponse"
 
         results = LeadRowSerializer(many=True)
+        total = serializers.IntegerField()
+        task_id = serializers.CharField(help_text="A cohort handle for exactly these results.")
+        cursor = serializers.CharField(allow_null=True)
+        timestamp_ms = serializers.IntegerField()
 
     @extend_schema(
         operation_id="search_people", request=InputSerializer, responses=OutputSerializer
@@ -495,11 +491,15 @@ class CompanySearchApi(APIView):
         industry = _text_filter()
         location = _text_filter()
 
-    class OutputSerializer(_SearchOutputSerializer):
+    class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "SearchCompaniesResponse"
 
         results = CompanySerializer(many=True)
+        total = serializers.IntegerField()
+        task_id = serializers.CharField(help_text="A cohort handle for exactly these results.")
+        cursor = serializers.CharField(allow_null=True)
+        timestamp_ms = serializers.IntegerField()
 
     @extend_schema(
         operation_id="search_companies",

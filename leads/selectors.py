@@ -81,7 +81,9 @@ def lead_list_get(*, workspace: Workspace, list_id: uuid.UUID | str) -> LeadList
 
 
 def lead_list_find_by_name(*, workspace: Workspace, name: str) -> LeadList | None:
-    """Case-insensitive, the way the unique constraint compares (the database's `lower()`)."""
+    """The one lookup of a list by name: case-insensitive exactly as the unique constraint
+    compares (`Lower("name")`, the database's `lower()`, which its index serves). Not
+    `name__iexact`: that is `UPPER()`, which folds some letters differently."""
     return (
         LeadList.objects.alias(lower_name=Lower("name"))
         .filter(workspace=workspace, lower_name=Lower(Value(name, output_field=CharField())))

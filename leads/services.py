@@ -1,8 +1,10 @@
-"""State changes for lists, memberships and cohorts. Each function owns its transaction."""
+"""State changes for leads, lists, memberships and cohorts. Each function owns its
+transaction."""
 
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,8 +14,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
-from common.exceptions import Conflict, ValidationFailed
-from leads import selectors
+from common.exceptions import Conflict, NotFound, ValidationFailed
+from leads import canonical, selectors
+from leads.canonical import IdentityProblem
+from leads.merge import fill_empty
 from leads.models import Cohort, Lead, LeadList, ListMembership
 
 # The SDK's bounds: `AddByLeadIds.lead_ids` ≤ 1000, `AddByCohort.entity_ids` ≤ 2000,
@@ -21,6 +25,72 @@ from leads.models import Cohort, Lead, LeadList, ListMembership
 MAX_ADD_LEAD_IDS = 1000
 MAX_COHORT_ENTITY_IDS = 2000
 MAX_REMOVE_LEAD_IDS = 100
+
+# --- Leads ---------------------------------------------------------------------------------
+
+_PERSON_FIELD_ERRORS = {
+    IdentityProblem.INVALID_LINKEDIN_URL: ("linkedin_url", "Not a LinkedIn profile URL."),
+    IdentityProblem.INVALID_EMAIL: ("email", "Not a valid email address."),
+}
+
+
+def lead_resolve_person(*, workspace: Workspace, person: Mapping[str, Any]) -> Lead:
+    """The workspace's lead for this person, created if new. Accepts `person_id` or a strong
+    identifier (email, LinkedIn URL in any common form) or first + last name with a company
+    name or domain (`canonical.person_identify`). An existing lead gets the fields it lacks
+    (`merge.fill_empty`: nothing it holds is overwritten)."""
+    if person.get("person_id"):
+        try:
+            return Lead.objects.get(workspace=workspace, pk=uuid.UUID(str(person["person_id"])))
+        except (ValueError, Lead.DoesNotExist):
+            raise NotFound(f"No person {person['person_id']}.") from None
+    identity = canonical.person_identify(
+        linkedin_url=person.get("linkedin_url"),
+        email=person.get("email"),
+        first_name=person.get("first_name"),
+        last_name=person.get("last_name"),
+        full_name=person.get("full_name"),
+        company_name=person.get("company_name"),
+        domain=person.get("domain"),
+    )
+    errors = {
+        field: [message]
+        for problem, (field, message) in _PERSON_FIELD_ERRORS.items()
+        if problem in identity.problems
+    }
+    if errors:
+        raise ValidationFailed(details=errors)
+    if identity.key is None:
+        raise ValidationFailed(
+            "Give email, linkedin_url or person_id, or first_name + last_name with "
+            "company_name or domain.",
+            details={"non_field_errors": ["No identifier for this person."]},
+        )
+    # The lead's company domain may come from its email; the identity never needs it there.
+    domain = identity.domain or (identity.email and canonical.domain(identity.email))
+    values = {
+        "first_name": identity.first_name,
+        "last_name": identity.last_name,
+        "full_name": identity.full_name,
+        "company_name": identity.company_name,
+        "domain": domain or "",
+        "linkedin_url": identity.linkedin_url,
+        "email": identity.email,
+        "phone": canonical.phone(person.get("phone")),
+    }
+    try:
+        with transaction.atomic():
+            lead, created = Lead.objects.get_or_create(
+                workspace=workspace, identity_key=identity.key, defaults=values
+            )
+    except IntegrityError:
+        lead, created = Lead.objects.get(workspace=workspace, identity_key=identity.key), False
+    if not created:
+        filled = fill_empty(lead, values)
+        if filled:
+            Lead.objects.filter(pk=lead.pk).update(**filled)
+    return lead
+
 
 # --- Cohorts -------------------------------------------------------------------------------
 

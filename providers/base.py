@@ -155,22 +155,18 @@ class PersonInput:
 
     def identity(self) -> str:
         """The identity the result cache (and the sandbox) is keyed on: the one definition of
-        who a person is, `leads.canonical.person_identity` (LinkedIn profile, else email, else
-        name + company domain, or + company name without a domain). Empty when there is none."""
-        first, last = self.first_name, self.last_name
-        if not (first and last) and self.full_name and " " in self.full_name:
-            first, _, last = self.full_name.partition(" ")
-        company = canonical.domain(self.domain) or (
-            f"company:{self.company_name.casefold()}" if self.company_name else None
-        )
+        who a person is, `leads.canonical.person_identify`, so a cached answer belongs to the
+        same person as the workspace's lead. Empty when there is none."""
         return (
-            canonical.person_identity(
-                linkedin=canonical.linkedin_url(self.linkedin_url),
-                email_address=canonical.email(self.email),
-                first_name=first,
-                last_name=last,
-                company_domain=company,
-            )
+            canonical.person_identify(
+                linkedin_url=self.linkedin_url,
+                email=self.email,
+                first_name=self.first_name,
+                last_name=self.last_name,
+                full_name=self.full_name,
+                company_name=self.company_name,
+                domain=self.domain,
+            ).key
             or ""
         )
 

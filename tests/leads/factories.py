@@ -34,12 +34,15 @@ class LeadFactory(DjangoModelFactory):
     email = None
     phone = None
     identity_key = factory.LazyAttribute(
-        lambda o: canonical.person_identity(
-            linkedin=o.linkedin_url,
-            email_address=o.email,
-            first_name=o.first_name,
-            last_name=o.last_name,
-            company_domain=o.domain,
+        lambda o: (
+            canonical.person_identify(
+                linkedin_url=o.linkedin_url,
+                email=o.email,
+                first_name=o.first_name,
+                last_name=o.last_name,
+                company_name=o.company_name,
+                domain=o.domain,
+            ).key
         )
     )
 

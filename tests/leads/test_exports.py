@@ -67,6 +67,20 @@ def test_export_json_columns_repeated_and_comma_separated(api, workspace):
     ]
 
 
+def test_export_json_rows_keep_the_requested_column_order_and_raw_values(api, workspace):
+    lead_list = LeadListFactory(workspace=workspace)
+    (lead,) = _fill(lead_list, 1)
+    response = api.get(
+        f"/api/v2/export/json?list_id={lead_list.id}"
+        "&columns=added_at,email_confidence,lead_id,enriched_at,created_at"
+    )
+    (row,) = response.json()["leads"]
+    assert list(row) == ["added_at", "email_confidence", "lead_id", "enriched_at", "created_at"]
+    assert row["lead_id"] == str(lead.id)
+    assert (row["email_confidence"], row["enriched_at"]) == (None, None)
+    assert row["created_at"] == lead.created_at.isoformat().replace("+00:00", "Z")
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

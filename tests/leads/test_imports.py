@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from leads import imports
-from leads.imports import leads_import_file
+from leads.imports import leads_import_file, readers
+from leads.imports.writers import OrmWriter, PostgresCopyWriter
 from leads.models import Company, Lead, ListMembership
 from tests.helpers import assert_error
 from tests.leads.factories import LeadFactory, LeadListFactory
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 GOOD_AND_BAD = (
     b"First Name,Last Name,Email,LinkedIn URL,Company,Website\n"
     b"Ada,Lovelace,ada@engines.example,,Engines,engines.example\n"  # row 2: good
-    b"No,Identity,,,Nowhere,\n"  # row 3: missing identity
+    b"No,Identity,,,,\n"  # row 3: missing identity
     b"Bad,Email,not-an-email,,Acme,acme.example\n"  # row 4: invalid email
     b"Bad,Link,,https://www.linkedin.com/company/acme,Acme,acme.example\n"  # row 5
     b"Too,Few,x@y.example\n"  # row 6: wrong column count
@@ -23,10 +23,9 @@ GOOD_AND_BAD = (
 )
 
 
-@pytest.fixture(params=[True, False], ids=["copy", "orm"])
-def writer(request, monkeypatch):
-    """Runs a test through the PostgreSQL COPY path and through the portable ORM path."""
-    monkeypatch.setattr(imports, "POSTGRES_COPY", request.param)
+@pytest.fixture(params=[PostgresCopyWriter, OrmWriter], ids=["copy", "orm"])
+def writer(request):
+    """Runs a test through the PostgreSQL COPY writer and through the portable ORM writer."""
     return request.param
 
 
@@ -40,7 +39,7 @@ def test_import_bad_rows_are_reported_and_good_rows_land(workspace, writer):
     # given
     lead_list = LeadListFactory(workspace=workspace)
     # when
-    result = _import(workspace, lead_list, GOOD_AND_BAD)
+    result = _import(workspace, lead_list, GOOD_AND_BAD, writer=writer)
     # then
     assert (result.rows_parsed, result.rows_imported, result.rows_skipped) == (7, 2, 5)
     assert [(e.row, e.reason) for e in result.errors] == [
@@ -125,7 +124,7 @@ def test_import_dedupes_within_upload_across_linkedin_url_forms(workspace, write
         b"Ada,Lovelace,http://linkedin.com/in/Ada-L?utm=1,ada@x.example,Countess\n"
         b"Ada,Lovelace,de.linkedin.com/in/ada-l,,\n"
     )
-    result = _import(workspace, lead_list, content)
+    result = _import(workspace, lead_list, content, writer=writer)
     assert (result.rows_parsed, result.rows_imported, result.rows_merged) == (3, 1, 2)
     assert result.duplicate_reasons == {"duplicate_linkedin": 2}
     lead = Lead.objects.get(workspace=workspace)
@@ -140,7 +139,7 @@ def test_import_duplicates_across_batches_are_merges_not_updates(workspace, writ
         b"a@x.example,A\nb@x.example,B\nc@x.example,\n"
         b"c@x.example,C\na@x.example,A2\n"
     )
-    result = _import(workspace, lead_list, content, batch_size=2)
+    result = _import(workspace, lead_list, content, batch_size=2, writer=writer)
     assert (result.rows_imported, result.rows_merged, result.rows_updated) == (3, 2, 0)
     assert result.duplicate_reasons == {"duplicate_email": 2}
     assert Lead.objects.get(email="c@x.example").first_name == "C"
@@ -164,7 +163,7 @@ def test_import_upsert_fills_empty_fields_and_never_blanks_existing(workspace, w
         b"https://linkedin.com/in/jane-doe,,jane@doe.example,Paris,overwritten?,fair\n"
     )
     # when
-    result = _import(workspace, lead_list, content)
+    result = _import(workspace, lead_list, content, writer=writer)
     # then the lead was matched, not duplicated; empty fields filled, others untouched
     assert (result.rows_imported, result.rows_updated, result.rows_added_to_list) == (0, 1, 1)
     existing.refresh_from_db()
@@ -174,7 +173,7 @@ def test_import_upsert_fills_empty_fields_and_never_blanks_existing(workspace, w
     assert existing.extra == {"note": "keep", "source": "fair"}
     assert Lead.objects.filter(workspace=workspace).count() == 1
     # a second import adds nothing to the list
-    again = _import(workspace, lead_list, content)
+    again = _import(workspace, lead_list, content, writer=writer)
     assert (again.rows_updated, again.rows_added_to_list) == (1, 0)
 
 
@@ -186,12 +185,31 @@ def test_import_name_and_domain_identity_and_companies_by_domain(workspace, writ
         b"Mary,Major,Acme,www.acme.example,Software\n"
         b"Jos\xc3\xa9,GARCIA,Acme,acme.example,\n"
     )
-    result = _import(workspace, lead_list, content)
+    result = _import(workspace, lead_list, content, writer=writer)
     # accents and case do not make another person
     assert (result.rows_imported, result.rows_merged) == (2, 1)
     company = Company.objects.get(workspace=workspace)
     assert (company.domain, company.name, company.industry) == ("acme.example", "Acme", "Software")
     assert set(Lead.objects.values_list("company_id", flat=True)) == {company.id}
+
+
+def test_import_name_and_company_name_without_a_domain_is_an_identity(workspace, writer):
+    lead_list = LeadListFactory(workspace=workspace)
+    content = (
+        b"first_name,last_name,company\n"
+        b"Chelsea,Kade,Pieper Carsten KG\n"
+        b"chelsea,KADE,pieper  carsten kg\n"  # the same person: case and spacing do not count
+        b"Chelsea,Kade,Tran PLC\n"  # another company: another person
+    )
+    result = _import(workspace, lead_list, content, writer=writer)
+    assert (result.rows_imported, result.rows_merged, result.rows_skipped) == (2, 1, 0)
+    assert result.duplicate_reasons == {"duplicate_name": 1}
+    assert sorted(Lead.objects.values_list("identity_key", flat=True)) == [
+        "nd:chelsea kade@pieper carsten kg",
+        "nd:chelsea kade@tran plc",
+    ]
+    # no domain, so no company record: companies are keyed by domain
+    assert not Company.objects.filter(workspace=workspace).exists()
 
 
 def test_import_json_array_and_ndjson(workspace, writer):
@@ -204,7 +222,7 @@ def test_import_json_array_and_ndjson(workspace, writer):
             {"linkedin_url": "linkedin.com/in/bob", "tags": ["a", "b"]},
         ]
     ).encode()
-    result = _import(workspace, lead_list, array)
+    result = _import(workspace, lead_list, array, writer=writer)
     assert (result.rows_parsed, result.rows_imported) == (4, 2)
     assert [(e.row, e.reason) for e in result.errors] == [
         (2, "not_an_object"),
@@ -212,14 +230,14 @@ def test_import_json_array_and_ndjson(workspace, writer):
     ]
     assert Lead.objects.get(identity_key="li:bob").extra == {"tags": '["a", "b"]'}
     ndjson = b'{"email": "c@x.example"}\n\n{oops\n{"email": "ada@x.example", "title": "Dr"}\n'
-    result = _import(workspace, lead_list, ndjson)
+    result = _import(workspace, lead_list, ndjson, writer=writer)
     assert (result.rows_imported, result.rows_updated) == (1, 1)
     assert [(e.row, e.reason) for e in result.errors] == [(3, "invalid_json")]
     assert Lead.objects.get(email="ada@x.example").title == "Dr"
 
 
 def test_import_json_array_larger_than_the_read_buffer(workspace, monkeypatch):
-    monkeypatch.setattr(imports, "_READ_CHUNK", 64)
+    monkeypatch.setattr(readers, "_READ_CHUNK", 64)
     lead_list = LeadListFactory(workspace=workspace)
     rows = [{"email": f"p{i}@x.example", "bio": "x" * 200} for i in range(50)]
     result = _import(workspace, lead_list, json.dumps(rows).encode())

@@ -10,6 +10,7 @@ from leads.selectors import (
     cohort_enrichment_counts,
     cohort_get,
     enrichment_type_normalize,
+    lead_list_find_by_name,
     list_enrichment_counts,
 )
 from leads.services import cohort_create, cohort_purge_expired
@@ -137,3 +138,17 @@ def test_cohort_enrichment_counts_foreign_cohort_is_not_found(workspace, other_w
         cohort_enrichment_counts(
             workspace=workspace, task_id=cohort.id, entity_ids=None, enrichment_type="partial"
         )
+
+
+def test_lead_list_find_by_name_folds_case_as_the_unique_constraint(workspace, other_workspace):
+    ops = LeadListFactory(workspace=workspace, name="Ops Leads")
+    assert lead_list_find_by_name(workspace=workspace, name="OPS leads") == ops
+    assert lead_list_find_by_name(workspace=other_workspace, name="Ops Leads") is None
+    # With a Turkish dotless i, UPPER() (`iexact`) makes the name "ILK" while lower() keeps the
+    # two apart, and so does the constraint, which lets both names exist.
+    dotless_name = "\u0131lk"
+    dotless = LeadListFactory(workspace=workspace, name=dotless_name)
+    assert lead_list_find_by_name(workspace=workspace, name="ILK") is None
+    dotted = LeadListFactory(workspace=workspace, name="ILK")
+    assert lead_list_find_by_name(workspace=workspace, name="ilk") == dotted
+    assert lead_list_find_by_name(workspace=workspace, name=dotless_name) == dotless

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.management.commands.create_api_key import find_workspace
 from common.exceptions import ApplicationError
 from leads.exports import resolve_columns, write_csv
-from leads.models import LeadList
+from leads.selectors import lead_list_find_by_name
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, workspace: str, list_name: str, output: str, columns, **options):
         target = find_workspace(workspace)
-        lead_list = LeadList.objects.filter(workspace=target, name__iexact=list_name).first()
+        lead_list = lead_list_find_by_name(workspace=target, name=list_name)
         if lead_list is None:
             raise CommandError(f"No list named {list_name!r} in workspace {target.name!r}.")
         try:

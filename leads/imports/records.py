@@ -1,0 +1,111 @@
+"""From a mapped row to a lead record: canonical values, the person's identity
+(`leads.canonical.person_identify`) and the checks that make a row an error instead; and the
+merge of a row repeating a person seen earlier in the same upload."""
+
+from dataclasses import dataclass
+
+from leads import canonical
+from leads.canonical import IdentityProblem
+from leads.imports.readers import RowError, SourceRow
+from leads.merge import LEAD_FIELDS, fill_empty, fill_extra
+from leads.models import Lead
+
+VALUE_TOO_LONG = "value_too_long"
+
+# Cleanlist's keys for a row that repeats a person seen earlier in the same upload, by the kind
+# of identity (the key's prefix).
+_DUPLICATE_REASON = {"li": "duplicate_linkedin", "em": "duplicate_email", "nd": "duplicate_name"}
+
+# Placeholder cells meaning "no value" in identifier columns (not in names: "Na" is a surname).
+_PLACEHOLDERS = frozenset({"n/a", "na", "none", "null", "nil", "-", "--", "?", "unknown"})
+
+_MAX_LENGTHS = {name: Lead._meta.get_field(name).max_length for name in LEAD_FIELDS}
+_MAX_LENGTHS["identity_key"] = Lead._meta.get_field("identity_key").max_length
+
+
+def duplicate_reason(identity_key: str) -> str:
+    return _DUPLICATE_REASON[identity_key[:2]]
+
+
+@dataclass(slots=True)
+class LeadRecord:
+    row: int
+    identity_key: str
+    first_name: str
+    last_name: str
+    full_name: str
+    title: str
+    company_name: str
+    domain: str
+    industry: str
+    location: str
+    linkedin_url: str | None
+    email: str | None
+    phone: str | None
+    extra: dict[str, str]
+
+    def merge(self, other: "LeadRecord") -> None:
+        """A later row of the same person in this upload fills what this record lacks."""
+        fill_empty(self, {name: getattr(other, name) for name in LEAD_FIELDS})
+        fill_extra(self.extra, other.extra)
+
+
+def _identifier(raw: str | None) -> str | None:
+    if not raw or raw.casefold() in _PLACEHOLDERS:
+        return None
+    return raw
+
+
+def to_record(source: SourceRow) -> LeadRecord | RowError:
+    """Canonical values and identity of one mapped row, or why it cannot be imported."""
+    values, extra, row = source.fields, dict(source.extra), source.row
+    raw_linkedin = _identifier(values.get("linkedin_url"))
+    raw_email = _identifier(values.get("email"))
+    raw_domain = _identifier(values.get("domain"))
+    identity = canonical.person_identify(
+        linkedin_url=raw_linkedin,
+        email=raw_email,
+        first_name=values.get("first_name"),
+        last_name=values.get("last_name"),
+        full_name=values.get("full_name"),
+        company_name=values.get("company_name"),
+        domain=raw_domain,
+    )
+    if identity.problems:
+        problem = identity.problems[0]
+        detail = {
+            IdentityProblem.INVALID_LINKEDIN_URL: f"Not a LinkedIn profile URL: {raw_linkedin!r}",
+            IdentityProblem.INVALID_EMAIL: f"Not an email address: {raw_email!r}",
+            IdentityProblem.NO_IDENTIFIER: (
+                "Needs a LinkedIn profile URL, an email, or first name + last name + company "
+                "domain or company name."
+            ),
+        }[problem]
+        return RowError(row, str(problem), detail)
+    if raw_domain and identity.domain is None:
+        extra.setdefault("domain", raw_domain)  # kept, not lost, but not used for identity
+    raw_phone = _identifier(values.get("phone"))
+    phone = canonical.phone(raw_phone) if raw_phone else None
+    if raw_phone and phone is None:
+        extra.setdefault("phone", raw_phone)
+    record = LeadRecord(
+        row=row,
+        identity_key=identity.key,
+        first_name=identity.first_name,
+        last_name=identity.last_name,
+        full_name=identity.full_name,
+        title=canonical.name(values.get("title")),
+        company_name=identity.company_name,
+        domain=identity.domain or "",
+        industry=canonical.name(values.get("industry")),
+        location=canonical.name(values.get("location")),
+        linkedin_url=identity.linkedin_url,
+        email=identity.email,
+        phone=phone,
+        extra=extra,
+    )
+    for name, limit in _MAX_LENGTHS.items():
+        value = getattr(record, name)
+        if value and len(value) > limit:
+            return RowError(row, VALUE_TOO_LONG, f"{name} is longer than {limit} characters.")
+    return record

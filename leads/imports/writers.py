@@ -1,0 +1,274 @@
+"""Writing a batch of lead records: companies upserted by domain, leads upserted by identity key
+(`leads.merge`: empty fields filled, nothing overwritten or blanked), then list memberships.
+
+Two writers with the same behaviour: `PostgresCopyWriter` COPYs each batch into a temporary
+table and merges it with a few set-based statements; `OrmWriter` does the same through the ORM
+in bulk queries (any database, e.g. the SQLite demo). `default_writer()` picks by the database.
+A writer works inside the caller's transaction.
+"""
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Protocol
+
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+
+from accounts.models import Workspace
+from common.bulk import insert_defaults
+from leads.imports.records import LeadRecord
+from leads.merge import (
+    COMPANY_BLANK_FIELDS,
+    LEAD_BLANK_FIELDS,
+    LEAD_FIELDS,
+    LEAD_NULLABLE_FIELDS,
+    fill_empty,
+    fill_empty_sql,
+    fill_extra,
+)
+from leads.models import Company, Lead, LeadList, ListMembership
+
+
+@dataclass
+class BatchOutcome:
+    inserted: set[str]  # identity keys of the leads this batch created
+    created_by_import: list[str]  # identity keys of matched leads this import created
+    added_to_list: int
+
+
+class LeadWriter(Protocol):
+    def write(self, records: list[LeadRecord]) -> BatchOutcome: ...
+
+
+class WriterFactory(Protocol):
+    """A writer class: built once per import, inside its transaction. `stamp` is the import's
+    `created_at`/`updated_at`, by which a later batch recognises leads this import created."""
+
+    def __call__(
+        self, *, workspace: Workspace, lead_list: LeadList, stamp: datetime
+    ) -> LeadWriter: ...
+
+
+_TEMP_TABLE = "sluice_import_rows"
+_RECORD_COLUMNS = ("row_no", "identity_key", *LEAD_FIELDS, "extra")
+
+
+class PostgresCopyWriter:
+    """COPY into a temporary table, then a few set-based statements per batch."""
+
+    def __init__(self, *, workspace: Workspace, lead_list: LeadList, stamp: datetime) -> None:
+        self.workspace_id = workspace.pk
+        self.list_id = lead_list.pk
+        self.stamp = stamp
+        text_columns = ", ".join(f"{name} text" for name in LEAD_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP_TABLE} (row_no integer, "
+                f"identity_key text, {text_columns}, extra jsonb, company_id uuid) "
+                "ON COMMIT DROP"
+            )
+
+    def write(self, records: list[LeadRecord]) -> BatchOutcome:
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {_TEMP_TABLE}")
+            columns = ", ".join(_RECORD_COLUMNS)
+            with cursor.cursor.copy(f"COPY {_TEMP_TABLE} ({columns}) FROM STDIN") as copy:
+                for r in records:
+                    copy.write_row(
+                        (
+                            r.row,
+                            r.identity_key,
+                            *(getattr(r, name) for name in LEAD_FIELDS),
+                            json.dumps(r.extra, ensure_ascii=False),
+                        )
+                    )
+            self._upsert_companies(cursor)
+            inserted = self._upsert_leads(cursor)
+            # One pass over the batch's leads: add them to the list (in file order) and report
+            # which of them this import created.
+            cursor.execute(
+                "WITH matched AS (SELECT l.id, l.created_at, t.identity_key, t.row_no "  # noqa: S608
+                f"FROM {_TEMP_TABLE} t JOIN leads_lead l "
+                "ON l.workspace_id = %s AND l.identity_key = t.identity_key), "
+                "added AS (INSERT INTO leads_listmembership (lead_list_id, lead_id, added_at) "
+                "SELECT %s, id, %s FROM matched ORDER BY row_no "
+                "ON CONFLICT (lead_list_id, lead_id) DO NOTHING RETURNING 1) "
+                "SELECT (SELECT count(*) FROM added), "
+                "array_agg(identity_key) FILTER (WHERE created_at = %s) FROM matched",
+                [self.workspace_id, self.list_id, self.stamp, self.stamp],
+            )
+            added, created = cursor.fetchone()
+            created = created or []
+        return BatchOutcome(inserted=inserted, created_by_import=created, added_to_list=added)
+
+    def _upsert_companies(self, cursor: CursorWrapper) -> None:
+        set_columns = ("workspace_id", "domain", "name", "industry", "created_at", "updated_at")
+        default_columns, default_values = insert_defaults(Company, skip=set_columns)
+        placeholders = ", ".join(["%s"] * len(default_values))
+        assignments, fills = fill_empty_sql(
+            table="leads_company", blank_fields=COMPANY_BLANK_FIELDS
+        )
+        cursor.execute(
+            f"INSERT INTO leads_company (id, {', '.join(set_columns)}, "  # noqa: S608
+            f"{', '.join(default_columns)}) "
+            f"SELECT gen_random_uuid(), %s, d.domain, d.company_name, d.industry, %s, %s, "
+            f"{placeholders} FROM (SELECT domain, "
+            # The first non-empty name and industry given for the domain in this batch.
+            "COALESCE((array_agg(company_name ORDER BY row_no) "
+            "FILTER (WHERE company_name <> ''))[1], '') AS company_name, "
+            "COALESCE((array_agg(industry ORDER BY row_no) "
+            "FILTER (WHERE industry <> ''))[1], '') AS industry "
+            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain ORDER BY domain) d "
+            "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
+            f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
+            f"WHERE {' OR '.join(fills)}",
+            [self.workspace_id, self.stamp, self.stamp, *default_values],
+        )
+        cursor.execute(
+            f"UPDATE {_TEMP_TABLE} t SET company_id = c.id FROM leads_company c "  # noqa: S608
+            "WHERE c.workspace_id = %s AND c.domain = t.domain AND t.domain <> ''",
+            [self.workspace_id],
+        )
+
+    def _upsert_leads(self, cursor: CursorWrapper) -> set[str]:
+        record_fields = ("identity_key", *LEAD_FIELDS, "extra", "company_id")
+        set_columns = ("workspace_id", *record_fields, "created_at", "updated_at")
+        default_columns, default_values = insert_defaults(Lead, skip=set_columns)
+        assignments, fills = fill_empty_sql(
+            table="leads_lead",
+            blank_fields=LEAD_BLANK_FIELDS,
+            nullable_fields=(*LEAD_NULLABLE_FIELDS, "company_id"),
+            json_fields=("extra",),
+        )
+        placeholders = ", ".join(["%s"] * len(default_values))
+        cursor.execute(
+            f"INSERT INTO leads_lead (id, {', '.join(set_columns)}, "  # noqa: S608
+            f"{', '.join(default_columns)}) "
+            f"SELECT gen_random_uuid(), %s, {', '.join('t.' + c for c in record_fields)}, "
+            # Key order: concurrent imports lock overlapping leads in the same order, so they
+            # wait for each other instead of deadlocking.
+            f"%s, %s, {placeholders} FROM {_TEMP_TABLE} t ORDER BY t.identity_key "
+            "ON CONFLICT (workspace_id, identity_key) DO UPDATE SET "
+            f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
+            f"WHERE {' OR '.join(fills)} "
+            # xmax = 0: the row version was inserted, not updated, by this statement.
+            "RETURNING identity_key, (xmax = 0)",
+            [self.workspace_id, self.stamp, self.stamp, *default_values],
+        )
+        return {key for key, inserted in cursor.fetchall() if inserted}
+
+
+@dataclass
+class _CompanyValues:
+    name: str = ""
+    industry: str = ""
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    # SQLite caps the number of parameters per statement.
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class OrmWriter:
+    """The same merge rules through the ORM, for any database."""
+
+    def __init__(self, *, workspace: Workspace, lead_list: LeadList, stamp: datetime) -> None:
+        self.workspace = workspace
+        self.lead_list = lead_list
+        self.stamp = stamp
+
+    def _companies(self, records: list[LeadRecord]) -> dict[str, Company]:
+        # domain → the first non-empty name and industry given for it in this batch.
+        wanted: dict[str, _CompanyValues] = {}
+        for r in records:
+            if r.domain:
+                given = wanted.setdefault(r.domain, _CompanyValues())
+                fill_empty(given, {"name": r.company_name, "industry": r.industry})
+        found: dict[str, Company] = {}
+        for chunk in _chunks(list(wanted)):
+            for company in Company.objects.filter(workspace=self.workspace, domain__in=chunk):
+                found[company.domain] = company
+        Company.objects.bulk_create(
+            [
+                Company(workspace=self.workspace, domain=domain, **asdict(given))
+                for domain, given in wanted.items()
+                if domain not in found
+            ],
+            ignore_conflicts=True,
+        )
+        changed = []
+        for domain, company in found.items():
+            if fill_empty(company, asdict(wanted[domain])):
+                company.updated_at = self.stamp
+                changed.append(company)
+        Company.objects.bulk_update(changed, [*COMPANY_BLANK_FIELDS, "updated_at"])
+        missing = [d for d in wanted if d not in found]
+        for chunk in _chunks(missing):
+            for company in Company.objects.filter(workspace=self.workspace, domain__in=chunk):
+                found[company.domain] = company
+        return found
+
+    def write(self, records: list[LeadRecord]) -> BatchOutcome:
+        companies = self._companies(records)
+        keys = [r.identity_key for r in records]
+        existing: dict[str, Lead] = {}
+        for chunk in _chunks(keys):
+            for lead in Lead.objects.filter(workspace=self.workspace, identity_key__in=chunk):
+                existing[lead.identity_key] = lead
+        new, changed = [], []
+        for r in records:
+            company = companies.get(r.domain)
+            values = {name: getattr(r, name) for name in LEAD_FIELDS}
+            lead = existing.get(r.identity_key)
+            if lead is None:
+                new.append(
+                    Lead(
+                        workspace=self.workspace,
+                        identity_key=r.identity_key,
+                        company=company,
+                        extra=r.extra,
+                        **values,
+                    )
+                )
+                continue
+            filled = fill_empty(lead, {**values, "company_id": company.pk if company else None})
+            if fill_extra(lead.extra, r.extra) or filled:
+                lead.updated_at = self.stamp
+                changed.append(lead)
+        Lead.objects.bulk_create(new, ignore_conflicts=True)
+        # auto_now_add stamps each object separately; the shared stamp tells later batches
+        # which leads this import created.
+        for chunk in _chunks([lead.pk for lead in new]):
+            Lead.objects.filter(pk__in=chunk).update(created_at=self.stamp)
+        Lead.objects.bulk_update(changed, [*LEAD_FIELDS, "company", "extra", "updated_at"])
+        ids: dict[str, tuple[uuid.UUID, datetime]] = {}
+        for chunk in _chunks(keys):
+            rows = Lead.objects.filter(workspace=self.workspace, identity_key__in=chunk)
+            for key, pk, created_at in rows.values_list("identity_key", "pk", "created_at"):
+                ids[key] = (pk, created_at)
+        lead_ids = [ids[key][0] for key in keys]
+        in_list: set[uuid.UUID] = set()
+        for chunk in _chunks(lead_ids):
+            in_list.update(
+                ListMembership.objects.filter(
+                    lead_list=self.lead_list, lead_id__in=chunk
+                ).values_list("lead_id", flat=True)
+            )
+        to_add = [pk for pk in lead_ids if pk not in in_list]
+        ListMembership.objects.bulk_create(
+            [ListMembership(lead_list=self.lead_list, lead_id=pk) for pk in to_add],
+            ignore_conflicts=True,
+        )
+        created = [key for key in keys if ids[key][1] == self.stamp]
+        # A conflicting concurrent insert wins the race; then our object was not written.
+        inserted = {lead.identity_key for lead in new if ids[lead.identity_key][0] == lead.pk}
+        return BatchOutcome(inserted=inserted, created_by_import=created, added_to_list=len(to_add))
+
+
+def default_writer() -> WriterFactory:
+    """COPY on PostgreSQL, the ORM elsewhere."""
+    return PostgresCopyWriter if connection.vendor == "postgresql" else OrmWriter
