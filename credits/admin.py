@@ -130,7 +130,9 @@ class RefundReviewAdmin(admin.ModelAdmin):
     @admin.display(description="remainder")
     def remainder(self, obj: RefundReview) -> int:
         return (
-            obj.amount - obj.charged - obj.refunded if obj.refund_status == Hold.RefundStatus.PENDING_REVIEW else 0
+            obj.amount - obj.charged - obj.refunded
+            if obj.refund_status == Hold.RefundStatus.PENDING_REVIEW
+            else 0
         )
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -12,6 +12,7 @@ from accounts import scopes
 from common.api import absolute_url, idempotent_response, status_for_client, timestamp_ms
 from common.serializers import BlankAsNullCharField
 from credits import prices
+from credits.prices import EnrichmentType
 from enrichment import selectors
 from enrichment.models import ItemStatus, WebhookEndpoint, Workflow
 from enrichment.results import CompanyCohortEnriched, Preview, Started
@@ -355,7 +356,7 @@ class BulkEnrichmentStartApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         list_id = serializers.CharField()
-        scope = EnrichmentTypeField(required=False, default=prices.EnrichmentType.PARTIAL)
+        scope = EnrichmentTypeField(required=False, default=EnrichmentType.PARTIAL)
         quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
         max_credits = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         output = serializers.ChoiceField(

@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from accounts import scopes
 from common.api import absolute_url, idempotency_key_of, idempotent_response, timestamp_ms
 from common.exceptions import EmptyLeadScope, InsufficientScope
-from credits import prices
+from credits.prices import EnrichmentType
+from enrichment.models import Workflow
 from enrichment.services.start import bulk_enrichment_start
 from leads.imports import csv_import
 from leads.imports.pipeline import csv_content_decode, csv_content_digest
@@ -148,8 +149,8 @@ def _enrichment_dispatcher(
             started = bulk_enrichment_start(
                 workspace=request.auth.workspace,
                 list_id=lead_list.pk,
-                enrichment_type=data.get("enrichment_type") or prices.PARTIAL,
-                output="skip_existing",
+                enrichment_type=data.get("enrichment_type") or EnrichmentType.PARTIAL,
+                output=Workflow.Output.SKIP_EXISTING,
                 quote_id=data.get("quote_id") or None,
                 quote_required=False,
                 quote_binds_rows=False,

@@ -8,15 +8,16 @@ from datetime import datetime
 from django.db.models import Q
 
 from credits import prices
+from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
 from leads.models import Lead
 from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
 
 REQUESTED = {
-    prices.EnrichmentType.PARTIAL: frozenset({DataPoint.EMAIL}),
-    prices.EnrichmentType.PHONE_ONLY: frozenset({DataPoint.PHONE}),
-    prices.EnrichmentType.FULL: frozenset({DataPoint.EMAIL, DataPoint.PHONE}),
+    EnrichmentType.PARTIAL: frozenset({DataPoint.EMAIL}),
+    EnrichmentType.PHONE_ONLY: frozenset({DataPoint.PHONE}),
+    EnrichmentType.FULL: frozenset({DataPoint.EMAIL, DataPoint.PHONE}),
 }
 LEAD_FIELDS = ["email", "email_status", "email_confidence", "phone", "provider", "enriched_at"]
 

@@ -41,6 +41,7 @@ from credits.counting import (
     scope_counts,
 )
 from credits.models import Quote
+from credits.prices import EnrichmentType
 from credits.selectors import balance_get
 
 _KID = re.compile(r"^[A-Za-z0-9]{1,16}$")
@@ -106,7 +107,7 @@ def canonical_params(
         )
     if tool == ENRICH_COMPANY:
         return {}
-    kind = prices.normalize_enrichment_type(enrichment_type or prices.EnrichmentType.PARTIAL)
+    kind = prices.normalize_enrichment_type(enrichment_type or EnrichmentType.PARTIAL)
     if tool == ENRICH_PERSON:
         return {"enrichment_type": kind}
     if tool == ENRICH_LIST:

@@ -6,36 +6,38 @@ commit. A broker that refuses the enqueue fails the workflow and releases the ho
 API answers 502 (enrichment.services.lifecycle.workflow_enqueue).
 """
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
-from common.exceptions import EmptyLeadScope, NotFound, ValidationFailed
+from common.exceptions import EmptyLeadScope, ValidationFailed
 from credits import prices
 from credits import selectors as credit_selectors
 from credits import services as credits
 from credits.models import Quote
+from credits.prices import EnrichmentType
 from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus, new_workflow_id
 from enrichment.results import CompanyCohortEnriched, Plan, Preview, Started
 from enrichment.services.company import company_cohort_enrich
 from enrichment.services.lifecycle import workflow_enqueue
-from leads import canonical
 from leads.models import Cohort, Lead, LeadList, ListMembership
 from leads.selectors import cohort_get, cohort_select_ids, lead_list_get
-from leads.services import lead_list_create
+from leads.services import lead_list_create, lead_resolve_person
 
 MCP_RESULTS_LIST = "MCP Results"
 # Types whose lookups include another type's: a finished `full` run also answers `partial`.
 _COVERED_BY = {
-    prices.EnrichmentType.PARTIAL: (prices.EnrichmentType.PARTIAL, prices.EnrichmentType.FULL),
-    prices.EnrichmentType.PHONE_ONLY: (prices.EnrichmentType.PHONE_ONLY, prices.EnrichmentType.FULL),
-    prices.EnrichmentType.FULL: (prices.EnrichmentType.FULL,),
+    EnrichmentType.PARTIAL: (EnrichmentType.PARTIAL, EnrichmentType.FULL),
+    EnrichmentType.PHONE_ONLY: (
+        EnrichmentType.PHONE_ONLY,
+        EnrichmentType.FULL,
+    ),
+    EnrichmentType.FULL: (EnrichmentType.FULL,),
 }
 
 
@@ -129,67 +131,6 @@ def _add_to_list(lead_list: LeadList, lead_ids: list) -> None:
 # --- Person -----------------------------------------------------------------------------------
 
 
-def person_resolve(*, workspace: Workspace, person: dict[str, Any]) -> Lead:
-    """The workspace's lead for this person, created if new. Accepts `person_id` or a strong
-    identifier (email, LinkedIn URL in any common form) or first + last name with a company
-    name or domain."""
-    if person.get("person_id"):
-        try:
-            return Lead.objects.get(workspace=workspace, pk=uuid.UUID(str(person["person_id"])))
-        except (ValueError, Lead.DoesNotExist):
-            raise NotFound(f"No person {person['person_id']}.") from None
-    linkedin = canonical.linkedin_url(person.get("linkedin_url"))
-    email = canonical.email(person.get("email"))
-    domain = canonical.domain(person.get("domain")) or (email and canonical.domain(email))
-    first, last = canonical.name(person.get("first_name")), canonical.name(person.get("last_name"))
-    errors = {}
-    if person.get("linkedin_url") and not linkedin:
-        errors["linkedin_url"] = ["Not a LinkedIn profile URL."]
-    if person.get("email") and not email:
-        errors["email"] = ["Not a valid email address."]
-    if errors:
-        raise ValidationFailed(details=errors)
-    company_name = canonical.name(person.get("company_name"))
-    identity = canonical.person_identity(
-        linkedin=linkedin,
-        email_address=email,
-        first_name=first,
-        last_name=last,
-        company_domain=domain or (company_name.casefold() if company_name else None),
-    )
-    if identity is None:
-        raise ValidationFailed(
-            "Give email, linkedin_url or person_id, or first_name + last_name with "
-            "company_name or domain.",
-            details={"non_field_errors": ["No identifier for this person."]},
-        )
-    defaults = {
-        "first_name": first,
-        "last_name": last,
-        "full_name": f"{first} {last}".strip(),
-        "company_name": company_name,
-        "domain": domain or "",
-        "linkedin_url": linkedin,
-        "email": email,
-        "phone": canonical.phone(person.get("phone")),
-    }
-    try:
-        with transaction.atomic():
-            lead, created = Lead.objects.get_or_create(
-                workspace=workspace, identity_key=identity, defaults=defaults
-            )
-    except IntegrityError:
-        lead, created = Lead.objects.get(workspace=workspace, identity_key=identity), False
-    if not created:
-        # Fill what we did not know; never overwrite what the lead already holds.
-        missing = {k: v for k, v in defaults.items() if v and not getattr(lead, k)}
-        if missing:
-            Lead.objects.filter(pk=lead.pk).update(**missing)
-            for key, value in missing.items():
-                setattr(lead, key, value)
-    return lead
-
-
 def _reusable_workflow(*, lead: Lead, enrichment_type: str) -> Workflow | None:
     """A pending/running run for this lead and data, or one finished within the reuse window:
     asking again returns it instead of charging again (seeds/000)."""
@@ -239,7 +180,7 @@ def person_enrichment_start(
 ) -> Preview | Started:
     with transaction.atomic():
         lead_list = lead_list_get(workspace=workspace, list_id=lead_list_id)
-        lead = person_resolve(workspace=workspace, person=person)
+        lead = lead_resolve_person(workspace=workspace, person=person)
         _add_to_list(lead_list, [lead.pk])
         reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
         if preview:

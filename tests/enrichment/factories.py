@@ -25,13 +25,12 @@ def list_with_leads(workspace, count: int, **fields) -> LeadList:
                 company_name="Example",
                 domain=f"{slug}.example.com",
                 linkedin_url=linkedin,
-                identity_key=canonical.person_identity(
-                    linkedin=linkedin,
-                    email_address=None,
+                identity_key=canonical.person_identify(
+                    linkedin_url=linkedin,
                     first_name="Pat",
                     last_name=slug,
-                    company_domain=f"{slug}.example.com",
-                ),
+                    domain=f"{slug}.example.com",
+                ).key,
                 **fields,
             )
         )
