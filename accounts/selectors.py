@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 from django.db.models import CharField, Q, QuerySet, Sum
@@ -5,11 +6,25 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import ApiKey, ApiUsage, Workspace
+from common.exceptions import NotFound
 from credits.selectors import credits_spent_by_day
 
 USAGE_GROUPS = ("tool", "key", "day", "error")
 _COUNTS = {"n_calls": Sum("calls"), "n_errors": Sum("calls", filter=Q(status_code__gte=400))}
 _GROUP_COLUMN = {"tool": "route", "key": "api_key__prefix", "day": "day", "error": "error_code"}
+
+
+def workspace_find(*, ref: str) -> Workspace:
+    """A workspace by name, else by id: how an operator names one on the command line."""
+    workspace = Workspace.objects.filter(name=ref).first()
+    if workspace is None:
+        try:
+            workspace = Workspace.objects.filter(pk=uuid.UUID(ref)).first()
+        except ValueError:
+            workspace = None
+    if workspace is None:
+        raise NotFound(f"No workspace with id or name {ref!r}.")
+    return workspace
 
 
 def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:

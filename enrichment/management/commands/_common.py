@@ -3,7 +3,7 @@
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.management.base import CommandError
 
-from accounts.management.commands.create_api_key import find_workspace
+from accounts.selectors import workspace_find
 from common.exceptions import ApplicationError
 from credits import prices
 from enrichment.cli import find_list
@@ -28,7 +28,10 @@ def add_list_arguments(parser) -> None:
 
 def resolve(*, workspace: str, list_ref: str, scope: str):
     """(workspace, list, enrichment type) or a CommandError saying what is wrong."""
-    target = find_workspace(workspace)
+    try:
+        target = workspace_find(ref=workspace)
+    except ApplicationError as exc:
+        raise command_error(exc) from exc
     try:
         lead_list = find_list(workspace=target, identifier=list_ref)
     except ObjectDoesNotExist as exc:
