@@ -10,6 +10,7 @@ from leads.selectors import (
     cohort_enrichment_counts,
     cohort_get,
     enrichment_type_normalize,
+    lead_list_find,
     list_enrichment_counts,
 )
 from leads.services import cohort_create, cohort_purge_expired
@@ -137,3 +138,16 @@ def test_cohort_enrichment_counts_foreign_cohort_is_not_found(workspace, other_w
         cohort_enrichment_counts(
             workspace=workspace, task_id=cohort.id, entity_ids=None, enrichment_type="partial"
         )
+
+
+def test_lead_list_find_by_id_or_case_insensitive_name(workspace):
+    lead_list = LeadListFactory(workspace=workspace, name="Q3 Prospects")
+    assert lead_list_find(workspace=workspace, ref=str(lead_list.pk)) == lead_list
+    assert lead_list_find(workspace=workspace, ref="q3 prospects") == lead_list
+
+
+def test_lead_list_find_foreign_or_unknown_is_not_found(workspace, other_workspace):
+    foreign = LeadListFactory(workspace=other_workspace, name="Theirs")
+    for ref in (str(foreign.pk), "Theirs", "nope", str(uuid.uuid4())):
+        with pytest.raises(NotFound, match="No list with id or name"):
+            lead_list_find(workspace=workspace, ref=ref)

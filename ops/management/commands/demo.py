@@ -27,7 +27,7 @@ from accounts.scopes import ALL_SCOPES
 from accounts.services import api_key_create, api_key_revoke, workspace_create
 from credits.selectors import balance_get
 from credits.services import credits_grant
-from enrichment.cli import render_progress
+from ops.cli import render_progress
 from providers.selectors import provider_call_stats
 
 ROOT = Path(settings.BASE_DIR)
