@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "common.middleware.ApiUsageMiddleware",
+    "accounts.middleware.ApiUsageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
