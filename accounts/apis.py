@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
-from accounts.selectors import USAGE_GROUPS, api_key_list, usage_report
+from accounts.selectors import api_key_list
 from common.api import timestamp_ms
 
 # The SDK's `WhoamiResponse.tier` is an enum of Cleanlist's plans and rejects anything else. A
@@ -75,45 +75,3 @@ class ApiKeyListApi(APIView):
     def get(self, request: Request) -> Response:
         keys = api_key_list(workspace=request.auth.workspace)
         return Response({"keys": self.KeySerializer(keys, many=True).data})
-
-
-class UsageReportApi(APIView):
-    required_scope = scopes.CREDITS_READ
-
-    class InputSerializer(serializers.Serializer):
-        days = serializers.IntegerField(min_value=1, max_value=365, default=7)
-        group_by = serializers.ChoiceField(choices=USAGE_GROUPS, default="tool")
-
-    class RowSerializer(serializers.Serializer):
-        group = serializers.CharField()
-        calls = serializers.IntegerField()
-        errors = serializers.IntegerField()
-        credits_spent = serializers.IntegerField()
-
-    class OutputSerializer(serializers.Serializer):
-        days = serializers.IntegerField()
-        group_by = serializers.CharField()
-        total_calls = serializers.IntegerField()
-        total_errors = serializers.IntegerField()
-        total_credits_spent = serializers.IntegerField()
-        rows = serializers.ListField(child=serializers.DictField())
-
-    @extend_schema(
-        operation_id="usage_report",
-        # From the serializer, so the documented bounds are the enforced ones.
-        parameters=[InputSerializer],
-        responses=OutputSerializer,
-    )
-    def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        report = usage_report(workspace=request.auth.workspace, **params.validated_data)
-        return Response(
-            {
-                **params.validated_data,
-                "total_calls": report["total_calls"],
-                "total_errors": report["total_errors"],
-                "total_credits_spent": report["total_credits_spent"],
-                "rows": self.RowSerializer(report["rows"], many=True).data,
-            }
-        )

@@ -5,12 +5,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.selectors import USAGE_GROUPS
 from common.api import timestamp_ms
 from common.pagination import decode_cursor, make_cursor
 from credits import prices
 from credits.counting import ENRICH_COMPANY, TOOLS
 from credits.models import LedgerEntry
-from credits.selectors import balance_get, ledger_list
+from credits.selectors import balance_get, ledger_list, usage_report
 from credits.services import quote_create
 
 _LEDGER_CURSOR = "credits.ledger"
@@ -203,5 +204,47 @@ class LedgerListApi(APIView):
                 "cursor": cursor,
                 "has_more": has_more,
                 "timestamp_ms": timestamp_ms(),
+            }
+        )
+
+
+class UsageReportApi(APIView):
+    required_scope = scopes.CREDITS_READ
+
+    class InputSerializer(serializers.Serializer):
+        days = serializers.IntegerField(min_value=1, max_value=365, default=7)
+        group_by = serializers.ChoiceField(choices=USAGE_GROUPS, default="tool")
+
+    class RowSerializer(serializers.Serializer):
+        group = serializers.CharField()
+        calls = serializers.IntegerField()
+        errors = serializers.IntegerField()
+        credits_spent = serializers.IntegerField()
+
+    class OutputSerializer(serializers.Serializer):
+        days = serializers.IntegerField()
+        group_by = serializers.CharField()
+        total_calls = serializers.IntegerField()
+        total_errors = serializers.IntegerField()
+        total_credits_spent = serializers.IntegerField()
+        rows = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        operation_id="usage_report",
+        # From the serializer, so the documented bounds are the enforced ones.
+        parameters=[InputSerializer],
+        responses=OutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        report = usage_report(workspace=request.auth.workspace, **params.validated_data)
+        return Response(
+            {
+                **params.validated_data,
+                "total_calls": report.total_calls,
+                "total_errors": report.total_errors,
+                "total_credits_spent": report.total_credits_spent,
+                "rows": self.RowSerializer(report.rows, many=True).data,
             }
         )
