@@ -15,6 +15,20 @@ SDK_TIERS = ("free", "starter", "pro", "enterprise")
 FEATURES = ["enrichment", "waterfall", "lead_lists", "csv_import", "export", "search", "webhooks"]
 
 
+class ApiKeySerializer(serializers.Serializer):
+    """An API key's metadata; the secret is never stored, so never shown."""
+
+    key_id = serializers.CharField(source="id")
+    key_prefix = serializers.CharField(source="prefix")
+    key_last4 = serializers.CharField(source="last4")
+    name = serializers.CharField(allow_null=True)
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    is_active = serializers.BooleanField()
+
+
 class WhoamiApi(APIView):
     required_scope = scopes.ANY_SCOPE
 
@@ -57,21 +71,10 @@ class WhoamiApi(APIView):
 class ApiKeyListApi(APIView):
     required_scope = scopes.ADMIN_API_KEYS
 
-    class KeySerializer(serializers.Serializer):
-        key_id = serializers.CharField(source="id")
-        key_prefix = serializers.CharField(source="prefix")
-        key_last4 = serializers.CharField(source="last4")
-        name = serializers.CharField(allow_null=True)
-        scopes = serializers.ListField(child=serializers.CharField())
-        created_at = serializers.DateTimeField()
-        last_used_at = serializers.DateTimeField(allow_null=True)
-        revoked_at = serializers.DateTimeField(allow_null=True)
-        is_active = serializers.BooleanField()
-
     class OutputSerializer(serializers.Serializer):
-        keys = serializers.ListField(child=serializers.DictField())
+        keys = ApiKeySerializer(many=True)
 
     @extend_schema(operation_id="list_api_keys", responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         keys = api_key_list(workspace=request.auth.workspace)
-        return Response({"keys": self.KeySerializer(keys, many=True).data})
+        return Response(self.OutputSerializer({"keys": keys}).data)
