@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
-from accounts.selectors import USAGE_GROUPS, api_key_list, usage_report
+from accounts.selectors import api_key_list
 from common.api import timestamp_ms
 
 # The SDK's `WhoamiResponse.tier` is an enum of Cleanlist's plans and rejects anything else. A
@@ -13,6 +13,20 @@ from common.api import timestamp_ms
 SDK_TIERS = ("free", "starter", "pro", "enterprise")
 
 FEATURES = ["enrichment", "waterfall", "lead_lists", "csv_import", "export", "search", "webhooks"]
+
+
+class ApiKeySerializer(serializers.Serializer):
+    """An API key's metadata; the secret is never stored, so never shown."""
+
+    key_id = serializers.CharField(source="id")
+    key_prefix = serializers.CharField(source="prefix")
+    key_last4 = serializers.CharField(source="last4")
+    name = serializers.CharField(allow_null=True)
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    is_active = serializers.BooleanField()
 
 
 class WhoamiApi(APIView):
@@ -57,63 +71,10 @@ class WhoamiApi(APIView):
 class ApiKeyListApi(APIView):
     required_scope = scopes.ADMIN_API_KEYS
 
-    class KeySerializer(serializers.Serializer):
-        key_id = serializers.CharField(source="id")
-        key_prefix = serializers.CharField(source="prefix")
-        key_last4 = serializers.CharField(source="last4")
-        name = serializers.CharField(allow_null=True)
-        scopes = serializers.ListField(child=serializers.CharField())
-        created_at = serializers.DateTimeField()
-        last_used_at = serializers.DateTimeField(allow_null=True)
-        revoked_at = serializers.DateTimeField(allow_null=True)
-        is_active = serializers.BooleanField()
-
     class OutputSerializer(serializers.Serializer):
-        keys = serializers.ListField(child=serializers.DictField())
+        keys = ApiKeySerializer(many=True)
 
     @extend_schema(operation_id="list_api_keys", responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         keys = api_key_list(workspace=request.auth.workspace)
-        return Response({"keys": self.KeySerializer(keys, many=True).data})
-
-
-class UsageReportApi(APIView):
-    required_scope = scopes.CREDITS_READ
-
-    class InputSerializer(serializers.Serializer):
-        days = serializers.IntegerField(min_value=1, max_value=365, default=7)
-        group_by = serializers.ChoiceField(choices=USAGE_GROUPS, default="tool")
-
-    class RowSerializer(serializers.Serializer):
-        group = serializers.CharField()
-        calls = serializers.IntegerField()
-        errors = serializers.IntegerField()
-        credits_spent = serializers.IntegerField()
-
-    class OutputSerializer(serializers.Serializer):
-        days = serializers.IntegerField()
-        group_by = serializers.CharField()
-        total_calls = serializers.IntegerField()
-        total_errors = serializers.IntegerField()
-        total_credits_spent = serializers.IntegerField()
-        rows = serializers.ListField(child=serializers.DictField())
-
-    @extend_schema(
-        operation_id="usage_report",
-        # From the serializer, so the documented bounds are the enforced ones.
-        parameters=[InputSerializer],
-        responses=OutputSerializer,
-    )
-    def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        report = usage_report(workspace=request.auth.workspace, **params.validated_data)
-        return Response(
-            {
-                **params.validated_data,
-                "total_calls": report["total_calls"],
-                "total_errors": report["total_errors"],
-                "total_credits_spent": report["total_credits_spent"],
-                "rows": self.RowSerializer(report["rows"], many=True).data,
-            }
-        )
+        return Response(self.OutputSerializer({"keys": keys}).data)

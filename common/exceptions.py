@@ -174,13 +174,6 @@ class DispatchFailed(ApplicationError):
     retryable = True
 
 
-class ServiceUnavailable(ApplicationError):
-    status_code = 503
-    code = "service_unavailable"
-    default_message = "A dependency is unavailable."
-    retryable = True
-
-
 def error_payload(error: ApplicationError) -> dict[str, Any]:
     body: dict[str, Any] = {
         "code": error.code,

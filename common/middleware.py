@@ -46,23 +46,3 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
-
-
-class ApiUsageMiddleware:
-    """Counts every authenticated API request per key, route and status (one upsert)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        api_key = getattr(request, "auth", None)
-        if api_key is not None and is_api_request(request):
-            from accounts.services import usage_record
-
-            try:
-                usage_record(api_key=api_key, request=request, response=response)
-            except Exception:
-                # Usage accounting must never turn a served request into an error.
-                logger.exception("Could not record API usage")
-        return response

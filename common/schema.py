@@ -1,9 +1,7 @@
-"""OpenAPI generation: every operation documents its scope and the error codes it can answer."""
+"""The error body every API error has (rendered by `common.exceptions.error_payload`), as
+serializers for the OpenAPI schema."""
 
-from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
-
-from accounts.scopes import ANY_SCOPE, PUBLIC, required_scope_for
 
 
 class ErrorBodySerializer(serializers.Serializer):
@@ -16,63 +14,3 @@ class ErrorBodySerializer(serializers.Serializer):
 
 class ErrorResponseSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
-
-
-_AUTHENTICATED_ERRORS = {
-    400: ["validation_error"],
-    401: ["unauthorized"],
-    403: ["insufficient_scope"],
-    429: ["rate_limited"],
-    500: ["internal_error"],
-}
-
-
-class ScopedAutoSchema(AutoSchema):
-    """Views may add `error_codes = {409: ["quote_expired", …]}` for their own errors."""
-
-    def _scope(self) -> str:
-        return required_scope_for(self.view, self.method)
-
-    def get_description(self) -> str:
-        description = super().get_description() or ""
-        scope = self._scope()
-        if scope == PUBLIC:
-            note = "No authentication."
-        elif scope == ANY_SCOPE:
-            note = "**Scope:** any valid API key."
-        else:
-            note = f"**Scope:** `{scope}`."
-        return f"{description}\n\n{note}".strip()
-
-    def get_serializer_name(self, serializer, direction) -> str:
-        # Views nest `InputSerializer` / `OutputSerializer` (STYLE.md); named by the bare class
-        # name, every view's `Output` would be one component and all but one schema wrong.
-        qualname = serializer.__class__.__qualname__
-        if "." in qualname:
-            return qualname.replace("Api.", "").replace(".", "")
-        return super().get_serializer_name(serializer, direction)
-
-    def get_auth(self):
-        return [] if self._scope() == PUBLIC else super().get_auth()
-
-    def _error_statuses(self) -> dict[int, list[str]]:
-        if self._scope() == PUBLIC:
-            return {}
-        statuses = {status: list(codes) for status, codes in _AUTHENTICATED_ERRORS.items()}
-        if "{" in self.path:
-            statuses[404] = ["not_found"]
-        for status, codes in getattr(self.view, "error_codes", {}).items():
-            statuses.setdefault(status, []).extend(codes)
-        return statuses
-
-    def _get_response_bodies(self, direction="response"):
-        responses = super()._get_response_bodies(direction)
-        for status, codes in sorted(self._error_statuses().items()):
-            if str(status) in responses:
-                continue
-            response = self._get_response_for_code(
-                ErrorResponseSerializer, str(status), direction=direction
-            )
-            response["description"] = "Error codes: " + ", ".join(f"`{c}`" for c in codes)
-            responses[str(status)] = response
-        return responses

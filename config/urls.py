@@ -43,7 +43,6 @@ def _operations() -> list:
         path("", include("accounts.urls")),
         path("", include("leads.urls")),
         path("", include("credits.urls")),
-        path("", include("providers.urls")),
         path("", include("enrichment.urls")),
     ]
 

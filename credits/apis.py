@@ -5,12 +5,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.selectors import USAGE_GROUPS
 from common.api import timestamp_ms
 from common.pagination import decode_cursor, make_cursor
 from credits import prices
 from credits.counting import ENRICH_COMPANY, TOOLS
 from credits.models import LedgerEntry
-from credits.selectors import balance_get, ledger_list
+from credits.selectors import balance_get, ledger_list, usage_report
 from credits.services import quote_create
 
 _LEDGER_CURSOR = "credits.ledger"
@@ -143,6 +144,22 @@ class CreditsEstimateApi(APIView):
         return Response(self.OutputSerializer(body).data)
 
 
+class LedgerEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    amount = serializers.IntegerField()
+    balance_delta = serializers.IntegerField()
+    held_delta = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
+    held_after = serializers.IntegerField()
+    reference = serializers.CharField()
+    hold_id = serializers.UUIDField(allow_null=True)
+    workflow_id = serializers.CharField(allow_blank=True)
+    quote_id = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
 class LedgerListApi(APIView):
     """The workspace's ledger, newest first, cursor-paginated."""
 
@@ -154,23 +171,8 @@ class LedgerListApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
         cursor = serializers.CharField(required=False)
 
-    class EntrySerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        kind = serializers.CharField()
-        amount = serializers.IntegerField()
-        balance_delta = serializers.IntegerField()
-        held_delta = serializers.IntegerField()
-        balance_after = serializers.IntegerField()
-        held_after = serializers.IntegerField()
-        reference = serializers.CharField()
-        hold_id = serializers.UUIDField(allow_null=True)
-        workflow_id = serializers.CharField(allow_blank=True)
-        quote_id = serializers.CharField(allow_null=True)
-        reason = serializers.CharField(allow_blank=True)
-        created_at = serializers.DateTimeField()
-
     class OutputSerializer(serializers.Serializer):
-        entries = serializers.ListField(child=serializers.DictField())
+        entries = LedgerEntrySerializer(many=True)
         cursor = serializers.CharField(allow_null=True, help_text="Pass back for the next page.")
         has_more = serializers.BooleanField()
         timestamp_ms = serializers.IntegerField()
@@ -197,11 +199,52 @@ class LedgerListApi(APIView):
         has_more = len(entries) > limit
         page = entries[:limit]
         cursor = make_cursor(kind=_LEDGER_CURSOR, before_id=page[-1].id) if has_more else None
-        return Response(
-            {
-                "entries": self.EntrySerializer(page, many=True).data,
-                "cursor": cursor,
-                "has_more": has_more,
-                "timestamp_ms": timestamp_ms(),
-            }
-        )
+        body = {
+            "entries": page,
+            "cursor": cursor,
+            "has_more": has_more,
+            "timestamp_ms": timestamp_ms(),
+        }
+        return Response(self.OutputSerializer(body).data)
+
+
+class UsageRowSerializer(serializers.Serializer):
+    group = serializers.CharField(help_text="The route, key prefix, day or error code.")
+    calls = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    credits_spent = serializers.IntegerField(help_text="Only when grouped by day; else 0.")
+
+
+class UsageReportApi(APIView):
+    required_scope = scopes.CREDITS_READ
+
+    class InputSerializer(serializers.Serializer):
+        days = serializers.IntegerField(min_value=1, max_value=365, default=7)
+        group_by = serializers.ChoiceField(choices=USAGE_GROUPS, default="tool")
+
+    class OutputSerializer(serializers.Serializer):
+        days = serializers.IntegerField()
+        group_by = serializers.CharField()
+        total_calls = serializers.IntegerField()
+        total_errors = serializers.IntegerField()
+        total_credits_spent = serializers.IntegerField()
+        rows = UsageRowSerializer(many=True)
+
+    @extend_schema(
+        operation_id="usage_report",
+        # From the serializer, so the documented bounds are the enforced ones.
+        parameters=[InputSerializer],
+        responses=OutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        report = usage_report(workspace=request.auth.workspace, **params.validated_data)
+        body = {
+            **params.validated_data,
+            "total_calls": report.total_calls,
+            "total_errors": report.total_errors,
+            "total_credits_spent": report.total_credits_spent,
+            "rows": report.rows,
+        }
+        return Response(self.OutputSerializer(body).data)

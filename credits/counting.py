@@ -1,11 +1,15 @@
-"""How many rows an estimate prices: the one place the credits app asks the leads app.
+"""How many rows an estimate prices.
 
-`enrich_list` and `enrich_task` rows come from a lead list / a search cohort owned by the
-leads app. Both selectors return `(total, already_enriched)` for the given enrichment type and raise
-`NotFound` for an unknown or other workspace's list / cohort."""
+`enrich_list` and `enrich_task` rows are a lead list / a search cohort, owned by the leads app,
+which sits above credits: leads registers a counter for each (`LeadsConfig.ready`) instead of
+credits importing it. A counter returns `(total, already_enriched)` for the canonical params
+of its tool and raises `NotFound` for an unknown or other workspace's list / cohort."""
+
+from typing import Protocol
+
+from django.core.exceptions import ImproperlyConfigured
 
 from accounts.models import Workspace
-from leads.selectors import cohort_enrichment_counts, list_enrichment_counts
 
 ENRICH_PERSON = "enrich_person"
 ENRICH_COMPANY = "enrich_company"
@@ -13,23 +17,29 @@ ENRICH_LIST = "enrich_list"
 ENRICH_TASK = "enrich_task"
 TOOLS: tuple[str, ...] = (ENRICH_LIST, ENRICH_PERSON, ENRICH_COMPANY, ENRICH_TASK)
 SINGLE_ROW_TOOLS = (ENRICH_PERSON, ENRICH_COMPANY)
+_COUNTED_TOOLS = (ENRICH_LIST, ENRICH_TASK)
+
+
+class ScopeCounter(Protocol):
+    def __call__(self, *, workspace: Workspace, params: dict) -> tuple[int, int]: ...
+
+
+_scope_counters: dict[str, ScopeCounter] = {}
+
+
+def register_scope_counter(tool: str, counter: ScopeCounter) -> None:
+    """Makes `counter` the one that counts `tool`'s rows (a repeat replaces it)."""
+    _scope_counters[tool] = counter
 
 
 def scope_counts(*, workspace: Workspace, tool: str, params: dict) -> tuple[int, int]:
     """`(total rows, rows already holding the data)` for canonical `params` of `tool`."""
-    if tool == ENRICH_LIST:
-        return list_enrichment_counts(
-            workspace=workspace,
-            list_id=params["list_id"],
-            enrichment_type=params["enrichment_type"],
-        )
-    if tool == ENRICH_TASK:
-        return cohort_enrichment_counts(
-            workspace=workspace,
-            task_id=params["task_id"],
-            entity_ids=params["entity_ids"],
-            enrichment_type=params["enrichment_type"],
-        )
+    counter = _scope_counters.get(tool)
+    if counter is not None:
+        return counter(workspace=workspace, params=params)
+    if tool in _COUNTED_TOOLS:
+        # Pricing these as one row would undercharge a whole list; refuse instead.
+        raise ImproperlyConfigured(f"No scope counter is registered for {tool}.")
     # A single person or company: one row, never "already enriched" from a quote's view
     # (the enrichment app's result cache makes a repeat free at run time instead).
     return 1, 0

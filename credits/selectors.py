@@ -1,10 +1,12 @@
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.models import Workspace
+from accounts.selectors import api_usage_counts
 from credits.models import CreditAccount, Hold, LedgerEntry, Quote
 
 
@@ -73,3 +75,43 @@ def quote_row_count(*, workspace: Workspace, quote_id: str, default: int) -> int
         "row_count", flat=True
     )
     return next(iter(rows), default)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    group: str
+    calls: int
+    errors: int
+    credits_spent: int
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    rows: list[UsageRow]
+    total_calls: int
+    total_errors: int
+    total_credits_spent: int
+
+
+def usage_report(*, workspace: Workspace, days: int, group_by: str) -> UsageReport:
+    """API calls and errors over the last `days` days (today included), per bucket, with the
+    credits spent. Credits are spent by workers after the request, so they come from the
+    ledger, by day; they cannot be attributed to a route or key."""
+    since = timezone.now().date() - timedelta(days=days - 1)
+    usage = api_usage_counts(workspace=workspace, since=since, group_by=group_by)
+    spent = credits_spent_by_day(workspace=workspace, since=since)
+    by_day = {str(day): amount for day, amount in spent.items()} if group_by == "day" else {}
+    return UsageReport(
+        rows=[
+            UsageRow(
+                group=bucket.group,
+                calls=bucket.calls,
+                errors=bucket.errors,
+                credits_spent=by_day.get(bucket.group, 0),
+            )
+            for bucket in usage.buckets
+        ],
+        total_calls=usage.total_calls,
+        total_errors=usage.total_errors,
+        total_credits_spent=sum(spent.values()),
+    )

@@ -91,6 +91,17 @@ def lead_list_find_by_name(*, workspace: Workspace, name: str) -> LeadList | Non
     )
 
 
+def lead_list_find(*, workspace: Workspace, ref: str) -> LeadList:
+    """A list by id, else by (case-insensitive) name: how an operator names one on the command
+    line."""
+    parsed = parse_uuid(ref)
+    by_id = LeadList.objects.filter(workspace=workspace, id=parsed).first() if parsed else None
+    found = by_id or lead_list_find_by_name(workspace=workspace, name=ref)
+    if found is None:
+        raise NotFound(f"No list with id or name {ref!r} in {workspace.name!r}.")
+    return found
+
+
 def _with_counts(queryset: QuerySet[LeadList], *, enriched: bool = False) -> QuerySet[LeadList]:
     counts: dict[str, Any] = {"lead_count": Count("memberships")}
     if enriched:

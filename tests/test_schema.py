@@ -33,3 +33,18 @@ def test_schema_operation_ids_are_the_sdk_method_names(client):
     assert all(path.startswith("/api/v2/") for path in spec["paths"])
     v1 = client.get("/api/v1/public/schema", {"format": "json"}).json()
     assert all(path.startswith("/api/v1/public/") for path in v1["paths"])
+
+
+def test_schema_types_the_items_of_api_keys_ledger_and_usage(client):
+    spec = client.get("/api/v2/schema", {"format": "json"}).json()
+    components = spec["components"]["schemas"]
+    for output, field, item in [
+        ("ApiKeyListOutput", "keys", "ApiKey"),
+        ("LedgerListOutput", "entries", "LedgerEntry"),
+        ("UsageReportOutput", "rows", "UsageRow"),
+    ]:
+        items = components[output]["properties"][field]["items"]
+        assert items == {"$ref": f"#/components/schemas/{item}"}, output
+    assert {"key_id", "key_prefix", "scopes", "is_active"} <= set(components["ApiKey"]["required"])
+    assert {"id", "kind", "amount", "balance_after"} <= set(components["LedgerEntry"]["required"])
+    assert set(components["UsageRow"]["required"]) == {"group", "calls", "errors", "credits_spent"}

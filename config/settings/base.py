@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "common.middleware.ApiUsageMiddleware",
+    "accounts.middleware.ApiUsageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -171,7 +171,7 @@ REST_FRAMEWORK = {
     # request meant something else than its JSON twin (the streamed import declares its own).
     "DEFAULT_PARSER_CLASSES": ["common.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "common.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "common.schema.ScopedAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "accounts.schema.ScopedAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -10,6 +10,7 @@ from leads.selectors import (
     cohort_enrichment_counts,
     cohort_get,
     enrichment_type_normalize,
+    lead_list_find,
     lead_list_find_by_name,
     list_enrichment_counts,
 )
@@ -152,3 +153,16 @@ def test_lead_list_find_by_name_folds_case_as_the_unique_constraint(workspace, o
     dotted = LeadListFactory(workspace=workspace, name="ILK")
     assert lead_list_find_by_name(workspace=workspace, name="ilk") == dotted
     assert lead_list_find_by_name(workspace=workspace, name=dotless_name) == dotless
+
+
+def test_lead_list_find_by_id_or_case_insensitive_name(workspace):
+    lead_list = LeadListFactory(workspace=workspace, name="Q3 Prospects")
+    assert lead_list_find(workspace=workspace, ref=str(lead_list.pk)) == lead_list
+    assert lead_list_find(workspace=workspace, ref="q3 prospects") == lead_list
+
+
+def test_lead_list_find_foreign_or_unknown_is_not_found(workspace, other_workspace):
+    foreign = LeadListFactory(workspace=other_workspace, name="Theirs")
+    for ref in (str(foreign.pk), "Theirs", "nope", str(uuid.uuid4())):
+        with pytest.raises(NotFound, match="No list with id or name"):
+            lead_list_find(workspace=workspace, ref=ref)

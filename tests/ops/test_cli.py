@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from credits.models import Hold
 from credits.services import credits_grant
-from enrichment.cli import render_progress, summary_table, watch_workflow
 from enrichment.models import Workflow
 from enrichment.serializers import WorkflowStatusSerializer
+from ops.cli import render_progress, summary_table, watch_workflow
 from tests.enrichment.conftest import assert_settled, wait_terminal
 from tests.leads.factories import LeadListFactory
 from tests.ops.factories import ProviderCallFactory, WorkflowFactory

@@ -1,24 +1,9 @@
-import uuid
-
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Workspace
 from accounts.scopes import parse_scopes
+from accounts.selectors import workspace_find
 from accounts.services import api_key_create
 from common.exceptions import ApplicationError
-
-
-def find_workspace(identifier: str) -> Workspace:
-    """By id or by name; shared by the commands that take `--workspace`."""
-    workspace = Workspace.objects.filter(name=identifier).first()
-    if workspace is None:
-        try:
-            workspace = Workspace.objects.filter(pk=uuid.UUID(identifier)).first()
-        except ValueError:
-            workspace = None
-    if workspace is None:
-        raise CommandError(f"No workspace with id or name {identifier!r}.")
-    return workspace
 
 
 class Command(BaseCommand):
@@ -38,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         try:
             _, raw_key = api_key_create(
-                workspace=find_workspace(workspace), scopes=scope_list, name=name
+                workspace=workspace_find(ref=workspace), scopes=scope_list, name=name
             )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc

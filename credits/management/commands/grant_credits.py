@@ -2,7 +2,7 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.management.commands.create_api_key import find_workspace
+from accounts.selectors import workspace_find
 from common.exceptions import ApplicationError
 from credits.services import balance_get, credits_grant
 
@@ -22,8 +22,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, workspace: str, amount: int, reason: str, reference: str, **options):
-        target = find_workspace(workspace)
         try:
+            target = workspace_find(ref=workspace)
             entry = credits_grant(
                 workspace=target,
                 amount=amount,

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.management.commands.create_api_key import find_workspace
-from common.exceptions import ApplicationError
+from accounts.selectors import workspace_find
+from common.exceptions import ApplicationError, NotFound
 from leads.exports import resolve_columns, write_csv
 from leads.selectors import lead_list_find_by_name
 
@@ -20,7 +20,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, workspace: str, list_name: str, output: str, columns, **options):
-        target = find_workspace(workspace)
+        try:
+            target = workspace_find(ref=workspace)
+        except NotFound as exc:
+            raise CommandError(exc.message) from exc
         lead_list = lead_list_find_by_name(workspace=target, name=list_name)
         if lead_list is None:
             raise CommandError(f"No list named {list_name!r} in workspace {target.name!r}.")

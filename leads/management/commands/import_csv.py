@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.management.commands.create_api_key import find_workspace
-from common.exceptions import ApplicationError
+from accounts.selectors import workspace_find
+from common.exceptions import ApplicationError, NotFound
 from leads.imports import leads_import_file
 from leads.services import lead_list_create
 
@@ -37,7 +37,10 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--map takes FIELD=HEADER, got {item!r}")
             mapping[field.strip()] = header
-        target = find_workspace(workspace)
+        try:
+            target = workspace_find(ref=workspace)
+        except NotFound as exc:
+            raise CommandError(exc.message) from exc
         lead_list, _ = lead_list_create(workspace=target, name=list_name)
         try:
             with file.open("rb") as stream:

@@ -1,21 +1,23 @@
 """Arguments and lookups shared by `estimate` and `enrich`."""
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands.create_api_key import find_workspace
+from accounts.models import Workspace
+from accounts.selectors import workspace_find
 from common.exceptions import ApplicationError
 from credits import prices
-from enrichment.cli import find_list
+from credits.prices import EnrichmentType
 from enrichment.models import Workflow
+from leads.models import LeadList
+from leads.selectors import lead_list_find
 
 
-def add_list_arguments(parser) -> None:
+def add_list_arguments(parser: CommandParser) -> None:
     parser.add_argument("--workspace", required=True, help="Workspace id or name")
     parser.add_argument("--list", required=True, dest="list_ref", help="List id or name")
     parser.add_argument(
         "--scope",
-        default=prices.PARTIAL,
+        default=EnrichmentType.PARTIAL,
         help="partial (emails, default) | phone_only | full (emails and phones)",
     )
     parser.add_argument(
@@ -26,14 +28,11 @@ def add_list_arguments(parser) -> None:
     )
 
 
-def resolve(*, workspace: str, list_ref: str, scope: str):
+def resolve(*, workspace: str, list_ref: str, scope: str) -> tuple[Workspace, LeadList, str]:
     """(workspace, list, enrichment type) or a CommandError saying what is wrong."""
-    target = find_workspace(workspace)
     try:
-        lead_list = find_list(workspace=target, identifier=list_ref)
-    except ObjectDoesNotExist as exc:
-        raise CommandError(str(exc)) from exc
-    try:
+        target = workspace_find(ref=workspace)
+        lead_list = lead_list_find(workspace=target, ref=list_ref)
         enrichment_type = prices.resolve_enrichment_type(scope=scope)
     except ApplicationError as exc:
         raise command_error(exc) from exc

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from enrichment.cli import summary_table, watch_workflow
 from enrichment.models import Workflow
+from ops.cli import summary_table, watch_workflow
 
 
 class Command(BaseCommand):

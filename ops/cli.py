@@ -6,35 +6,19 @@ not a terminal, e.g. in CI logs or when piped to a file.
 """
 
 import time
-import uuid
 from datetime import datetime
 from typing import IO, Any
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import Workspace
 from credits.models import RefundStatus
 from enrichment.models import Workflow
 from enrichment.selectors import is_terminal_status
 from enrichment.serializers import WorkflowStatusSerializer
-from leads.models import LeadList
 from providers.selectors import provider_call_stats
 
 BAR_WIDTH = 30
-
-
-def find_list(*, workspace: Workspace, identifier: str) -> LeadList:
-    """A workspace's list by id or by (case-insensitive) name."""
-    try:
-        by_id = LeadList.objects.filter(workspace=workspace, pk=uuid.UUID(identifier)).first()
-    except ValueError:
-        by_id = None
-    found = by_id or LeadList.objects.filter(workspace=workspace, name__iexact=identifier).first()
-    if found is None:
-        raise ObjectDoesNotExist(f"No list with id or name {identifier!r} in {workspace.name!r}.")
-    return found
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -2,10 +2,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from common.exceptions import ApplicationError
 from credits.services import quote_create
-from enrichment.cli import summary_table, watch_workflow
-from enrichment.management.commands._common import add_list_arguments, command_error, resolve
 from enrichment.models import Workflow, WorkflowStatus
 from enrichment.services.start import bulk_enrichment_start
+from ops.cli import summary_table, watch_workflow
+from ops.management.commands._common import add_list_arguments, command_error, resolve
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from common.exceptions import ApplicationError
 from credits.services import quote_create
-from enrichment.management.commands._common import add_list_arguments, command_error, resolve
+from ops.management.commands._common import add_list_arguments, command_error, resolve
 
 
 class Command(BaseCommand):

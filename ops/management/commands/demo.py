@@ -25,9 +25,10 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import ApiKey, Workspace
 from accounts.scopes import ALL_SCOPES
 from accounts.services import api_key_create, api_key_revoke, workspace_create
+from credits.prices import EnrichmentType
 from credits.selectors import balance_get
 from credits.services import credits_grant
-from enrichment.cli import render_progress
+from ops.cli import render_progress
 from providers.selectors import provider_call_stats
 
 ROOT = Path(settings.BASE_DIR)
@@ -61,7 +62,9 @@ class Command(BaseCommand):
     help = "Run a demo bulk enrichment of the sample list through the REST API."
 
     def add_arguments(self, parser):
-        parser.add_argument("--scope", default="partial", choices=["partial", "phone_only", "full"])
+        parser.add_argument(
+            "--scope", default=EnrichmentType.PARTIAL, choices=EnrichmentType.values
+        )
         parser.add_argument("--file", default=str(SAMPLE), help="CSV to import")
         parser.add_argument("--timeout", type=float, default=600)
 
