@@ -78,7 +78,9 @@ def test_idempotency_50_concurrent_identical_posts_make_one_workflow(funded, wor
     assert replay.json()["workflow_id"] == workflow.pk
 
 
-def test_idempotency_same_key_other_body_is_409(api, funded):
+@pytest.mark.worker
+def test_idempotency_same_key_other_body_is_409(api, funded, worker):
+    # (the worker runs the enqueued lookup; waiting for it keeps the next flush from racing it)
     lead_list = LeadListFactory(workspace=funded)
     first = api.post(
         "/api/v2/enrichment/person",
