@@ -4,8 +4,12 @@ the behaviour (proxies from the environment, redirects, read timeouts, what reac
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 # A reply that never comes: the handler holds the connection open until the server closes.
 HANG = "hang"
@@ -79,3 +83,15 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def proxy_in_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    """A proxy on 127.0.0.1 named by every proxy variable, with nothing exempted; it answers
+    every request itself, so a request that went through it is easy to tell."""
+    with LocalServer(Reply(200, body=b"from the proxy")) as proxy:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy.base)
+        yield proxy

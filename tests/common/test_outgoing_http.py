@@ -16,7 +16,7 @@ from common.outgoing_http import (
     in_transaction,
     validate_url,
 )
-from tests.local_http import HANG, LocalServer, Reply
+from tests.local_http import HANG, LocalServer, Reply, proxy_in_environment
 
 
 def _session(**kwargs) -> OutgoingSession:
@@ -25,12 +25,7 @@ def _session(**kwargs) -> OutgoingSession:
 
 @pytest.fixture
 def proxy_env(monkeypatch):
-    """A proxy on 127.0.0.1 named by every proxy variable, with nothing exempted."""
-    with LocalServer(Reply(200, body=b"from the proxy")) as proxy:
-        for name in ("NO_PROXY", "no_proxy"):
-            monkeypatch.delenv(name, raising=False)
-        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-            monkeypatch.setenv(name, proxy.base)
+    with proxy_in_environment(monkeypatch) as proxy:
         yield proxy
 
 
