@@ -2,6 +2,8 @@
 on 127.0.0.1 (or `responses` where only the arguments handed to the transport matter)."""
 
 import base64
+import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -185,3 +187,24 @@ def test_outgoing_http_guard_ignores_the_test_case_atomics():
             _session().get(target.url("/inside"))
 
     assert [r.path for r in target.received] == ["/outside"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("accounts", "common", "credits", "leads", "providers", "enrichment", "ops", "config")
+# A client of the demo's own local server, not a call Sluice makes to the outside.
+NOT_OUTGOING = {"common/outgoing_http.py", "common/management/commands/demo.py"}
+OTHER_HTTP = re.compile(
+    r"requests\.(Session|get|post|put|patch|delete|head|request)\(|urllib\.request|httpx|urlopen"
+)
+
+
+def test_outgoing_http_is_the_only_way_out():
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for app in APPS
+        for path in sorted((ROOT / app).rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in NOT_OUTGOING
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if OTHER_HTTP.search(line)
+    ]
+    assert offenders == []
