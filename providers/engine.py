@@ -20,6 +20,11 @@ A batch does one cache read (two: person lookups, then verifications of cached e
 any call, runs people concurrently in a thread pool (provider calls are I/O), and writes new
 cache entries, call records and operator marks in bulk at the end. Worker threads never touch
 the database.
+
+Neither entry point may run inside a database transaction: both raise
+`common.outgoing_http.NetworkInTransaction` before any provider is called (the sandbox too, so
+tests catch it). The check is made here, in the caller's thread, because the pool's threads
+have their own connections and cannot see the caller's transaction.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from common.outgoing_http import ensure_no_transaction
 from providers import registry
 from providers.base import (
     CACHEABLE_KINDS,
@@ -132,6 +138,7 @@ class WaterfallEngine:
             )
         if not people:
             return []
+        ensure_no_transaction("The provider waterfall")
         self._prepare(
             [p.identity() for p in people],
             [dp for dp in (DataPoint.EMAIL, DataPoint.PHONE) if dp in wanted],
@@ -146,6 +153,7 @@ class WaterfallEngine:
         return results
 
     def enrich_company(self, company: CompanyInput) -> CompanyResult | None:
+        ensure_no_transaction("The company waterfall")
         self._prepare([company.identity()], [DataPoint.COMPANY])
         outcome = Outcome.not_found()
         found_by = None

@@ -1,4 +1,5 @@
-"""The shared HTTP plumbing of the real adapters: one pooled `requests.Session` per process,
+"""The shared HTTP plumbing of the real adapters: one pooled session per process (a
+`common.outgoing_http.OutgoingSession`, so the rules of every outgoing request apply),
 connect/read timeouts, and the mapping every provider shares (5xx, timeouts, unparseable
 bodies, `Retry-After`). Each adapter maps its own quirks first and falls back to `default_map`.
 """
@@ -12,27 +13,32 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
+from common.outgoing_http import OutgoingSession, RefusedUrl
 from providers.base import Outcome, Provider
 
-_session: requests.Session | None = None
+_session: OutgoingSession | None = None
 _session_lock = threading.Lock()
 
 
-def session() -> requests.Session:
+def _timeout() -> tuple[float, float]:
+    return (settings.SLUICE_PROVIDER_CONNECT_TIMEOUT_S, settings.SLUICE_PROVIDER_READ_TIMEOUT_S)
+
+
+def session() -> OutgoingSession:
     """One session per process: keep-alive connections are reused across threads (urllib3's
     pool is thread-safe). Retries are ours (the engine's), never urllib3's."""
     global _session
     if _session is None:
         with _session_lock:
             if _session is None:
-                s = requests.Session()
-                adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64, max_retries=0)
-                s.mount("https://", adapter)
-                s.mount("http://", adapter)
-                s.headers["User-Agent"] = "sluice-waterfall/0.1"
-                _session = s
+                _session = OutgoingSession(
+                    role="provider",
+                    timeout=_timeout(),
+                    user_agent="sluice-waterfall/0.1",
+                    pool_connections=16,
+                    pool_maxsize=64,
+                )
     return _session
 
 
@@ -83,7 +89,8 @@ def default_map(response: requests.Response) -> Outcome:
 
 class HttpProvider(Provider):
     """A provider reached over HTTPS. `call()` never raises for network trouble: it returns
-    either a response or the Outcome that the trouble means."""
+    either a response or the Outcome that the trouble means. A redirect is a response, never
+    followed; a call from inside a database transaction raises `NetworkInTransaction`."""
 
     base_url: str = ""
 
@@ -94,33 +101,18 @@ class HttpProvider(Provider):
 
     @property
     def timeout(self) -> tuple[float, float]:
-        return (
-            settings.SLUICE_PROVIDER_CONNECT_TIMEOUT_S,
-            settings.SLUICE_PROVIDER_READ_TIMEOUT_S,
-        )
+        return _timeout()
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response | Outcome:
         kwargs.setdefault("timeout", self.timeout)
         try:
             return session().request(method, f"{self.base_url}{path}", **kwargs)
+        except RefusedUrl:
+            # Our configuration, not the provider's trouble: retrying cannot help.
+            return Outcome.permanent("refused_url")
         except requests.Timeout:
             return Outcome.transient("timeout")
         except requests.ConnectionError:
             return Outcome.transient("connection_error")
         except requests.RequestException as exc:
             return Outcome.transient(type(exc).__name__)
-
-    def call_json(
-        self, method: str, path: str, **kwargs: Any
-    ) -> tuple[requests.Response, dict[str, Any]] | Outcome:
-        """`call()` plus the JSON body; a body that is not a JSON object is a transient error
-        (providers send HTML error pages from their load balancers)."""
-        response = self.call(method, path, **kwargs)
-        if isinstance(response, Outcome):
-            return response
-        try:
-            return response, json_body(response)
-        except MalformedBody:
-            if response.status_code >= 400:
-                return default_map(response)
-            return Outcome.transient("malformed_body")

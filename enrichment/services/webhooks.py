@@ -19,13 +19,16 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
+from common.outgoing_http import OutgoingSession, RefusedUrl
 from enrichment import dispatch
 from enrichment.models import WebhookDelivery, WebhookEndpoint, Workflow
 from enrichment.serializers import WorkflowEventDataSerializer
 
 EVENT_COMPLETED = "enrichment.completed"
 MAX_ENDPOINTS_PER_WORKSPACE = 20
-_session = requests.Session()
+_session = OutgoingSession(
+    role="webhook", timeout=settings.SLUICE_WEBHOOK_TIMEOUT_SECONDS, user_agent="Sluice-Webhooks/1"
+)
 
 
 class WebhookDeliveryError(Exception):
@@ -98,7 +101,8 @@ def webhooks_enqueue_for(*, workflow: Workflow) -> None:
 
 
 def webhook_deliver(*, delivery_id: int) -> None:
-    """One attempt. Raises WebhookDeliveryError when worth retrying."""
+    """One attempt. Raises WebhookDeliveryError when worth retrying; a URL the outgoing policy
+    refuses fails the delivery at once. A redirect is a non-2xx answer, never followed."""
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return
@@ -106,7 +110,6 @@ def webhook_deliver(*, delivery_id: int) -> None:
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "Sluice-Webhooks/1",
         "Sluice-Event": delivery.event_type,
         "Sluice-Delivery": str(delivery.pk),
         "Sluice-Signature": sign(secret=delivery.endpoint.secret, timestamp=timestamp, body=body),
@@ -118,8 +121,10 @@ def webhook_deliver(*, delivery_id: int) -> None:
             data=body,
             headers=headers,
             timeout=settings.SLUICE_WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
         )
+    except RefusedUrl as exc:
+        webhook_give_up(delivery_id=delivery.pk, reason=f"refused_url: {exc}")
+        return
     except requests.RequestException as exc:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(last_error=type(exc).__name__)
         raise WebhookDeliveryError(type(exc).__name__) from None

@@ -6,12 +6,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import transaction
 
+from common.outgoing_http import NetworkInTransaction, OutgoingSession
 from enrichment.models import WebhookDelivery, WebhookEndpoint
-from enrichment.services.webhooks import sign
+from enrichment.services import webhooks
+from enrichment.services.webhooks import WebhookDeliveryError, sign, webhook_deliver
 from tests.enrichment.conftest import SANDBOX_ENV, wait_terminal
 from tests.helpers import assert_error, wait_until
 from tests.leads.factories import LeadListFactory
+from tests.local_http import LocalServer, Reply, proxy_in_environment
 from tests.workers import WorkerProcess
 
 
@@ -138,3 +142,73 @@ def test_webhooks_give_up_after_max_attempts(api, funded, webhook_worker):
     assert delivery.attempts == 3  # SLUICE_WEBHOOK_MAX_ATTEMPTS in the worker
     assert len(receiver.requests) == 3
     assert delivery.last_status_code == 503
+
+
+def _pending_delivery(workspace, url: str) -> WebhookDelivery:
+    endpoint = WebhookEndpoint.objects.create(workspace=workspace, url=url, secret="whsec_test")
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_id="evt_1",
+        event_type="enrichment.completed",
+        payload={"id": "evt_1", "type": "enrichment.completed"},
+    )
+
+
+@pytest.mark.django_db
+def test_webhooks_deliver_through_the_outgoing_session(workspace, monkeypatch):
+    assert isinstance(webhooks._session, OutgoingSession)
+    with proxy_in_environment(monkeypatch) as proxy, LocalServer(Reply(204)) as receiver:
+        delivery = _pending_delivery(workspace, receiver.url("/hooks"))
+        webhook_deliver(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 204)
+    assert proxy.received == []
+    [received] = receiver.received
+    assert received.headers["User-Agent"] == "Sluice-Webhooks/1"
+    timestamp = int(received.headers["Sluice-Signature"].split(",")[0].removeprefix("t="))
+    assert received.headers["Sluice-Signature"] == sign(
+        secret="whsec_test", timestamp=timestamp, body=received.body
+    )
+
+
+@pytest.mark.django_db
+def test_webhooks_redirect_is_a_failed_attempt_not_followed(workspace):
+    with LocalServer(Reply(307, {"Location": "/elsewhere"}), Reply(200)) as receiver:
+        delivery = _pending_delivery(workspace, receiver.url("/hooks"))
+        with pytest.raises(WebhookDeliveryError, match="HTTP 307"):
+            webhook_deliver(delivery_id=delivery.pk)
+
+    assert [r.path for r in receiver.received] == ["/hooks"]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_status_code) == ("pending", 307)
+
+
+@pytest.mark.django_db
+def test_webhooks_url_with_credentials_fails_without_a_request(workspace):
+    with LocalServer() as receiver:
+        url = receiver.url("/hooks").replace("http://", "http://user:pw@")
+        delivery = _pending_delivery(workspace, url)
+        webhook_deliver(delivery_id=delivery.pk)
+
+    assert receiver.received == []
+    delivery.refresh_from_db()
+    assert delivery.status == "failed"
+    assert delivery.last_error.startswith("refused_url")
+    assert "pw" not in delivery.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_delivery_inside_a_transaction_raises_and_sends_nothing(workspace):
+    with LocalServer(Reply(200)) as receiver:
+        delivery = _pending_delivery(workspace, receiver.url("/hooks"))
+        with pytest.raises(NetworkInTransaction), transaction.atomic():
+            webhook_deliver(delivery_id=delivery.pk)
+        assert receiver.received == []
+
+        webhook_deliver(delivery_id=delivery.pk)
+
+    assert len(receiver.received) == 1
+    delivery.refresh_from_db()
+    # the refused attempt was rolled back with its transaction
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)

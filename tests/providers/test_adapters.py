@@ -6,9 +6,14 @@ import json
 import pytest
 import requests
 import responses
+from django.db import transaction
 
+from common.outgoing_http import NetworkInTransaction, OutgoingSession
+from providers.adapters.hunter import HunterProvider
 from providers.base import CompanyInput, CompanyResult, EmailStatus, OutcomeKind, PersonInput
+from providers.http import session
 from providers.registry import build_provider
+from tests.local_http import LocalServer, Reply, proxy_in_environment
 
 PERSON = PersonInput(
     first_name="Alexis",
@@ -418,3 +423,60 @@ def test_dropcontact_phone_found_as_e164():
     )  # fmt: skip
     outcome = build_provider("dropcontact").find_phone(PERSON)
     assert outcome.value == "+33612345678"
+
+
+def test_adapter_session_is_an_outgoing_session():
+    assert isinstance(session(), OutgoingSession)
+
+
+@responses.activate
+def test_adapter_sends_the_provider_timeouts(settings):
+    settings.SLUICE_PROVIDER_CONNECT_TIMEOUT_S = 1.5
+    settings.SLUICE_PROVIDER_READ_TIMEOUT_S = 6
+    responses.add("GET", HUNTER_FINDER, json=HUNTER_FOUND)
+    build_provider("hunter").find_email(PERSON)
+    assert responses.calls[0].request.req_kwargs["timeout"] == (1.5, 6.0)
+
+
+@responses.activate
+def test_adapter_redirect_is_an_answer_not_followed():
+    # given Hunter redirects to a place that would answer "found"
+    elsewhere = "https://elsewhere.example/email-finder"
+    responses.add("GET", HUNTER_FINDER, status=302, headers={"Location": elsewhere})
+    responses.add("GET", elsewhere, json=HUNTER_FOUND)
+    # when the adapter is asked
+    outcome = build_provider("hunter").find_email(PERSON)
+    # then the 302 is the answer
+    assert (outcome.kind, outcome.provider_status) == (K.PERMANENT_ERROR, "302")
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [HUNTER_FINDER]
+
+
+@responses.activate
+def test_adapter_with_credentials_in_its_url_calls_nothing():
+    provider = HunterProvider(api_key="k", base_url="https://user:pw@api.hunter.io/v2")
+    outcome = provider.find_email(PERSON)
+    assert (outcome.kind, outcome.provider_status) == (K.PERMANENT_ERROR, "refused_url")
+    assert len(responses.calls) == 0
+
+
+def test_adapter_ignores_proxies_from_the_environment(monkeypatch):
+    found = json.dumps(HUNTER_FOUND).encode()
+    with (
+        proxy_in_environment(monkeypatch) as proxy,
+        LocalServer(Reply(200, {"Content-Type": "application/json"}, found)) as hunter,
+    ):
+        outcome = HunterProvider(api_key="k", base_url=hunter.url("/v2")).find_email(PERSON)
+
+    assert outcome.kind == K.FOUND
+    assert [r.path.split("?")[0] for r in hunter.received] == ["/v2/email-finder"]
+    assert proxy.received == []
+
+
+@pytest.mark.django_db(transaction=True)
+@responses.activate
+def test_adapter_inside_a_transaction_raises_and_calls_nothing():
+    responses.add("GET", HUNTER_FINDER, json=HUNTER_FOUND)
+    with transaction.atomic(), pytest.raises(NetworkInTransaction):
+        build_provider("hunter").find_email(PERSON)
+    assert len(responses.calls) == 0
+    assert build_provider("hunter").find_email(PERSON).kind == K.FOUND

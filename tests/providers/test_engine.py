@@ -3,7 +3,9 @@ import time
 import pytest
 import responses
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 
+from common.outgoing_http import NetworkInTransaction
 from providers.base import (
     CompanyInput,
     CompanyResult,
@@ -326,3 +328,20 @@ def test_engine_skips_a_provider_without_a_key(settings, sandboxes):
     [result] = run_batch([JANE], EMAIL)
     assert result.attempts[0].provider_status == "not_configured"
     assert result.email_provider == "sandbox"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_engine_refuses_to_call_providers_inside_a_transaction(sandboxes):
+    # given a sandbox that finds everyone (no network: the rule holds for it too)
+    sandboxes(sandbox={"email_hit_rate": 1.0, "company_hit_rate": 1.0})
+    company = CompanyInput(domain="acme.com")
+    # when the engine is called inside a transaction, it fails loudly before any call
+    with transaction.atomic(), pytest.raises(NetworkInTransaction):
+        run_batch([JANE], EMAIL)
+    with transaction.atomic(), pytest.raises(NetworkInTransaction):
+        enrich_company(company)
+    assert not ProviderCall.objects.exists()
+    # and outside one it runs
+    [result] = run_batch([JANE], EMAIL)
+    assert result.email == "jane.doe@acme.com"
+    assert enrich_company(company) is not None
