@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
-from common.outgoing_http import OutgoingSession, RefusedUrl
+from common.outgoing_http import OutgoingSession, RefusedUrl, validate_url
 from enrichment import dispatch
 from enrichment.models import WebhookDelivery, WebhookEndpoint, Workflow
 from enrichment.serializers import WorkflowEventDataSerializer
@@ -41,6 +41,11 @@ def sign(*, secret: str, timestamp: int, body: bytes) -> str:
 
 
 def webhook_create(*, workspace: Workspace, url: str) -> WebhookEndpoint:
+    # Refused at registration by the same policy that refuses it at delivery.
+    try:
+        validate_url(url)
+    except RefusedUrl as exc:
+        raise ValidationFailed(details={"url": [str(exc)]}) from None
     if WebhookEndpoint.objects.filter(workspace=workspace, is_active=True).count() >= (
         MAX_ENDPOINTS_PER_WORKSPACE
     ):

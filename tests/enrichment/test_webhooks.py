@@ -101,6 +101,18 @@ def test_webhooks_register_list_delete(api, other_api):
     assert_error(api.delete(f"/api/v2/webhooks/{created['webhook_id']}"), 404, "not_found")
 
 
+def test_webhooks_register_refuses_a_url_with_credentials(api):
+    # given a URL the delivery policy refuses (credentials would go out as Basic auth)
+    response = api.post(
+        "/api/v2/webhooks", {"url": "https://user:pw@hooks.example.com/x"}, format="json"
+    )
+
+    # then it is refused at registration, without echoing the credentials, and nothing is kept
+    assert_error(response, 400, "validation_error")
+    assert "pw" not in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
 def test_webhooks_signed_delivery_after_retries(api, funded, webhook_worker):
