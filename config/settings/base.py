@@ -217,7 +217,7 @@ SLUICE_WORKFLOW_DEADLINE_SECONDS = env.int("SLUICE_WORKFLOW_DEADLINE_SECONDS", d
 SLUICE_REUSE_WINDOW_SECONDS = env.int("SLUICE_REUSE_WINDOW_SECONDS", default=7 * 24 * 3600)
 SLUICE_STATUS_RETRY_AFTER_SECONDS = env.int("SLUICE_STATUS_RETRY_AFTER_SECONDS", default=2)
 SLUICE_WEBHOOK_MAX_ATTEMPTS = env.int("SLUICE_WEBHOOK_MAX_ATTEMPTS", default=5)
-# First retry after about this long, doubling each time.
+# The first retry comes within this long (full jitter), the bound doubling each time up to 1 h.
 SLUICE_WEBHOOK_BACKOFF_SECONDS = env.float("SLUICE_WEBHOOK_BACKOFF_SECONDS", default=10.0)
 SLUICE_WEBHOOK_TIMEOUT_SECONDS = env.float("SLUICE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 

@@ -1,7 +1,8 @@
 """Celery: delivery guarantees, time limits, queues and the periodic work (beat).
 
 The broker itself is each profile's choice (CELERY_BROKER_URL, with
-broker_transport_options()).
+broker_transport_options()); each task declares its name, queue and retry policy where it is
+defined (common.task_decorator.sluice_task).
 """
 
 from config.env import VAR_DIR, env
@@ -56,19 +57,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- Queues -----------------------------------------------------------------------------------
 
 # Everything goes to the default queue unless these are set; then the chunk work and the webhook
-# deliveries go to their own queues, and each needs a worker that consumes
-# it (`celery -A config worker -Q chunks`; see docs/operations.md).
+# deliveries go to their own queues (named by the tasks, enrichment/tasks.py), and each needs a
+# worker that consumes it (`celery -A config worker -Q chunks`; see docs/operations.md).
 CELERY_TASK_DEFAULT_QUEUE = env.str("SLUICE_DEFAULT_QUEUE", default="celery")
 SLUICE_CHUNK_QUEUE = env.str("SLUICE_CHUNK_QUEUE", default="")
 SLUICE_WEBHOOK_QUEUE = env.str("SLUICE_WEBHOOK_QUEUE", default="")
-CELERY_TASK_ROUTES = {
-    task: {"queue": queue}
-    for task, queue in (
-        ("enrichment.run_chunk", SLUICE_CHUNK_QUEUE),
-        ("enrichment.deliver_webhook", SLUICE_WEBHOOK_QUEUE),
-    )
-    if queue
-}
 
 # --- Periodic work (beat) ---------------------------------------------------------------------
 
@@ -84,11 +77,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(SLUICE_SWEEP_INTERVAL_SECONDS),
     },
     "credits-expire-holds": {
-        "task": "credits.tasks.holds_expire",
+        "task": "credits.expire_holds",
         "schedule": float(SLUICE_HOLD_SWEEP_SECONDS),
     },
     # Unused quotes that expired more than a day ago.
-    "credits-purge-quotes": {"task": "credits.tasks.quotes_purge", "schedule": 3600.0},
+    "credits-purge-quotes": {"task": "credits.purge_quotes", "schedule": 3600.0},
     "providers-purge-expired-cache": {
         "task": "providers.purge_expired_cache",
         "schedule": 3600.0,

@@ -37,10 +37,14 @@ def test_beat_schedule_names_registered_tasks():
 
 
 def _routes(**env: str) -> dict:
+    # the route a publish takes: the task's own queue option, then the router
     code = (
-        "import json; from config.celery import app; r = app.amqp.router; "
-        "print(json.dumps({t: r.route({}, t)['queue'].name for t in "
-        "['enrichment.run_chunk', 'enrichment.deliver_webhook', 'enrichment.plan_workflow']}))"
+        "import json; from config.celery import app; app.loader.import_default_modules(); "
+        "tasks = [app.tasks[t] for t in "
+        "['enrichment.run_chunk', 'enrichment.deliver_webhook', 'enrichment.plan_workflow']]; "
+        "print(json.dumps({t.name: app.amqp.router.route("
+        "{'queue': t.queue} if t.queue else {}, t.name, task_type=t)['queue'].name "
+        "for t in tasks}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
