@@ -86,6 +86,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "providers.purge_expired_cache",
         "schedule": 3600.0,
     },
+    # Idempotency-Key records past their 24 h retention.
+    "common-purge-idempotency-records": {
+        "task": "common.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
     "leads-purge-expired-cohorts": {
         "task": "leads.purge_expired_cohorts",
         "schedule": float(SLUICE_COHORT_PURGE_SECONDS),
