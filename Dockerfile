@@ -1,6 +1,7 @@
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=config.settings.production
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
@@ -11,6 +12,7 @@ COPY leads ./leads
 COPY credits ./credits
 COPY providers ./providers
 COPY enrichment ./enrichment
+COPY ops ./ops
 COPY manage.py ./
 RUN pip install --upgrade pip && pip install .
 

@@ -53,7 +53,7 @@ worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO $(WORKER_FLAGS)
 
 beat: install
-	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule
+	$(BIN)/celery -A config beat --loglevel=INFO
 
 flower: install
 	$(BIN)/celery -A config flower --port=5555

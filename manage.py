@@ -6,9 +6,17 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    from config.runtime import dirs_create, runtime_dirs
+
+    try:
+        dirs = runtime_dirs()
+    except ImproperlyConfigured:
+        dirs = []  # Django reports it below, as it would without us
+    dirs_create(dirs)
     execute_from_command_line(sys.argv)
 
 

@@ -67,7 +67,7 @@ def bench_env(name: str, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": bench_database_url(name),
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "SLUICE_VAR_DIR": str(work / "var"),
         "SLUICE_RATE_LIMIT_PER_KEY": "10000000/min",
         "SLUICE_RATE_LIMIT_PER_WORKSPACE": "10000000/min",

@@ -5,11 +5,20 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+from config.runtime import celery_dirs, dirs_create
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("sluice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _create_celery_dirs(**kwargs) -> None:
+    """Every process that uses the app (worker, beat, a publishing web process) creates the
+    folders Celery writes into once the configuration is read, before it first connects."""
+    dirs_create(celery_dirs())
 
 
 @setup_logging.connect

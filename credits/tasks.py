@@ -1,16 +1,15 @@
-from celery import shared_task
-
-from credits.services import holds_expire as holds_expire_service
-from credits.services import quotes_purge as quotes_purge_service
+from common.task_decorator import sluice_task
+from credits.services import holds_expire, quotes_purge
 
 
-@shared_task(name="credits.tasks.holds_expire")
-def holds_expire() -> int:
+@sluice_task(name="credits.expire_holds")
+def expire_holds() -> int:
     """Beat: releases holds past their expires_at. Safe to run twice or concurrently: each
     hold is released under its row lock, and only while still open."""
-    return holds_expire_service()
+    return holds_expire()
 
 
-@shared_task(name="credits.tasks.quotes_purge")
-def quotes_purge() -> int:
-    return quotes_purge_service()
+@sluice_task(name="credits.purge_quotes")
+def purge_quotes() -> int:
+    """Beat: deletes unused quotes that expired more than a day ago."""
+    return quotes_purge()

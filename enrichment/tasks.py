@@ -1,69 +1,66 @@
 """Celery tasks: thin wrappers that take ids, re-fetch, and call one service. Every task is
-safe to run twice (see the services)."""
+safe to run twice (see the services); names, queues and retries come from sluice_task."""
 
 import logging
-import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from common.context import workflow_id_var
+from common.task_decorator import TRANSIENT_ERRORS, sluice_task
 from enrichment.services import execution
 from enrichment.services.webhooks import WebhookDeliveryError, webhook_deliver, webhook_give_up
 
 logger = logging.getLogger(__name__)
 
-# Database hiccups (a restarted server, a terminated connection) are worth retrying; Django
-# reconnects on the next query.
-_TRANSIENT = (OperationalError, InterfaceError)
+
+@contextmanager
+def _workflow_logging(workflow_id: str) -> Iterator[None]:
+    """Every line logged inside carries the workflow id."""
+    token = workflow_id_var.set(workflow_id)
+    try:
+        yield
+    finally:
+        workflow_id_var.reset(token)
 
 
-@shared_task(
-    name="enrichment.plan_workflow",
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=8,
-)
+@sluice_task(name="enrichment.plan_workflow", backoff_cap_s=600)
 def plan_workflow(workflow_id: str) -> None:
-    token = workflow_id_var.set(workflow_id)
-    try:
+    with _workflow_logging(workflow_id):
         execution.workflow_plan(workflow_id=workflow_id)
-    finally:
-        workflow_id_var.reset(token)
 
 
-@shared_task(name="enrichment.run_chunk", bind=True, max_retries=8)
-def run_chunk(self, workflow_id: str, chunk_no: int) -> None:
-    token = workflow_id_var.set(workflow_id)
-    try:
+def _chunk_give_up(workflow_id: str, chunk_no: int, *, error: Exception) -> None:
+    with _workflow_logging(workflow_id):
+        logger.error("chunk %s/%s gave up: %s", workflow_id, chunk_no, error)
+        execution.chunk_give_up(workflow_id=workflow_id, chunk_no=chunk_no, reason=str(error))
+
+
+@sluice_task(name="enrichment.run_chunk", queue=settings.SLUICE_CHUNK_QUEUE, give_up=_chunk_give_up)
+def run_chunk(workflow_id: str, chunk_no: int) -> None:
+    with _workflow_logging(workflow_id):
         execution.chunk_run(workflow_id=workflow_id, chunk_no=chunk_no)
-    except _TRANSIENT as exc:
-        if self.request.retries >= self.max_retries:
-            logger.error("chunk %s/%s gave up: %s", workflow_id, chunk_no, exc)
-            execution.chunk_give_up(workflow_id=workflow_id, chunk_no=chunk_no, reason=str(exc))
-            return
-        # Exponential backoff with full jitter.
-        countdown = random.uniform(0, min(60, 2**self.request.retries))
-        raise self.retry(exc=exc, countdown=countdown) from exc
-    finally:
-        workflow_id_var.reset(token)
 
 
-@shared_task(name="enrichment.sweep_workflows", autoretry_for=_TRANSIENT, max_retries=3)
+@sluice_task(name="enrichment.sweep_workflows", max_retries=3)
 def sweep_workflows() -> dict:
     return execution.workflows_sweep()
 
 
-@shared_task(name="enrichment.deliver_webhook", bind=True)
-def deliver_webhook(self, delivery_id: int) -> None:
-    try:
-        webhook_deliver(delivery_id=delivery_id)
-    except WebhookDeliveryError as exc:
-        if self.request.retries + 1 >= settings.SLUICE_WEBHOOK_MAX_ATTEMPTS:
-            webhook_give_up(delivery_id=delivery_id, reason=str(exc))
-            return
-        base = settings.SLUICE_WEBHOOK_BACKOFF_SECONDS
-        countdown = min(3600, base * 2**self.request.retries) * random.uniform(0.5, 1)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+def _webhook_give_up(delivery_id: int, *, error: Exception) -> None:
+    webhook_give_up(delivery_id=delivery_id, reason=str(error))
+
+
+@sluice_task(
+    name="enrichment.deliver_webhook",
+    queue=settings.SLUICE_WEBHOOK_QUEUE,
+    retry_on=(WebhookDeliveryError, *TRANSIENT_ERRORS),
+    # SLUICE_WEBHOOK_MAX_ATTEMPTS counts the first attempt too.
+    max_retries=settings.SLUICE_WEBHOOK_MAX_ATTEMPTS - 1,
+    backoff_base_s=settings.SLUICE_WEBHOOK_BACKOFF_SECONDS,
+    backoff_cap_s=3600,
+    give_up=_webhook_give_up,
+)
+def deliver_webhook(delivery_id: int) -> None:
+    webhook_deliver(delivery_id=delivery_id)

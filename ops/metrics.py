@@ -11,6 +11,7 @@ SLUICE_METRICS_CACHE_SECONDS (in the shared cache) so several scrapers cost one 
 from typing import Any
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
@@ -143,9 +144,12 @@ def _credit_families(rows: list[dict[str, Any]]):
 
 
 def task_queues() -> list[str]:
-    """The broker queues Sluice's tasks go to (the default one plus any routed ones)."""
-    routed = [route["queue"] for route in settings.CELERY_TASK_ROUTES.values()]
-    return sorted({settings.CELERY_TASK_DEFAULT_QUEUE, *routed})
+    """The broker queues Sluice's tasks go to: the default one plus those tasks name
+    (sluice_task's `queue`)."""
+    # Every app's tasks, also in a web process that has not dispatched any yet (imported once).
+    current_app.loader.import_default_modules()
+    named = {task.queue for task in current_app.tasks.values() if getattr(task, "queue", None)}
+    return sorted({settings.CELERY_TASK_DEFAULT_QUEUE, *named})
 
 
 def _queue_lengths() -> GaugeMetricFamily | None:

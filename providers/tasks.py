@@ -1,8 +1,8 @@
-from celery import shared_task
-
+from common.task_decorator import sluice_task
 from providers.services import cache_purge_expired
 
 
-@shared_task(name="providers.purge_expired_cache", ignore_result=True)
+@sluice_task(name="providers.purge_expired_cache")
 def purge_expired_cache() -> int:
+    """Beat: deletes expired result-cache entries."""
     return cache_purge_expired()

@@ -15,5 +15,5 @@ fi
 
 "$BIN/python" manage.py runserver 0.0.0.0:8000 --noreload & pids+=($!)
 "$BIN/celery" -A config worker --loglevel=INFO "${worker_flags[@]}" & pids+=($!)
-"$BIN/celery" -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule & pids+=($!)
+"$BIN/celery" -A config beat --loglevel=INFO & pids+=($!)
 wait -n

@@ -7,7 +7,15 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, Workspace
 from accounts.scopes import ALL_SCOPES
+from config.runtime import dirs_create, runtime_dirs
 from tests.factories import ApiKeyFactory, WorkspaceFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_dirs() -> None:
+    # The test client serves requests as the web process does, which creates its folders
+    # (uploads) when it starts.
+    dirs_create(runtime_dirs())
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_demo_runs_on_embedded_defaults(tmp_path):
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
     }
-    env.update(DJANGO_SETTINGS_MODULE="config.settings.base", SLUICE_VAR_DIR=str(tmp_path / "var"))
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.local", SLUICE_VAR_DIR=str(tmp_path / "var"))
     # when
     result = subprocess.run(
         [sys.executable, "manage.py", "demo", "--file", str(sample), "--timeout", "120"],

@@ -1,23 +1,33 @@
-"""Sluice settings, read from the environment (and an optional `.env` file).
+"""Settings shared by every profile; never a DJANGO_SETTINGS_MODULE itself.
 
-With no environment at all Sluice runs on its embedded defaults: SQLite (WAL) and Celery's
-filesystem broker under `var/`, so the demo needs no services. Setting `DATABASE_URL` and
-`REDIS_URL` moves it onto PostgreSQL and Redis. Every setting is documented in `.env.example`.
+The profiles are local.py (the default of manage.py and Celery: embedded SQLite and filesystem
+broker unless DATABASE_URL / REDIS_URL say otherwise), production.py and test.py; each one
+chooses the database, cache and broker. Topics live in their own modules (celery.py,
+providers.py, logging.py, limits.py). Every setting read from the environment is documented in
+`.env.example`.
 """
 
-from pathlib import Path
+import os
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+from config.env import BASE_DIR, VAR_DIR, env  # noqa: F401 - BASE_DIR is a setting too
 
-env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(str(BASE_DIR / ".env"))
+from .celery import *  # noqa: F403
+from .limits import *  # noqa: F403
+from .limits import SLUICE_RATE_LIMIT_PER_KEY, SLUICE_RATE_LIMIT_PER_WORKSPACE
+from .logging import *  # noqa: F403
+from .providers import *  # noqa: F403
 
-# An empty value (as in a copied .env.example) means "the default", like an unset one.
-VAR_DIR = Path(env.str("SLUICE_VAR_DIR", default="") or BASE_DIR / "var")
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# A profile imports this module; used on its own it would run without a database, cache or
+# broker chosen, so it refuses instead of failing later on a first query.
+if __name__ == os.environ.get("DJANGO_SETTINGS_MODULE"):
+    raise ImproperlyConfigured(
+        f"{__name__} is shared by the settings profiles and is not one: set "
+        "DJANGO_SETTINGS_MODULE to config.settings.local, config.settings.production or "
+        "config.settings.test."
+    )
 
 # --- Core -------------------------------------------------------------------------------------
 
@@ -43,6 +53,7 @@ INSTALLED_APPS = [
     "credits",
     "providers",
     "enrichment",
+    "ops",  # /healthz, /readyz, /metrics
 ]
 
 MIDDLEWARE = [
@@ -77,83 +88,47 @@ TEMPLATES = [
     },
 ]
 
-# --- Database ---------------------------------------------------------------------------------
+# --- Database, cache and broker ---------------------------------------------------------------
 
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'sluice.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process read while the worker writes; IMMEDIATE transactions take the
-    # write lock up front instead of failing to upgrade a read lock mid-transaction.
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-    }
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Each profile sets DATABASES, REDIS_URL, CACHES, CELERY_BROKER_URL and
+# CELERY_BROKER_TRANSPORT_OPTIONS from these builders and its own fallbacks.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# True only on the local profile without Redis: one process's memory holds the cache, the rate
+# limits and the breakers, so the demo runs its worker as threads of one process.
+EMBEDDED_MODE = False
 
-# --- Redis, cache and broker ------------------------------------------------------------------
 
-REDIS_URL = env.str("REDIS_URL", default="")
-EMBEDDED_MODE = not REDIS_URL
+def database_config(url: str) -> dict:
+    """DATABASES["default"] for a database URL."""
+    config = environ.Env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the web process read while the worker writes; IMMEDIATE transactions take
+        # the write lock up front instead of failing to upgrade a read lock mid-transaction.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    else:
+        config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
 
-if REDIS_URL:
-    CACHES = {
+
+def cache_config(redis_url: str) -> dict:
+    """CACHES: Redis, shared by every process, or (no Redis) this process's memory."""
+    if not redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": redis_url,
             "KEY_PREFIX": "sluice",
         }
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
-if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("queue", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        # Broadcast/pidbox state; kombu's default is ./control in the working directory.
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
-else:
-    # Longer than any chunk may run (see CELERY_TASK_TIME_LIMIT), so a slow chunk is never
-    # handed to a second worker while the first is still on it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    }
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
-CELERY_TIMEZONE = "UTC"
-# At-least-once delivery: a task is acknowledged only after it ran, and a task whose worker
-# died is redelivered. Every task is written to be safe to run twice.
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=900)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=960)
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Filled by the apps that own periodic work (see config/celery.py).
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- REST framework and OpenAPI ---------------------------------------------------------------
-
-SLUICE_RATE_LIMIT_PER_KEY = env.str("SLUICE_RATE_LIMIT_PER_KEY", default="30/min")
-SLUICE_RATE_LIMIT_PER_WORKSPACE = env.str("SLUICE_RATE_LIMIT_PER_WORKSPACE", default="60/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
@@ -196,30 +171,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
-# --- Request limits ---------------------------------------------------------------------------
-
-# JSON bodies (csv-import's base64 included) are capped here; the streamed `/import` endpoint
-# has its own, much larger cap (SLUICE_IMPORT_MAX_BYTES).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("SLUICE_MAX_BODY_BYTES", default=5 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
-Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-SLUICE_IMPORT_MAX_BYTES = env.int("SLUICE_IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
-
-# --- Sluice -----------------------------------------------------------------------------------
-
-SLUICE_MAX_ACTIVE_KEYS_PER_WORKSPACE = env.int("SLUICE_MAX_ACTIVE_KEYS_PER_WORKSPACE", default=10)
-# How long a `cl-task_…` cohort handle stays usable.
-SLUICE_COHORT_TTL_SECONDS = env.int("SLUICE_COHORT_TTL_SECONDS", default=24 * 3600)
-SLUICE_EXPORT_URL_TTL_SECONDS = env.int("SLUICE_EXPORT_URL_TTL_SECONDS", default=24 * 3600)
-EXPORT_DIR = VAR_DIR / "exports"
-EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-# Phone numbers written without a country code are read in this region (ISO 3166 alpha-2).
-SLUICE_DEFAULT_PHONE_REGION = env.str("SLUICE_DEFAULT_PHONE_REGION", default="US")
-# Absolute URLs (poll_url, download_url) are built from the request unless this is set,
-# e.g. behind a proxy that rewrites the host.
-SLUICE_PUBLIC_BASE_URL = env.str("SLUICE_PUBLIC_BASE_URL", default="")
-
 # --- Static, i18n -----------------------------------------------------------------------------
 
 STATIC_URL = "static/"
@@ -229,35 +180,18 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Logging ----------------------------------------------------------------------------------
+# --- Leads ------------------------------------------------------------------------------------
 
-LOG_LEVEL = env.str("SLUICE_LOG_LEVEL", default="INFO")
-LOG_FORMAT = env.str("SLUICE_LOG_FORMAT", default="text")  # text | json
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"context": {"()": "common.logging.ContextFilter"}},
-    "formatters": {
-        "text": {
-            "format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s wf=%(workflow_id)s] "
-            "%(message)s"
-        },
-        "json": {"()": "common.logging.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["context"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Request logging is ours (common.middleware); Django's own would repeat it.
-        "django.request": {"level": "ERROR", "propagate": True},
-        "django.server": {"level": "WARNING", "propagate": True},
-    },
-}
+# How long a `cl-task_…` cohort handle stays usable.
+SLUICE_COHORT_TTL_SECONDS = env.int("SLUICE_COHORT_TTL_SECONDS", default=24 * 3600)
+SLUICE_EXPORT_URL_TTL_SECONDS = env.int("SLUICE_EXPORT_URL_TTL_SECONDS", default=24 * 3600)
+# Written by leads.exports, which creates the folder it writes into.
+EXPORT_DIR = VAR_DIR / "exports"
+# Phone numbers written without a country code are read in this region (ISO 3166 alpha-2).
+SLUICE_DEFAULT_PHONE_REGION = env.str("SLUICE_DEFAULT_PHONE_REGION", default="US")
+# Absolute URLs (poll_url, download_url) are built from the request unless this is set,
+# e.g. behind a proxy that rewrites the host.
+SLUICE_PUBLIC_BASE_URL = env.str("SLUICE_PUBLIC_BASE_URL", default="")
 
 # --- Credits ----------------------------------------------------------------------------------
 
@@ -267,92 +201,6 @@ SLUICE_QUOTE_TTL_SECONDS = env.int("SLUICE_QUOTE_TTL_SECONDS", default=300)
 # them verify, so a key can be rotated without voiding quotes in flight. Kids are [A-Za-z0-9].
 # Empty: one key ("k0") derived from DJANGO_SECRET_KEY.
 SLUICE_QUOTE_SIGNING_KEYS = env.list("SLUICE_QUOTE_SIGNING_KEYS", default=[])
-# How often beat releases holds past their expires_at and purges long-expired unused quotes.
-SLUICE_HOLD_SWEEP_SECONDS = env.int("SLUICE_HOLD_SWEEP_SECONDS", default=60)
-CELERY_BEAT_SCHEDULE["credits-expire-holds"] = {
-    "task": "credits.tasks.holds_expire",
-    "schedule": SLUICE_HOLD_SWEEP_SECONDS,
-}
-CELERY_BEAT_SCHEDULE["credits-purge-quotes"] = {
-    "task": "credits.tasks.quotes_purge",
-    "schedule": 3600,
-}
-
-# --- Providers (the waterfall; see docs/providers.md) -----------------------------------------
-
-# Ordered provider names per data point. `sandbox` (no network) by default so a fresh install
-# works offline; several sandboxes may stand in a row (`sandbox_a,sandbox_b`). A leading `cache`
-# is accepted and ignored: the result cache is always consulted first.
-SLUICE_WATERFALL_EMAIL = env.list("SLUICE_WATERFALL_EMAIL", default=["sandbox"])
-SLUICE_WATERFALL_PHONE = env.list("SLUICE_WATERFALL_PHONE", default=["sandbox"])
-SLUICE_WATERFALL_COMPANY = env.list("SLUICE_WATERFALL_COMPANY", default=["sandbox"])
-# The email verifier; empty = found emails are kept with email_status "unknown".
-SLUICE_VERIFIER = env.str("SLUICE_VERIFIER", default="sandbox")
-SLUICE_PROVIDER_KEYS = {
-    "hunter": env.str("HUNTER_API_KEY", default=""),
-    "prospeo": env.str("PROSPEO_API_KEY", default=""),
-    "pdl": env.str("PDL_API_KEY", default=""),
-    "apollo": env.str("APOLLO_API_KEY", default=""),
-    "zerobounce": env.str("ZEROBOUNCE_API_KEY", default=""),
-    "neverbounce": env.str("NEVERBOUNCE_API_KEY", default=""),
-    "dropcontact": env.str("DROPCONTACT_API_KEY", default=""),
-}
-# Overrides of the documented limits, e.g. "hunter=300/min:10,pdl=100/min" (rate[:burst]).
-SLUICE_PROVIDER_RATE_LIMITS = env.dict("SLUICE_PROVIDER_RATE_LIMITS", default={})
-# In-flight calls per provider per worker process, e.g. "hunter=5,sandbox=200".
-SLUICE_PROVIDER_CONCURRENCY = env.dict(
-    "SLUICE_PROVIDER_CONCURRENCY", cast={"value": int}, default={}
-)
-SLUICE_ENGINE_THREADS = env.int("SLUICE_ENGINE_THREADS", default=32)
-SLUICE_PROVIDER_CONNECT_TIMEOUT_S = env.float("SLUICE_PROVIDER_CONNECT_TIMEOUT_S", default=3.05)
-SLUICE_PROVIDER_READ_TIMEOUT_S = env.float("SLUICE_PROVIDER_READ_TIMEOUT_S", default=20.0)
-# Retries on 429/5xx/timeouts: exponential backoff with full jitter, honouring Retry-After up to
-# SLUICE_PROVIDER_MAX_RETRY_AFTER_S; a longer Retry-After skips to the next provider and marks
-# this one limited until then (for every worker).
-SLUICE_PROVIDER_MAX_RETRIES = env.int("SLUICE_PROVIDER_MAX_RETRIES", default=2)
-SLUICE_PROVIDER_BACKOFF_BASE_S = env.float("SLUICE_PROVIDER_BACKOFF_BASE_S", default=0.25)
-SLUICE_PROVIDER_BACKOFF_CAP_S = env.float("SLUICE_PROVIDER_BACKOFF_CAP_S", default=4.0)
-SLUICE_PROVIDER_MAX_RETRY_AFTER_S = env.float("SLUICE_PROVIDER_MAX_RETRY_AFTER_S", default=5.0)
-# Longest wait for a rate-limit token before falling through to the next provider.
-SLUICE_RATE_LIMIT_MAX_WAIT_S = env.float("SLUICE_RATE_LIMIT_MAX_WAIT_S", default=5.0)
-# Circuit breaker: opens after N transient failures within the window, half-opens (one probe)
-# after the cool-down.
-SLUICE_BREAKER_FAILURES = env.int("SLUICE_BREAKER_FAILURES", default=5)
-SLUICE_BREAKER_WINDOW_S = env.float("SLUICE_BREAKER_WINDOW_S", default=30.0)
-SLUICE_BREAKER_COOLDOWN_S = env.float("SLUICE_BREAKER_COOLDOWN_S", default=30.0)
-# Global result cache (per provider, data point and identity); 0 disables it.
-SLUICE_RESULT_CACHE_TTL_S = env.int("SLUICE_RESULT_CACHE_TTL_S", default=30 * 24 * 3600)
-SLUICE_DROPCONTACT_POLL_INTERVAL_S = env.float("SLUICE_DROPCONTACT_POLL_INTERVAL_S", default=10.0)
-SLUICE_DROPCONTACT_POLL_TIMEOUT_S = env.float("SLUICE_DROPCONTACT_POLL_TIMEOUT_S", default=90.0)
-
-
-def _sandbox_instances() -> dict[str, dict]:
-    """`SLUICE_SANDBOX[_<SUFFIX>]_<KNOB>` → {"sandbox[_suffix]": {knob: value}}; knobs of the
-    plain `sandbox` apply to every instance unless the instance sets its own."""
-    import os
-    import re
-
-    knobs = {
-        "LATENCY_MS": float, "EMAIL_HIT_RATE": float, "PHONE_HIT_RATE": float,
-        "COMPANY_HIT_RATE": float, "FINDER_INVALID_RATE": float, "FAULT_429_RATE": float,
-        "FAULT_5XX_RATE": float, "FAULT_TIMEOUT_RATE": float, "FAULT_MALFORMED_RATE": float,
-        "RETRY_AFTER_S": float, "RATE_LIMIT": str, "CONCURRENCY": int,
-        "VERIFY_MIX": lambda v: tuple(float(x) for x in v.split(",")),
-    }  # fmt: skip
-    pattern = re.compile(rf"^SLUICE_SANDBOX(?:_([A-Z0-9]+))?_({'|'.join(knobs)})$")
-    instances: dict[str, dict] = {}
-    for key, value in os.environ.items():
-        if match := pattern.match(key):
-            name = "sandbox" + (f"_{match.group(1).lower()}" if match.group(1) else "")
-            instances.setdefault(name, {})[match.group(2).lower()] = knobs[match.group(2)](value)
-    return instances
-
-
-SLUICE_SANDBOX_INSTANCES = _sandbox_instances()
-CELERY_BEAT_SCHEDULE["providers-purge-expired-cache"] = {
-    "task": "providers.purge_expired_cache",
-    "schedule": 3600.0,
-}
 
 # --- Enrichment workflows ---------------------------------------------------------------------
 
@@ -367,27 +215,14 @@ SLUICE_STALL_GRACE_SECONDS = env.int("SLUICE_STALL_GRACE_SECONDS", default=60)
 SLUICE_WORKFLOW_DEADLINE_SECONDS = env.int("SLUICE_WORKFLOW_DEADLINE_SECONDS", default=6 * 3600)
 # A person enrichment repeated within this window returns the earlier workflow, free.
 SLUICE_REUSE_WINDOW_SECONDS = env.int("SLUICE_REUSE_WINDOW_SECONDS", default=7 * 24 * 3600)
-SLUICE_SWEEP_INTERVAL_SECONDS = env.int("SLUICE_SWEEP_INTERVAL_SECONDS", default=30)
 SLUICE_STATUS_RETRY_AFTER_SECONDS = env.int("SLUICE_STATUS_RETRY_AFTER_SECONDS", default=2)
 SLUICE_WEBHOOK_MAX_ATTEMPTS = env.int("SLUICE_WEBHOOK_MAX_ATTEMPTS", default=5)
-# First retry after about this long, doubling each time.
+# The first retry comes within this long (full jitter), the bound doubling each time up to 1 h.
 SLUICE_WEBHOOK_BACKOFF_SECONDS = env.float("SLUICE_WEBHOOK_BACKOFF_SECONDS", default=10.0)
 SLUICE_WEBHOOK_TIMEOUT_SECONDS = env.float("SLUICE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
-# A refused publish must fail fast so the API can answer 502 instead of hanging.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.5,
-}
-CELERY_BEAT_SCHEDULE["enrichment-sweep"] = {
-    "task": "enrichment.sweep_workflows",
-    "schedule": float(SLUICE_SWEEP_INTERVAL_SECONDS),
-}
 
 # --- Operations -------------------------------------------------------------------------------
 
-INSTALLED_APPS += ["ops"]  # /healthz, /readyz, /metrics
 # Bearer token for /metrics (`Authorization: Bearer <token>`); empty = open (keep it on a
 # private network then).
 SLUICE_METRICS_TOKEN = env.str("SLUICE_METRICS_TOKEN", default="")
@@ -395,35 +230,3 @@ SLUICE_METRICS_TOKEN = env.str("SLUICE_METRICS_TOKEN", default="")
 SLUICE_METRICS_CACHE_SECONDS = env.int("SLUICE_METRICS_CACHE_SECONDS", default=10)
 # Connect/read timeout of the health checks' Redis pings, so a dead Redis fails fast.
 SLUICE_HEALTH_TIMEOUT_S = env.float("SLUICE_HEALTH_TIMEOUT_S", default=1.0)
-
-# Celery workers log through LOGGING above (config/celery.py connects `setup_logging`), and
-# every line logged inside a task carries its task id and name.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-LOGGING["filters"]["task"] = {"()": "ops.logging.TaskContextFilter"}
-LOGGING["handlers"]["console"]["filters"].append("task")
-LOGGING["formatters"]["text"]["format"] = (
-    "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s wf=%(workflow_id)s "
-    "task=%(task_id)s] %(message)s"
-)
-
-# Queues. Everything goes to the default queue unless these are set; then the chunk work and
-# the webhook deliveries go to their own queues, and each needs a worker that consumes it
-# (`celery -A config worker -Q chunks`; see docs/operations.md).
-CELERY_TASK_DEFAULT_QUEUE = env.str("SLUICE_DEFAULT_QUEUE", default="celery")
-SLUICE_CHUNK_QUEUE = env.str("SLUICE_CHUNK_QUEUE", default="")
-SLUICE_WEBHOOK_QUEUE = env.str("SLUICE_WEBHOOK_QUEUE", default="")
-CELERY_TASK_ROUTES = {
-    task: {"queue": queue}
-    for task, queue in (
-        ("enrichment.run_chunk", SLUICE_CHUNK_QUEUE),
-        ("enrichment.deliver_webhook", SLUICE_WEBHOOK_QUEUE),
-    )
-    if queue
-}
-
-# Expired `cl-task_…` cohorts are invisible already; beat deletes them.
-SLUICE_COHORT_PURGE_SECONDS = env.int("SLUICE_COHORT_PURGE_SECONDS", default=3600)
-CELERY_BEAT_SCHEDULE["leads-purge-expired-cohorts"] = {
-    "task": "leads.purge_expired_cohorts",
-    "schedule": float(SLUICE_COHORT_PURGE_SECONDS),
-}

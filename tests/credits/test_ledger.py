@@ -19,7 +19,7 @@ from credits.services import (
     refund_approve,
     refund_reject,
 )
-from credits.tasks import holds_expire as holds_expire_task
+from credits.tasks import expire_holds
 from tests.credits.factories import grant, place
 
 pytestmark = pytest.mark.django_db
@@ -229,7 +229,7 @@ def test_holds_expire_releases_only_overdue_open_holds(workspace):
     settled = place(workspace, 5, expires_at=now - timedelta(seconds=1))
     hold_settle(hold_id=settled.pk, charge=1)
 
-    assert holds_expire_task() == 1
+    assert expire_holds() == 1
     assert holds_expire() == 0  # a second sweep finds nothing
     states = {h.pk: h.state for h in Hold.objects.all()}
     assert states[overdue.pk] == "expired"

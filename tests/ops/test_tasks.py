@@ -1,13 +1,22 @@
+import importlib
+import inspect
 import json
 import os
+import pkgutil
+import re
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
+from types import CodeType
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
+from common.models import IdempotencyRecord
+from common.tasks import purge_idempotency_records
 from config.celery import app
 from leads.models import Cohort
 from leads.services import cohort_create
@@ -27,6 +36,22 @@ def test_purge_expired_cohorts_task_deletes_only_expired(workspace):
     assert list(Cohort.objects.values_list("pk", flat=True)) == [live.pk]
 
 
+def test_purge_idempotency_records_task_deletes_only_expired(workspace):
+    IdempotencyRecord.objects.create(
+        workspace=workspace, key="live", fingerprint="a", locked_at=timezone.now()
+    )
+    old = IdempotencyRecord.objects.create(
+        workspace=workspace, key="old", fingerprint="a", locked_at=timezone.now()
+    )
+    IdempotencyRecord.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+
+    assert purge_idempotency_records.apply().get() == 1
+    assert purge_idempotency_records.apply().get() == 0
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["live"]
+
+
 def test_beat_schedule_names_registered_tasks():
     app.loader.import_default_modules()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
@@ -37,10 +62,14 @@ def test_beat_schedule_names_registered_tasks():
 
 
 def _routes(**env: str) -> dict:
+    # the route a publish takes: the task's own queue option, then the router
     code = (
-        "import json; from config.celery import app; r = app.amqp.router; "
-        "print(json.dumps({t: r.route({}, t)['queue'].name for t in "
-        "['enrichment.run_chunk', 'enrichment.deliver_webhook', 'enrichment.plan_workflow']}))"
+        "import json; from config.celery import app; app.loader.import_default_modules(); "
+        "tasks = [app.tasks[t] for t in "
+        "['enrichment.run_chunk', 'enrichment.deliver_webhook', 'enrichment.plan_workflow']]; "
+        "print(json.dumps({t.name: app.amqp.router.route("
+        "{'queue': t.queue} if t.queue else {}, t.name, task_type=t)['queue'].name "
+        "for t in tasks}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -67,3 +96,65 @@ def test_task_routes_send_chunks_and_webhooks_to_their_queues():
         "enrichment.deliver_webhook": "webhooks",
         "enrichment.plan_workflow": "celery",
     }
+
+
+# --- Every purge and expiry runs from beat ------------------------------------------------------
+
+PURGE_OR_EXPIRE = re.compile(r"(?:^|_)(?:purge|expire)(?:_|$)")
+# Purges that run inline instead, each with where.
+INLINE_PURGES = {
+    "leads.exports.export_files_purge": "export_csv_create, before it writes the workspace's "
+    "next export",
+}
+
+
+def _purge_and_expire_functions() -> dict[str, CodeType]:
+    """Public functions named for a purge or an expiry, in every module of every local app."""
+    root = Path(settings.BASE_DIR)
+    found = {}
+    for config in apps.get_app_configs():
+        if not Path(config.path).is_relative_to(root):
+            continue
+        modules = [config.name] + [
+            info.name
+            for info in pkgutil.walk_packages([config.path], prefix=f"{config.name}.")
+            if not {"migrations", "management"} & set(info.name.split("."))
+        ]
+        for name in modules:
+            module = importlib.import_module(name)
+            for attribute, value in vars(module).items():
+                if (
+                    inspect.isfunction(value)
+                    and value.__module__ == name
+                    and not attribute.startswith("_")
+                    and PURGE_OR_EXPIRE.search(attribute)
+                ):
+                    found[f"{name}.{attribute}"] = inspect.unwrap(value).__code__
+    return found
+
+
+def test_every_purge_and_expire_service_runs_from_a_beat_task():
+    # given every purge/expire function in the code base
+    targets = _purge_and_expire_functions()
+    assert {"common.idempotency.purge_expired", "credits.services.ledger.holds_expire"} <= set(
+        targets
+    )
+    names = {code: name for name, code in targets.items()}
+    reached: set[str] = set()
+
+    def record(frame, event, arg) -> None:
+        if event == "call" and frame.f_code in names:
+            reached.add(names[frame.f_code])
+
+    # when every task on the beat schedule runs (eagerly, in this thread)
+    app.loader.import_default_modules()
+    sys.setprofile(record)
+    try:
+        for entry in settings.CELERY_BEAT_SCHEDULE.values():
+            app.tasks[entry["task"]].apply().get()
+    finally:
+        sys.setprofile(None)
+
+    # then each of them was called, but for the few that run inline
+    assert sorted(set(targets) - reached - set(INLINE_PURGES)) == []
+    assert set(INLINE_PURGES) <= set(targets)

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from config.settings.base import _sandbox_instances
+from config.settings.providers import _sandbox_instances
 from providers.adapters.sandbox import SandboxProvider
 from providers.base import CompanyInput, EmailStatus, OutcomeKind, PersonInput
 from providers.registry import build_provider
