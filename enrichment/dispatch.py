@@ -1,14 +1,15 @@
 """The one place that enqueues enrichment work.
 
-Tasks are sent by their registered name, not by importing `enrichment.tasks`: the tasks call the
-services, and the services enqueue (after their commit), so an import here would close a cycle
-tasks -> services -> dispatch -> tasks. The names below are the tasks' own (tests check that every
-one is registered), and routing (CELERY_TASK_ROUTES) applies to them as to any task.
+Tasks are looked up by their registered name, not imported from `enrichment.tasks`: the tasks
+call the services, and the services enqueue (after their commit), so an import here would close
+the cycle tasks -> services -> dispatch -> tasks. The names below are the tasks' own (a test
+checks that each is registered). A task is published through its registered object, so its
+declared queue and options apply wherever it is sent from.
 """
 
 from collections.abc import Iterable
 
-from celery import current_app
+from celery import Task, current_app
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -23,10 +24,17 @@ TASK_NAMES = (PLAN_WORKFLOW, RUN_CHUNK, DELIVER_WEBHOOK)
 BROKER_ERRORS = (OperationalError, OSError)
 
 
+def _task(name: str) -> Task:
+    app = current_app
+    if name not in app.tasks:
+        # A worker loads every app's tasks module at start; any other process (the web, a
+        # command) on its first enqueue.
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
 def _send(name: str, *args: object) -> None:
-    # A signature runs the registered task where it is loaded (eager mode in a worker or a
-    # test) and otherwise publishes by name; both go through the same routes.
-    current_app.signature(name, args=args).apply_async()
+    _task(name).apply_async(args=args)
 
 
 def workflow_first_step(*, workflow: Workflow) -> None:

@@ -152,8 +152,16 @@ def wait_until_idle(timeout: float = 60) -> None:
 
     def quiet() -> bool:
         nonlocal quiet_checks
-        active = app.control.inspect(destination=names, timeout=0.5).active() or {}
-        busy = any(active.values()) or broker.llen(settings.CELERY_TASK_DEFAULT_QUEUE) > 0
+        inspect = app.control.inspect(destination=names, timeout=0.5)
+        active, reserved = inspect.active() or {}, inspect.reserved() or {}
+        # A worker that did not answer (busy, on a loaded machine) is not known to be idle.
+        answered = set(active) >= set(names) and set(reserved) >= set(names)
+        busy = (
+            not answered
+            or any(active.values())
+            or any(reserved.values())
+            or broker.llen(settings.CELERY_TASK_DEFAULT_QUEUE) > 0
+        )
         quiet_checks = 0 if busy else quiet_checks + 1
         return quiet_checks >= 2
 
