@@ -29,3 +29,11 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="sluice"'
+
+
+class ApiRequest(Request):
+    """What every API view receives once ApiKeyAuthentication and the scope permission let it
+    in: `request.auth` is the caller's key, `request.auth.workspace` its workspace. A type for
+    annotations only; DRF builds a plain Request."""
+
+    auth: ApiKey
