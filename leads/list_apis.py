@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from accounts import scopes
 from common.api import idempotent_response, status_for_client, timestamp_ms
 from common.exceptions import ValidationFailed
+from common.serializers import BlankAsNullCharField
 from leads import selectors, services
 from leads.models import LeadList
 
@@ -458,25 +459,26 @@ class CompanySerializer(serializers.Serializer):
         ref_name = "CompanyRecord"
 
     company_id = serializers.CharField(source="id")
-    name = serializers.CharField()
-    domain = serializers.CharField(allow_null=True)
-    ticker = serializers.CharField()
-    industry = serializers.CharField()
-    industries = serializers.ListField(child=serializers.CharField())
+    name = BlankAsNullCharField()
+    domain = BlankAsNullCharField()
+    ticker = BlankAsNullCharField()
+    industry = BlankAsNullCharField()
+    industries = serializers.ListField(child=serializers.CharField(), allow_null=True)
     employee_count = serializers.IntegerField(allow_null=True)
-    employee_count_range = serializers.CharField()
-    revenue_range = serializers.CharField()
-    hq_location = serializers.CharField()
-    funding_stage = serializers.CharField()
+    employee_count_range = BlankAsNullCharField()
+    revenue_range = BlankAsNullCharField()
+    hq_location = BlankAsNullCharField()
+    funding_stage = BlankAsNullCharField()
     total_funding_usd = serializers.IntegerField(allow_null=True)
-    tech_stack = serializers.ListField(child=serializers.CharField())
-    linkedin_url = serializers.CharField()
-    provider = serializers.CharField()
+    tech_stack = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    linkedin_url = BlankAsNullCharField()
+    provider = BlankAsNullCharField()
     enriched_at = serializers.DateTimeField(allow_null=True)
 
-    def to_representation(self, instance):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
-        return {key: (value if value not in ("", []) else None) for key, value in data.items()}
+        # Unknown lists, like unknown text, are null.
+        return {key: (None if value == [] else value) for key, value in data.items()}
 
 
 class CompanySearchApi(APIView):

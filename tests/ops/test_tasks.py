@@ -113,7 +113,8 @@ def _purge_and_expire_functions() -> dict[str, CodeType]:
     root = Path(settings.BASE_DIR)
     found = {}
     for config in apps.get_app_configs():
-        if not Path(config.path).is_relative_to(root):
+        # Our apps sit at the top of the checkout (a virtualenv inside it holds others).
+        if Path(config.path).parent != root:
             continue
         modules = [config.name] + [
             info.name
