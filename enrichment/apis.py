@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.authentication import ApiRequest
 from common.api import absolute_url, idempotent_response, status_for_client, timestamp_ms
 from common.serializers import BlankAsNullCharField
 from credits import prices
@@ -116,7 +117,7 @@ class PersonEnrichmentStartApi(APIView):
         responses={202: OutputSerializer},
         parameters=[_MODE_PARAMETER],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         data = _validated(self.InputSerializer, request)
         preview = _is_preview(request)
         enrichment_type = prices.resolve_enrichment_type(
@@ -190,7 +191,7 @@ class CompanyEnrichmentApi(APIView):
     @extend_schema(
         operation_id="enrich_company", request=InputSerializer, responses=OutputSerializer
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         data = _validated(self.InputSerializer, request)
 
         def work() -> tuple[int, dict[str, Any]]:
@@ -283,7 +284,7 @@ class TaskEnrichmentStartApi(APIView):
         },
         parameters=[_MODE_PARAMETER],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         data = _validated(self.InputSerializer, request)
         preview = _is_preview(request)
 
@@ -330,7 +331,7 @@ class TaskEnrichmentStartApi(APIView):
         }
         return self.CompanyCohortSerializer(body).data
 
-    def _started_body(self, request: Request, task_id: str, started: Started) -> dict[str, Any]:
+    def _started_body(self, request: ApiRequest, task_id: str, started: Started) -> dict[str, Any]:
         workflow = started.workflow
         body = {
             "task_id": task_id,
@@ -343,7 +344,7 @@ class TaskEnrichmentStartApi(APIView):
             "poll_url": _poll_url(request, workflow),
             "results": [
                 {"entity_id": entity_id, "status": "queued", "error": None, "company": None}
-                for entity_id in workflow.entity_ids
+                for entity_id in workflow.entity_ids or []
             ],
             "timestamp_ms": timestamp_ms(),
         }
@@ -378,7 +379,7 @@ class BulkEnrichmentStartApi(APIView):
         responses={202: OutputSerializer},
         parameters=[_MODE_PARAMETER],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         data = _validated(self.InputSerializer, request)
         preview = _is_preview(request)
 
@@ -413,7 +414,7 @@ class EnrichmentStatusApi(APIView):
     required_scope = scopes.ENRICH_READ
 
     @extend_schema(operation_id="enrichment_status", responses=WorkflowStatusSerializer)
-    def get(self, request: Request, workflow_id: str) -> Response:
+    def get(self, request: ApiRequest, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
         headers = {}
         if not workflow.is_terminal:
@@ -468,7 +469,7 @@ class EnrichmentItemsApi(APIView):
         parameters=[InputSerializer],
         responses=OutputSerializer,
     )
-    def get(self, request: Request, workflow_id: str) -> Response:
+    def get(self, request: ApiRequest, workflow_id: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
@@ -493,7 +494,7 @@ class EnrichmentCancelApi(APIView):
     @extend_schema(
         operation_id="enrichment_cancel", request=None, responses=WorkflowStatusSerializer
     )
-    def post(self, request: Request, workflow_id: str) -> Response:
+    def post(self, request: ApiRequest, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
         workflow = workflow_cancel(workflow=workflow)
         return Response(WorkflowStatusSerializer(workflow).data)
@@ -509,7 +510,7 @@ class EnrichmentJobsApi(APIView):
         timestamp_ms = serializers.IntegerField()
 
     @extend_schema(operation_id="enrichment_jobs", responses=OutputSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         jobs = list(selectors.jobs_active(workspace=request.auth.workspace)[: self.MAX_JOBS])
         body = {"jobs": jobs, "total": len(jobs), "timestamp_ms": timestamp_ms()}
         return Response(self.OutputSerializer(body).data)
@@ -561,7 +562,7 @@ class EnrichmentBatchQueryApi(APIView):
         request=InputSerializer,
         responses=OutputSerializer,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         data = _validated(self.InputSerializer, request)
         records = selectors.enrichments_query(workspace=request.auth.workspace, tasks=data["tasks"])
         body = {"enrichments": records, "timestamp_ms": timestamp_ms()}
@@ -598,7 +599,7 @@ class WebhookListCreateApi(APIView):
         secret = serializers.CharField()
 
     @extend_schema(operation_id="list_webhooks", responses=ListSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         endpoints = selectors.webhooks_active(workspace=request.auth.workspace)
         return Response(self.ListSerializer({"webhooks": endpoints}).data)
 
@@ -607,7 +608,7 @@ class WebhookListCreateApi(APIView):
         request=InputSerializer,
         responses={201: CreatedSerializer},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         data = _validated(self.InputSerializer, request)
         endpoint = webhooks.webhook_create(workspace=request.auth.workspace, url=data["url"])
         return Response(self.CreatedSerializer(endpoint).data, status=201)
@@ -617,7 +618,7 @@ class WebhookDeleteApi(APIView):
     required_scope = scopes.ADMIN_API_KEYS
 
     @extend_schema(operation_id="delete_webhook", responses={204: None})
-    def delete(self, request: Request, webhook_id: str) -> Response:
+    def delete(self, request: ApiRequest, webhook_id: str) -> Response:
         webhooks.webhook_delete(workspace=request.auth.workspace, webhook_id=webhook_id)
         return Response(status=204)
 

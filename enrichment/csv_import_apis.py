@@ -14,10 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.authentication import ApiRequest
 from common.api import absolute_url, idempotency_key_of, idempotent_response, timestamp_ms
 from common.exceptions import EmptyLeadScope, InsufficientScope
 from credits.prices import EnrichmentType
 from enrichment.models import Workflow
+from enrichment.results import Started
 from enrichment.services.start import bulk_enrichment_start
 from leads.imports import csv_import
 from leads.imports.pipeline import csv_content_decode, csv_content_digest
@@ -77,7 +79,7 @@ class LeadListCsvImportApi(APIView):
         responses={201: OutputSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def post(self, request: Request, list_id: uuid.UUID) -> Response:
+    def post(self, request: ApiRequest, list_id: uuid.UUID) -> Response:
         params = self.InputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
@@ -138,7 +140,7 @@ class _Dispatched:
 
 
 def _enrichment_dispatcher(
-    request: Request, data: dict[str, Any]
+    request: ApiRequest, data: dict[str, Any]
 ) -> Callable[[LeadList], _Dispatched | None]:
     """What csv-import runs after the rows land when `dispatch_enrichment` is on: a bulk
     enrichment of the list (skip_existing, so only leads lacking the data are looked up and
@@ -157,6 +159,7 @@ def _enrichment_dispatcher(
             )
         except EmptyLeadScope:
             return None
+        assert isinstance(started, Started)  # not a preview: a start always starts
         return _Dispatched(
             workflow_id=started.workflow.pk, credits_reserved=started.workflow.credits_reserved
         )

@@ -18,7 +18,7 @@ from enrichment.models import (
 )
 from leads.models import Cohort, Company
 
-REFUND_MESSAGES = {
+REFUND_MESSAGES: dict[str, str] = {
     RefundStatus.PENDING_REVIEW: (
         "The run failed on our side; the unused reservation is awaiting an operator's refund "
         "review and is not spendable until then."
@@ -76,11 +76,11 @@ def jobs_active(*, workspace: Workspace) -> QuerySet[Workflow]:
     ).order_by("-created_at")
 
 
-_FIELD_TYPES = {
+_FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "emails": (EnrichmentType.PARTIAL, EnrichmentType.FULL),
     "phones": (EnrichmentType.PHONE_ONLY, EnrichmentType.FULL),
 }
-_ITEM_STATUS = {
+_ITEM_STATUS: dict[str, str] = {
     ItemStatus.QUEUED: "pending",
     ItemStatus.RUNNING: "pending",
     ItemStatus.COMPLETED: "finished",
@@ -139,9 +139,9 @@ def enrichments_query(
             if company:
                 rows.append(_company_record(company, field))
             continue
-        item = latest.get((entity_id, field))
-        if item:
-            rows.append(_item_record(item, field))
+        latest_item = latest.get((entity_id, field))
+        if latest_item:
+            rows.append(_item_record(latest_item, field))
     return rows
 
 

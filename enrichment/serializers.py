@@ -31,7 +31,9 @@ class WorkflowJobSerializer(_WorkflowBaseSerializer):
 class WorkflowSummarySerializer(serializers.Serializer):
     found = serializers.IntegerField(source="completed")
     not_found = serializers.IntegerField()
-    errors = serializers.IntegerField(source="failed")
+    # The metaclass moves declared fields off the class, so this does not shadow
+    # Serializer.errors at run time; the stubs cannot know that.
+    errors = serializers.IntegerField(source="failed")  # type: ignore[assignment]
     skipped = serializers.IntegerField()
     cancelled = serializers.IntegerField()
     skipped_existing = serializers.IntegerField()

@@ -14,7 +14,7 @@ from leads.models import Lead
 from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
 
-REQUESTED = {
+REQUESTED: dict[str, frozenset[DataPoint]] = {
     EnrichmentType.PARTIAL: frozenset({DataPoint.EMAIL}),
     EnrichmentType.PHONE_ONLY: frozenset({DataPoint.PHONE}),
     EnrichmentType.FULL: frozenset({DataPoint.EMAIL, DataPoint.PHONE}),
@@ -78,13 +78,15 @@ class LeadOutcome:
 
     @property
     def email(self) -> str | None:
-        wanted = self.result and DataPoint.EMAIL in self.plan.wanted
-        return self.result.email if wanted else None
+        if self.result is None or DataPoint.EMAIL not in self.plan.wanted:
+            return None
+        return self.result.email
 
     @property
     def phone(self) -> str | None:
-        wanted = self.result and DataPoint.PHONE in self.plan.wanted
-        return self.result.phone if wanted else None
+        if self.result is None or DataPoint.PHONE not in self.plan.wanted:
+            return None
+        return self.result.phone
 
     def apply_to_item(self, now: datetime) -> None:
         item, result = self.item, self.result

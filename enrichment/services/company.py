@@ -85,7 +85,7 @@ def company_enrich(*, workspace: Workspace, query: dict[str, Any]) -> Company:
             existing = Company.objects.get(workspace=workspace, pk=uuid.UUID(query["company_id"]))
         except (ValueError, Company.DoesNotExist):
             raise NotFound(f"No company {query['company_id']}.") from None
-    domain = canonical.domain(query.get("domain")) or (existing and existing.domain)
+    domain = canonical.domain(query.get("domain")) or (existing.domain if existing else None)
     if query.get("domain") and not domain:
         raise ValidationFailed(details={"domain": ["Not a domain."]})
     lookup = CompanyInput(

@@ -68,7 +68,8 @@ def workflow_plan(*, workflow_id: str) -> None:
     workflow.refresh_from_db()
     if workflow.cancel_requested_at:
         items_cancel_queued(workflow_id=workflow_id)
-    if workflow_settle_if_done(workflow_id=workflow_id).is_terminal:
+    settled = workflow_settle_if_done(workflow_id=workflow_id)
+    if settled is None or settled.is_terminal:
         return
     dispatch.chunks(workflow_id=workflow_id, chunk_nos=_open_chunks(workflow_id))
 

@@ -22,7 +22,7 @@ from enrichment.services.webhooks import webhooks_enqueue_for
 
 logger = logging.getLogger(__name__)
 
-_ALLOWED_FROM = {
+_ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     WorkflowStatus.RUNNING: (WorkflowStatus.PENDING,),
     WorkflowStatus.COMPLETED: (WorkflowStatus.PENDING, WorkflowStatus.RUNNING),
     WorkflowStatus.FAILED: (WorkflowStatus.PENDING, WorkflowStatus.RUNNING),
@@ -157,7 +157,7 @@ def workflow_cancel(*, workflow: Workflow) -> Workflow:
     # A bulk run not planned yet is settled by its planner, which sees the request and plans
     # nothing (marking it planned here instead would leave `total` counting leads that never
     # get an item, and the run would wait for them until its deadline).
-    return workflow_settle_if_done(workflow_id=workflow.pk)
+    return workflow_settle_if_done(workflow_id=workflow.pk) or workflow
 
 
 def items_cancel_queued(*, workflow_id: str, chunk_no: int | None = None) -> int:

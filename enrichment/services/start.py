@@ -31,7 +31,7 @@ from leads.services import lead_list_create, lead_resolve_person
 
 MCP_RESULTS_LIST = "MCP Results"
 # Types whose lookups include another type's: a finished `full` run also answers `partial`.
-_COVERED_BY = {
+_COVERED_BY: dict[str, tuple[str, ...]] = {
     EnrichmentType.PARTIAL: (EnrichmentType.PARTIAL, EnrichmentType.FULL),
     EnrichmentType.PHONE_ONLY: (
         EnrichmentType.PHONE_ONLY,
