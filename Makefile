@@ -14,7 +14,7 @@ PYTEST_FLAGS ?= $(if $(CI),--create-db,)
 help:
 	@echo "make demo    run the demo enrichment on embedded defaults (SQLite + local broker)"
 	@echo "make test    run the test suite (needs PostgreSQL and Redis on localhost)"
-	@echo "make lint    ruff lint + format check"
+	@echo "make lint    ruff lint + format check, import contracts, mypy"
 	@echo "make run     web + worker + beat on the configured database and broker"
 	@echo "make worker | beat | flower | bench | chaos | migrate | install | clean"
 
@@ -35,6 +35,8 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -32,9 +32,9 @@ def absolute_url(request: Request, path: str) -> str:
 
 # The official Cleanlist SDK (an OpenAPI-generated client) deserialises only the status its
 # OpenAPI file declares for an operation (200 for the async enrichment starts, 201 for
-# create_list) and hands the caller None for any other 2xx. Cleanlist's prose docs (and our
-# SPEC) give 202 / 200 there. We answer the SDK with the status it can parse and everyone else
-# with the documented one; docs/api.md records each case.
+# create_list) and hands the caller None for any other 2xx. Cleanlist's prose docs (and ours)
+# give 202 / 200 there. We answer the SDK with the status it can parse and everyone else with
+# the documented one; docs/api.md records each case.
 _SDK_USER_AGENT_PREFIX = "OpenAPI-Generator/"
 
 

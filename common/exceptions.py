@@ -1,4 +1,5 @@
-"""Application errors and the one handler that renders every API error in the SPEC §3 shape.
+"""Application errors and the one handler that renders every API error in the documented shape
+(docs/api.md).
 
 Services raise the typed errors below (or subclasses in an app's `exceptions.py`); views never
 build error bodies themselves. The body is always

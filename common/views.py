@@ -1,4 +1,4 @@
-"""Django-level error handlers: JSON in the SPEC shape under the API prefixes, Django's
+"""Django-level error handlers: JSON in the API error shape under the API prefixes, Django's
 default pages elsewhere (admin)."""
 
 from django.http import HttpRequest, HttpResponse

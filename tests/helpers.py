@@ -4,7 +4,7 @@ from typing import Any
 
 
 def assert_error(response, status: int, code: str) -> dict[str, Any]:
-    """Checks the SPEC §3 error shape and returns the `error` object."""
+    """Checks the API error shape (docs/api.md) and returns the `error` object."""
     assert response.status_code == status, (response.status_code, response.content[:500])
     body = response.json()
     error = body["error"]

@@ -1,6 +1,6 @@
-"""Real Celery worker processes for tests whose subject is the worker (DEVELOPERS.md: a real
-worker where the worker's behaviour is what is tested). The worker runs this checkout's code
-against the test database and the test Redis, exactly as `celery -A config worker` would."""
+"""Real Celery worker processes for tests whose subject is the worker's behaviour. The worker
+runs this checkout's code against the test database and the test Redis, exactly as
+`celery -A config worker` would."""
 
 import os
 import signal
@@ -207,7 +207,7 @@ def wait_terminal(workflow_id: str, timeout: float = 60) -> Workflow:
 
 
 def assert_settled(workflow: Workflow) -> None:
-    """The invariants every finished workflow must hold (SPEC §4, §7)."""
+    """The invariants every finished workflow must hold (docs/credits.md, docs/workflows.md)."""
     workflow.refresh_from_db()
     assert workflow.is_terminal
     items = WorkflowItem.objects.filter(workflow=workflow)

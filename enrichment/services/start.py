@@ -133,7 +133,7 @@ def _add_to_list(lead_list: LeadList, lead_ids: list) -> None:
 
 def _reusable_workflow(*, lead: Lead, enrichment_type: str) -> Workflow | None:
     """A pending/running run for this lead and data, or one finished within the reuse window:
-    asking again returns it instead of charging again (seeds/000)."""
+    asking again returns it instead of charging again (docs/api.md)."""
     since = timezone.now() - timedelta(seconds=settings.SLUICE_REUSE_WINDOW_SECONDS)
     item = (
         WorkflowItem.objects.filter(

@@ -1,4 +1,4 @@
-"""Hostile inputs against every operation that takes them, each answered in the SPEC §3 error
+"""Hostile inputs against every operation that takes them, each answered in the API error
 shape and never with a 5xx. The operations are read from the served OpenAPI document and the
 URL conf, so an operation added later is covered without editing this file."""
 
