@@ -160,7 +160,7 @@ class CompanyEnrichmentApi(APIView):
     }
 
     class InputSerializer(serializers.Serializer):
-        # The bounds of the Company columns these land in (longer was a DataError, a 500).
+        # The bounds of the Company columns these land in.
         domain = serializers.CharField(
             required=False, allow_blank=True, allow_null=True, max_length=253
         )

@@ -31,8 +31,7 @@ def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Comp
         if key not in ("company_id", "domain") and value is not None
     }
     values.update(provider=result.provider or "", enriched_at=timezone.now())
-    # A provider may answer with any length; a value longer than its column was a DataError
-    # (a 500, with the one-credit hold left to expire).
+    # A provider may answer with any length: cut each value to its column.
     for key, value in values.items():
         max_length = getattr(Company._meta.get_field(key), "max_length", None)
         if isinstance(value, str) and max_length:

@@ -112,8 +112,7 @@ def _insert_items(workflow: Workflow) -> None:
 
 def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> None:
     """The list's items in one INSERT … SELECT, numbered into chunks by the same stable order
-    as the batched path. Building 100,000 model instances and sending them back in batches
-    took the planner about 5 s of a 100k run before the first chunk could start."""
+    as the batched path, without building a model instance per lead (docs/benchmarks.md)."""
     columns, defaults = insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
     select, params = candidates.query.sql_with_params()
     table = WorkflowItem._meta.db_table
