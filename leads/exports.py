@@ -216,6 +216,20 @@ def export_files_purge(*, workspace_id: uuid.UUID | str, older_than_seconds: int
     return removed
 
 
+def exports_purge_expired() -> int:
+    """Beat: every workspace's export files whose links have expired (a workspace that never
+    exports again would otherwise keep them)."""
+    root = Path(settings.EXPORT_DIR)
+    if not root.is_dir():
+        return 0
+    ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
+    return sum(
+        export_files_purge(workspace_id=directory.name, older_than_seconds=ttl)
+        for directory in root.iterdir()
+        if directory.is_dir()
+    )
+
+
 def export_csv_create(
     *,
     workspace: Workspace,
@@ -229,7 +243,7 @@ def export_csv_create(
     ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
     directory = _workspace_dir(workspace.pk)
     directory.mkdir(parents=True, exist_ok=True)
-    # Files outlive their links by one TTL at most; cleaning up here needs no scheduler.
+    # Beat purges every workspace's expired files; a workspace's own export also clears them.
     export_files_purge(workspace_id=workspace.pk, older_than_seconds=ttl)
     file_id = str(uuid.uuid4())
     path = directory / f"{file_id}.csv"

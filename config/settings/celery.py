@@ -95,4 +95,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.purge_expired_cohorts",
         "schedule": float(SLUICE_COHORT_PURGE_SECONDS),
     },
+    # Export files whose download links expired.
+    "leads-purge-expired-exports": {"task": "leads.purge_expired_exports", "schedule": 3600.0},
 }

@@ -1,10 +1,12 @@
 import csv
 import io
+import os
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from leads.exports import DEFAULT_COLUMNS
+from leads.exports import DEFAULT_COLUMNS, exports_purge_expired
 from leads.imports import leads_import_file
 from leads.models import ListMembership
 from tests.helpers import assert_error
@@ -212,3 +214,26 @@ def test_export_empty_list(api, client, workspace):
     export = _export_csv(api, lead_list.id).json()
     assert export["row_count"] == 0
     assert _csv_rows(_download(client, export["download_url"])) == []
+
+
+def test_exports_purge_expired_clears_every_workspace_and_keeps_live_links(settings, tmp_path):
+    # given two workspaces' export files, one past the link TTL and one fresh in each
+    settings.SLUICE_EXPORT_URL_TTL_SECONDS = 60
+    stale_time = time.time() - 120
+    kept, purged = [], []
+    for workspace_id in ("ws-a", "ws-b"):
+        directory = tmp_path / "exports" / workspace_id
+        directory.mkdir(parents=True)
+        old, new = directory / "old.csv", directory / "new.csv"
+        old.write_text("a"), new.write_text("b")
+        os.utime(old, (stale_time, stale_time))
+        purged.append(old)
+        kept.append(new)
+
+    # when beat's purge runs
+    removed = exports_purge_expired()
+
+    # then only the expired files are gone, in both workspaces
+    assert removed == 2
+    assert not any(path.exists() for path in purged)
+    assert all(path.exists() for path in kept)

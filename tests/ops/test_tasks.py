@@ -101,11 +101,6 @@ def test_task_routes_send_chunks_and_webhooks_to_their_queues():
 # --- Every purge and expiry runs from beat ------------------------------------------------------
 
 PURGE_OR_EXPIRE = re.compile(r"(?:^|_)(?:purge|expire)(?:_|$)")
-# Purges that run inline instead, each with where.
-INLINE_PURGES = {
-    "leads.exports.export_files_purge": "export_csv_create, before it writes the workspace's "
-    "next export",
-}
 
 
 def _purge_and_expire_functions() -> dict[str, CodeType]:
@@ -156,6 +151,5 @@ def test_every_purge_and_expire_service_runs_from_a_beat_task():
     finally:
         sys.setprofile(None)
 
-    # then each of them was called, but for the few that run inline
-    assert sorted(set(targets) - reached - set(INLINE_PURGES)) == []
-    assert set(INLINE_PURGES) <= set(targets)
+    # then each of them was called
+    assert sorted(set(targets) - reached) == []
