@@ -48,3 +48,47 @@ def test_schema_types_the_items_of_api_keys_ledger_and_usage(client):
     assert {"key_id", "key_prefix", "scopes", "is_active"} <= set(components["ApiKey"]["required"])
     assert {"id", "kind", "amount", "balance_after"} <= set(components["LedgerEntry"]["required"])
     assert set(components["UsageRow"]["required"]) == {"group", "calls", "errors", "credits_spent"}
+
+
+def _untyped_objects(schema: dict, components: dict, where: str, seen: set) -> list[str]:
+    """Places in a response schema that are objects without declared fields (a bare dict)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _untyped_objects(components[name], components, name, seen)
+    found = []
+    for key in ("oneOf", "anyOf", "allOf"):
+        for part in schema.get(key, []):
+            found += _untyped_objects(part, components, where, seen)
+    if schema.get("type") == "object" or "properties" in schema:
+        extra = schema.get("additionalProperties")
+        if not schema.get("properties") and not isinstance(extra, dict) or extra == {}:
+            found.append(where)
+        for field, sub in schema.get("properties", {}).items():
+            found += _untyped_objects(sub, components, f"{where}.{field}", seen)
+        if isinstance(extra, dict):
+            found += _untyped_objects(extra, components, f"{where}.*", seen)
+    if schema.get("type") == "array" and "items" in schema:
+        found += _untyped_objects(schema["items"], components, f"{where}[]", seen)
+    return found
+
+
+def test_schema_every_success_response_is_typed(client):
+    # given the API's OpenAPI document
+    spec = client.get("/api/v2/schema", {"format": "json"}).json()
+    components = spec["components"]["schemas"]
+
+    # when every 2xx JSON body is walked down to its leaves
+    untyped = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            for status, response in op["responses"].items():
+                body = response.get("content", {}).get("application/json", {}).get("schema")
+                if status.startswith("2") and body:
+                    where = f"{method.upper()} {path} {status}"
+                    untyped += _untyped_objects(body, components, where, set())
+
+    # then no object is left without its fields
+    assert untyped == []
