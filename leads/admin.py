@@ -1,8 +1,13 @@
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from leads.models import Cohort, Company, Folder, Lead, LeadList
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 @admin.register(Lead)
@@ -28,6 +33,10 @@ class CompanyAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class _LeadListCounts(TypedDict):
+    _lead_count: int
+
+
 @admin.register(LeadList)
 class LeadListAdmin(admin.ModelAdmin):
     list_display = ("name", "lead_count", "folder", "workspace", "created_at")
@@ -41,7 +50,7 @@ class LeadListAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(_lead_count=Count("memberships"))
 
     @admin.display(description="leads", ordering="_lead_count")
-    def lead_count(self, obj: LeadList) -> int:
+    def lead_count(self, obj: "WithAnnotations[LeadList, _LeadListCounts]") -> int:
         return obj._lead_count
 
 

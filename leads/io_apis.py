@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.authentication import ApiRequest
 from accounts.permissions import ScopePermission
 from common.api import absolute_url, timestamp_ms
 from common.exceptions import PayloadTooLarge, ValidationFailed
@@ -94,7 +95,9 @@ class ImportCountsSerializer(serializers.Serializer):
     rows_skipped = serializers.IntegerField()
     skip_reasons = serializers.DictField(child=serializers.IntegerField())
     sample_skip_rows = serializers.ListField(child=serializers.IntegerField())
-    errors = ImportRowErrorSerializer(many=True, help_text="The first 100 row errors.")
+    # DRF's metaclass moves declared fields off the class, so this does not replace the
+    # `errors` property; mypy sees a plain class attribute.
+    errors = ImportRowErrorSerializer(many=True, help_text="The first 100 row errors.")  # type: ignore[assignment]
 
 
 def _error_dict(error: RowError) -> dict[str, Any]:
@@ -178,7 +181,7 @@ class LeadListImportApi(APIView):
         request={"multipart/form-data": InputSerializer, "text/csv": OpenApiTypes.BINARY},
         responses={201: OutputSerializer},
     )
-    def post(self, request: Request, list_id) -> Response:
+    def post(self, request: ApiRequest, list_id) -> Response:
         # Refused from the declared size before a byte of the body is read.
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SLUICE_IMPORT_MAX_BYTES:
             raise _too_large()
@@ -196,9 +199,10 @@ class LeadListImportApi(APIView):
         body = {**import_body(result), "timestamp_ms": timestamp_ms()}
         return Response(self.OutputSerializer(body).data, status=201)
 
-    def _source(self, request: Request):
+    def _source(self, request: ApiRequest):
         data = request.data
-        if "stream" in data and not hasattr(data, "getlist"):
+        # A raw-body parser's dict; multipart gives a QueryDict (a dict too, with `getlist`).
+        if isinstance(data, dict) and "stream" in data and not hasattr(data, "getlist"):
             if data["stream"] is None:
                 raise ValidationFailed(details={"file": ["The file is empty."]})
             return data["stream"], data["format"], None
@@ -284,7 +288,7 @@ class ExportJsonApi(APIView):
         ],
         responses=OutputSerializer,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         page = export_json_page(
@@ -322,7 +326,7 @@ class ExportCsvApi(APIView):
         file_size_bytes = serializers.IntegerField()
 
     @extend_schema(operation_id="export_csv", request=InputSerializer, responses=OutputSerializer)
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         params = self.InputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         export = export_csv_create(

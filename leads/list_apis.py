@@ -8,20 +8,23 @@ serializers; the method bodies stay "validate, call one service or selector, ser
 """
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.authentication import ApiRequest
 from common.api import idempotent_response, status_for_client, timestamp_ms
 from common.exceptions import ValidationFailed
 from common.serializers import BlankAsNullCharField
 from leads import selectors, services
 from leads.models import LeadList
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def _reject_unknown_fields(data: Any, serializer_class: type[serializers.Serializer]) -> None:
@@ -34,7 +37,9 @@ def _reject_unknown_fields(data: Any, serializer_class: type[serializers.Seriali
         raise ValidationFailed(details={field: ["Unknown field."] for field in unknown})
 
 
-def _list_detail(lead_list: LeadList, *, reused: bool = False) -> dict[str, Any]:
+def _list_detail(
+    lead_list: "WithAnnotations[LeadList, selectors.ListCounts]", *, reused: bool = False
+) -> dict[str, Any]:
     return {
         "list_id": str(lead_list.id),
         "name": lead_list.name,
@@ -143,7 +148,7 @@ class LeadListCollectionApi(APIView):
         parameters=[ListInputSerializer],
         responses=ListOutputSerializer,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         params = self.ListInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         page = selectors.lead_list_page(
@@ -165,7 +170,7 @@ class LeadListCollectionApi(APIView):
         request=CreateInputSerializer,
         responses={201: ListDetailSerializer, 200: ListDetailSerializer},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         """Idempotent on the name (case-insensitive): an existing list of that name is returned
         with `reused: true` and status 200; a new one with 201."""
         body = self.CreateInputSerializer(data=request.data)
@@ -209,14 +214,14 @@ class LeadListItemApi(APIView):
         timestamp_ms = serializers.IntegerField()
 
     @extend_schema(operation_id="get_list", responses=ListDetailSerializer)
-    def get(self, request: Request, list_id) -> Response:
+    def get(self, request: ApiRequest, list_id) -> Response:
         detail = selectors.lead_list_detail(workspace=request.auth.workspace, list_id=list_id)
         return Response(ListDetailSerializer(_list_detail(detail)).data)
 
     @extend_schema(
         operation_id="update_list", request=UpdateInputSerializer, responses=ListDetailSerializer
     )
-    def patch(self, request: Request, list_id) -> Response:
+    def patch(self, request: ApiRequest, list_id) -> Response:
         _reject_unknown_fields(request.data, self.UpdateInputSerializer)
         body = self.UpdateInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -228,7 +233,7 @@ class LeadListItemApi(APIView):
         return Response(ListDetailSerializer(_list_detail(detail)).data)
 
     @extend_schema(operation_id="delete_list", responses=DeleteOutputSerializer)
-    def delete(self, request: Request, list_id) -> Response:
+    def delete(self, request: ApiRequest, list_id) -> Response:
         services.lead_list_delete(workspace=request.auth.workspace, list_id=list_id)
         data = {
             "list_id": str(list_id),
@@ -324,7 +329,7 @@ class LeadListLeadsApi(APIView):
         parameters=[PageInputSerializer],
         responses=PageOutputSerializer,
     )
-    def get(self, request: Request, list_id) -> Response:
+    def get(self, request: ApiRequest, list_id) -> Response:
         params = self.PageInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         page, cohort = services.list_leads_read(
@@ -349,7 +354,7 @@ class LeadListLeadsApi(APIView):
         responses=AddOutputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def post(self, request: Request, list_id) -> Response:
+    def post(self, request: ApiRequest, list_id) -> Response:
         """Exactly one of `lead_ids` or `task_id` (+ optional `entity_ids`, a subset of that
         cohort). Ids that are not a lead of this workspace are counted in `skipped_unknown`,
         never added and never an error. Honours `idempotency_key` / `Idempotency-Key`."""
@@ -377,7 +382,7 @@ class LeadListLeadsApi(APIView):
         request=RemoveInputSerializer,
         responses=RemoveOutputSerializer,
     )
-    def delete(self, request: Request, list_id) -> Response:
+    def delete(self, request: ApiRequest, list_id) -> Response:
         body = self.RemoveInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         removed = services.lead_list_remove_leads(
@@ -438,7 +443,7 @@ class PeopleSearchApi(APIView):
     @extend_schema(
         operation_id="search_people", request=InputSerializer, responses=OutputSerializer
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         _reject_unknown_fields(request.data, self.InputSerializer)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -508,7 +513,7 @@ class CompanySearchApi(APIView):
         request=InputSerializer,
         responses=OutputSerializer,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         _reject_unknown_fields(request.data, self.InputSerializer)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)

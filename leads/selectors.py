@@ -4,7 +4,7 @@ an id of another workspace is answered exactly like an unknown id (`NotFound`)."
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
@@ -16,6 +16,9 @@ from common.exceptions import NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
 from leads import canonical
 from leads.models import Cohort, Company, Folder, Lead, LeadList, ListMembership
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 # --- Enrichment types ----------------------------------------------------------------------
 
@@ -66,7 +69,12 @@ def parse_uuid(value: Any) -> uuid.UUID | None:
 
 
 def folder_get(*, workspace: Workspace, folder_id: uuid.UUID | str) -> Folder:
-    folder = Folder.objects.filter(workspace=workspace, id=parse_uuid(folder_id)).first()
+    parsed = parse_uuid(folder_id)
+    folder = (
+        Folder.objects.filter(workspace=workspace, id=parsed).first()
+        if parsed is not None
+        else None
+    )
     if folder is None:
         raise NotFound("Folder not found.", details={"folder_id": str(folder_id)})
     return folder
@@ -102,19 +110,31 @@ def lead_list_find(*, workspace: Workspace, ref: str) -> LeadList:
     return found
 
 
-def _with_counts(queryset: QuerySet[LeadList], *, enriched: bool = False) -> QuerySet[LeadList]:
-    counts: dict[str, Any] = {"lead_count": Count("memberships")}
-    if enriched:
-        counts["enriched_count"] = Count(
-            "memberships", filter=_enriched_q(prefix="memberships__lead__")
-        )
-    return queryset.annotate(**counts)
+class ListCounts(TypedDict):
+    """What `lead_list_detail` annotates on the list."""
+
+    lead_count: int
+    enriched_count: int
 
 
-def lead_list_detail(*, workspace: Workspace, list_id: uuid.UUID | str) -> LeadList:
+def _lead_count() -> Count:
+    # One definition for the page of lists and a list's detail.
+    return Count("memberships")
+
+
+def lead_list_detail(
+    *, workspace: Workspace, list_id: uuid.UUID | str
+) -> "WithAnnotations[LeadList, ListCounts]":
     """The list with live `lead_count` and `enriched_count` (leads holding an email or phone)."""
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
-    return _with_counts(LeadList.objects.filter(pk=lead_list.pk), enriched=True).get()
+    return (
+        LeadList.objects.filter(pk=lead_list.pk)
+        .annotate(
+            lead_count=_lead_count(),
+            enriched_count=Count("memberships", filter=_enriched_q(prefix="memberships__lead__")),
+        )
+        .get()
+    )
 
 
 # --- Keyset pages, newest first ------------------------------------------------------------
@@ -157,7 +177,7 @@ def lead_list_page(
         queryset = queryset.filter(folder=folder_get(workspace=workspace, folder_id=folder_id))
     total = queryset.count()
     rows, next_cursor = _newest_first_page(
-        _with_counts(queryset.select_related("folder")),
+        queryset.select_related("folder").annotate(lead_count=_lead_count()),
         kind=f"lead_lists:{folder_id or ''}",
         limit=limit,
         cursor=cursor,
@@ -250,6 +270,7 @@ def cohort_enrichment_counts(
     already hold the data). For a company cohort "holding the data" means already enriched."""
     cohort = cohort_get(workspace=workspace, task_id=task_id)
     ids = cohort_select_ids(cohort=cohort, entity_ids=entity_ids)
+    queryset: QuerySet[Company] | QuerySet[Lead]
     if cohort.entity_kind == Cohort.EntityKind.COMPANY:
         enrichment_type_normalize(enrichment_type)
         holding = Q(enriched_at__isnull=False)

@@ -243,6 +243,7 @@ def lead_list_add_leads(
                 )
             selected = selectors.cohort_select_ids(cohort=cohort, entity_ids=entity_ids)
             lead_ids = [parsed for raw in selected if (parsed := selectors.parse_uuid(raw))]
+        assert lead_ids is not None  # exactly one of lead_ids and task_id, checked above
         requested = list(dict.fromkeys(lead_ids))
         matched = Lead.objects.filter(workspace=workspace, id__in=requested).count()
         added = _insert_memberships(workspace=workspace, lead_list=lead_list, lead_ids=requested)

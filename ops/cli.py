@@ -7,7 +7,7 @@ not a terminal, e.g. in CI logs or when piped to a file.
 
 import time
 from datetime import datetime
-from typing import IO, Any
+from typing import Any, Protocol
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -64,7 +64,15 @@ def render_progress(status: dict[str, Any]) -> str:
     return " | ".join(parts)
 
 
-def _is_tty(out: IO) -> bool:
+class ProgressOutput(Protocol):
+    """Where the progress line is drawn: a text stream or a management command's stdout."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+def _is_tty(out: ProgressOutput) -> bool:
     isatty = getattr(out, "isatty", None)
     try:
         return bool(isatty and isatty())
@@ -73,7 +81,7 @@ def _is_tty(out: IO) -> bool:
 
 
 def watch_workflow(
-    workflow_id: str, *, out: IO, interval: float = 0.5, timeout: float | None = None
+    workflow_id: str, *, out: ProgressOutput, interval: float = 0.5, timeout: float | None = None
 ) -> dict[str, Any]:
     """Redraws the progress line every `interval` seconds until the workflow is terminal and
     returns its final status document. On a terminal the line is redrawn in place; otherwise a

@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import redis
 from django.conf import settings
@@ -24,17 +24,24 @@ logger = logging.getLogger(__name__)
 _migrations_applied = False
 
 
-def _timed(name: str, check: Callable[[], None]) -> dict[str, Any]:
+class CheckResult(TypedDict):
+    status: str  # "ok" | "fail"
+    latency_ms: float
+    error: NotRequired[str]  # the exception's class name, on failure
+
+
+def _timed(name: str, check: Callable[[], None]) -> CheckResult:
     started = time.perf_counter()
+    error: str | None = None
     try:
         check()
     except Exception as exc:
         logger.warning("health check %s failed: %s", name, exc)
-        result = {"status": "fail", "error": type(exc).__name__}
-    else:
-        result = {"status": "ok"}
-    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    return result
+        error = type(exc).__name__
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    if error is None:
+        return {"status": "ok", "latency_ms": latency_ms}
+    return {"status": "fail", "error": error, "latency_ms": latency_ms}
 
 
 def _database() -> None:
@@ -74,7 +81,7 @@ def _broker() -> None:
         raise NotImplementedError("no health check for this broker transport")
 
 
-def dependency_checks() -> dict[str, dict[str, Any]]:
+def dependency_checks() -> dict[str, CheckResult]:
     checks = {"database": _timed("database", _database), "broker": _timed("broker", _broker)}
     # The cache (and the provider rate limits and breakers in it) is a second use of Redis;
     # check it on its own when it is not the broker's server.
@@ -98,7 +105,7 @@ class PendingMigrations(Exception):
     pass
 
 
-def readiness_checks() -> dict[str, dict[str, Any]]:
+def readiness_checks() -> dict[str, CheckResult]:
     checks = dependency_checks()
     if checks["database"]["status"] == "ok":
         checks["migrations"] = _timed("migrations", _migrations)
@@ -107,5 +114,5 @@ def readiness_checks() -> dict[str, dict[str, Any]]:
     return checks
 
 
-def overall(checks: dict[str, dict[str, Any]]) -> str:
+def overall(checks: dict[str, CheckResult]) -> str:
     return "ok" if all(c["status"] == "ok" for c in checks.values()) else "fail"

@@ -8,7 +8,8 @@ provider calls and ledger entries are append-only. The aggregates are cached for
 SLUICE_METRICS_CACHE_SECONDS (in the shared cache) so several scrapers cost one set of queries.
 """
 
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TypedDict
 
 import redis
 from celery import current_app
@@ -21,6 +22,7 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from credits.models import LedgerEntry
@@ -35,12 +37,34 @@ _CACHE_KEY = "ops:metrics:v1"
 _REFUND_KINDS = (LedgerEntry.Kind.RELEASE, LedgerEntry.Kind.REFUND)
 
 
-def _workflows() -> list[dict[str, Any]]:
+class WorkflowCount(TypedDict):
+    kind: str
+    status: str
+    n: int
+
+
+# provider, outcome, cached, n, latency_sum and one `le_<ms>` count per latency bucket: keys
+# built at run time, so a mapping rather than a TypedDict.
+ProviderCallRow = Mapping[str, Any]
+
+
+class LedgerTotal(TypedDict):
+    kind: str
+    total: int | None  # None: no entry of this kind
+
+
+class Snapshot(TypedDict):
+    workflows: list[WorkflowCount]
+    calls: list[ProviderCallRow]
+    ledger: list[LedgerTotal]
+
+
+def _workflows() -> list[WorkflowCount]:
     rows = Workflow.objects.values("kind", "status").annotate(n=Count("id")).order_by()
     return list(rows)
 
 
-def _provider_calls() -> list[dict[str, Any]]:
+def _provider_calls() -> list[ProviderCallRow]:
     buckets = {f"le_{ms}": Count("id", filter=Q(latency_ms__lte=ms)) for ms in LATENCY_BUCKETS_MS}
     rows = (
         ProviderCall.objects.values("provider", "outcome", "cached")
@@ -50,15 +74,15 @@ def _provider_calls() -> list[dict[str, Any]]:
     return list(rows)
 
 
-def _ledger() -> list[dict[str, Any]]:
+def _ledger() -> list[LedgerTotal]:
     rows = LedgerEntry.objects.values("kind").annotate(total=Sum("amount")).order_by()
     return list(rows)
 
 
-def snapshot() -> dict[str, list[dict[str, Any]]]:
+def snapshot() -> Snapshot:
     """The aggregates every family is built from (cached briefly; see the module docstring)."""
     ttl = settings.SLUICE_METRICS_CACHE_SECONDS
-    data = cache.get(_CACHE_KEY) if ttl > 0 else None
+    data: Snapshot | None = cache.get(_CACHE_KEY) if ttl > 0 else None
     if data is None:
         data = {"workflows": _workflows(), "calls": _provider_calls(), "ledger": _ledger()}
         if ttl > 0:
@@ -67,7 +91,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
 
 
 class SluiceCollector(Collector):
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         data = snapshot()
         yield _workflow_family(data["workflows"])
         yield from _call_families(data["calls"])
@@ -77,7 +101,7 @@ class SluiceCollector(Collector):
             yield queues
 
 
-def _workflow_family(rows: list[dict[str, Any]]) -> GaugeMetricFamily:
+def _workflow_family(rows: list[WorkflowCount]) -> GaugeMetricFamily:
     family = GaugeMetricFamily(
         "sluice_workflows", "Enrichment workflows by kind and status.", labels=["kind", "status"]
     )
@@ -89,7 +113,7 @@ def _workflow_family(rows: list[dict[str, Any]]) -> GaugeMetricFamily:
     return family
 
 
-def _call_families(rows: list[dict[str, Any]]):
+def _call_families(rows: list[ProviderCallRow]) -> Iterator[Metric]:
     calls = CounterMetricFamily(
         "sluice_provider_calls",
         "Provider lookups by provider, data point outcome and whether the result cache answered.",
@@ -120,7 +144,7 @@ def _seconds_label(ms: int) -> str:
     return repr(ms / 1000)
 
 
-def _credit_families(rows: list[dict[str, Any]]):
+def _credit_families(rows: list[LedgerTotal]) -> Iterator[Metric]:
     totals = {row["kind"]: row["total"] or 0 for row in rows}
     ledger = CounterMetricFamily(
         "sluice_credit_ledger_credits",
@@ -148,7 +172,10 @@ def task_queues() -> list[str]:
     (sluice_task's `queue`)."""
     # Every app's tasks, also in a web process that has not dispatched any yet (imported once).
     current_app.loader.import_default_modules()
-    named = {task.queue for task in current_app.tasks.values() if getattr(task, "queue", None)}
+    # `queue` is set only on the tasks that name one (celery's Task does not declare it).
+    named: set[str] = {
+        queue for task in current_app.tasks.values() if (queue := getattr(task, "queue", None))
+    }
     return sorted({settings.CELERY_TASK_DEFAULT_QUEUE, *named})
 
 

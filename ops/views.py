@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ops import health, metrics
 
 
-def _health_response(checks: dict) -> JsonResponse:
+def _health_response(checks: dict[str, health.CheckResult]) -> JsonResponse:
     status = health.overall(checks)
     return JsonResponse({"status": status, "checks": checks}, status=200 if status == "ok" else 503)
 

@@ -140,6 +140,8 @@ def leads_import_file(
     """Imports a CSV, JSON array or NDJSON file read from `stream` (anything with `.read(n)`),
     without ever holding the whole file in memory."""
     if lead_list is None:
+        if list_id is None:
+            raise TypeError("leads_import_file needs list_id or lead_list.")
         lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     errors: list[RowError] = []
     rows = read_rows(stream, file_format=file_format, column_mapping=column_mapping, errors=errors)

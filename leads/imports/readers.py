@@ -193,7 +193,9 @@ def read_json_array(
     def skip_ws() -> None:
         nonlocal pos
         while True:
-            pos = _WS.match(buffer, pos).end()
+            whitespace = _WS.match(buffer, pos)
+            assert whitespace is not None  # `\s*` matches the empty string too
+            pos = whitespace.end()
             if pos < len(buffer) or eof:
                 return
             fill()

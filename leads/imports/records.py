@@ -4,6 +4,8 @@ merge of a row repeating a person seen earlier in the same upload."""
 
 from dataclasses import dataclass
 
+from django.db.models import CharField
+
 from leads import canonical
 from leads.canonical import IdentityProblem
 from leads.imports.readers import RowError, SourceRow
@@ -19,8 +21,15 @@ _DUPLICATE_REASON = {"li": "duplicate_linkedin", "em": "duplicate_email", "nd": 
 # Placeholder cells meaning "no value" in identifier columns (not in names: "Na" is a surname).
 _PLACEHOLDERS = frozenset({"n/a", "na", "none", "null", "nil", "-", "--", "?", "unknown"})
 
-_MAX_LENGTHS = {name: Lead._meta.get_field(name).max_length for name in LEAD_FIELDS}
-_MAX_LENGTHS["identity_key"] = Lead._meta.get_field("identity_key").max_length
+
+def _max_length(name: str) -> int:
+    field = Lead._meta.get_field(name)
+    if not isinstance(field, CharField) or field.max_length is None:
+        raise TypeError(f"Lead.{name} is not a CharField with a max_length.")
+    return field.max_length
+
+
+_MAX_LENGTHS = {name: _max_length(name) for name in (*LEAD_FIELDS, "identity_key")}
 
 
 def duplicate_reason(identity_key: str) -> str:
@@ -82,6 +91,7 @@ def to_record(source: SourceRow) -> LeadRecord | RowError:
             ),
         }[problem]
         return RowError(row, str(problem), detail)
+    assert identity.key is not None  # person_identify gives a key whenever it finds no problem
     if raw_domain and identity.domain is None:
         extra.setdefault("domain", raw_domain)  # kept, not lost, but not used for identity
     raw_phone = _identifier(values.get("phone"))

@@ -188,10 +188,7 @@ class OrmWriter:
             if r.domain:
                 given = wanted.setdefault(r.domain, _CompanyValues())
                 fill_empty(given, {"name": r.company_name, "industry": r.industry})
-        found: dict[str, Company] = {}
-        for chunk in _chunks(list(wanted)):
-            for company in Company.objects.filter(workspace=self.workspace, domain__in=chunk):
-                found[company.domain] = company
+        found = dict(self._by_domain(list(wanted)))
         Company.objects.bulk_create(
             [
                 Company(workspace=self.workspace, domain=domain, **asdict(given))
@@ -206,20 +203,24 @@ class OrmWriter:
                 company.updated_at = self.stamp
                 changed.append(company)
         Company.objects.bulk_update(changed, [*COMPANY_BLANK_FIELDS, "updated_at"])
-        missing = [d for d in wanted if d not in found]
-        for chunk in _chunks(missing):
-            for company in Company.objects.filter(workspace=self.workspace, domain__in=chunk):
-                found[company.domain] = company
+        found.update(self._by_domain([d for d in wanted if d not in found]))
         return found
+
+    def _by_domain(self, domains: list[str]) -> Iterator[tuple[str, Company]]:
+        for chunk in _chunks(domains):
+            for company in Company.objects.filter(workspace=self.workspace, domain__in=chunk):
+                assert company.domain is not None  # it matched one of `domains`
+                yield company.domain, company
 
     def write(self, records: list[LeadRecord]) -> BatchOutcome:
         companies = self._companies(records)
         keys = [r.identity_key for r in records]
         existing: dict[str, Lead] = {}
         for chunk in _chunks(keys):
-            for lead in Lead.objects.filter(workspace=self.workspace, identity_key__in=chunk):
-                existing[lead.identity_key] = lead
-        new, changed = [], []
+            for known in Lead.objects.filter(workspace=self.workspace, identity_key__in=chunk):
+                existing[known.identity_key] = known
+        new: list[Lead] = []
+        changed: list[Lead] = []
         for r in records:
             company = companies.get(r.domain)
             values = {name: getattr(r, name) for name in LEAD_FIELDS}

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from common.exceptions import ApplicationError
 from credits.services import quote_create
 from enrichment.models import Workflow, WorkflowStatus
+from enrichment.results import Started
 from enrichment.services.start import bulk_enrichment_start
 from ops.cli import summary_table, watch_workflow
 from ops.management.commands._common import add_list_arguments, command_error, resolve
@@ -60,6 +61,7 @@ class Command(BaseCommand):
             )
         except ApplicationError as exc:
             raise command_error(exc) from exc
+        assert isinstance(started, Started)  # without `preview`, a run is started or reused
         workflow: Workflow = started.workflow
         self.stdout.write(
             f"Started {workflow.pk}: {started.plan.to_enrich} leads of {lead_list.name!r}, "
