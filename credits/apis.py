@@ -9,8 +9,7 @@ from accounts.selectors import USAGE_GROUPS
 from common.api import timestamp_ms
 from common.pagination import decode_cursor, make_cursor
 from credits import prices
-from credits.counting import ENRICH_COMPANY, TOOLS
-from credits.models import LedgerEntry
+from credits.models import LedgerEntry, Tool
 from credits.selectors import balance_get, ledger_list, usage_report
 from credits.services import quote_create
 
@@ -61,7 +60,7 @@ class CreditsEstimateApi(APIView):
     error_codes = {404: ["not_found"]}
 
     class InputSerializer(serializers.Serializer):
-        tool = serializers.ChoiceField(choices=TOOLS)
+        tool = serializers.ChoiceField(choices=Tool.values)
         list_id = serializers.CharField(required=False, allow_null=True, max_length=64)
         filters = serializers.DictField(required=False, allow_null=True)
         row_count = serializers.IntegerField(
@@ -138,7 +137,7 @@ class CreditsEstimateApi(APIView):
             "sufficient": estimate.sufficient,
             "already_enriched": quote.already_enriched,
             "to_enrich": estimate.to_enrich,
-            "enrichment_type": None if tool == ENRICH_COMPANY else enrichment_type,
+            "enrichment_type": None if tool == Tool.ENRICH_COMPANY else enrichment_type,
             "timestamp_ms": timestamp_ms(),
         }
         return Response(self.OutputSerializer(body).data)

@@ -10,14 +10,10 @@ from typing import Protocol
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.models import Workspace
+from credits.models import Tool
 
-ENRICH_PERSON = "enrich_person"
-ENRICH_COMPANY = "enrich_company"
-ENRICH_LIST = "enrich_list"
-ENRICH_TASK = "enrich_task"
-TOOLS: tuple[str, ...] = (ENRICH_LIST, ENRICH_PERSON, ENRICH_COMPANY, ENRICH_TASK)
-SINGLE_ROW_TOOLS = (ENRICH_PERSON, ENRICH_COMPANY)
-_COUNTED_TOOLS = (ENRICH_LIST, ENRICH_TASK)
+# A list's or a cohort's rows are counted by the leads app; a person or a company is one row.
+_COUNTED_TOOLS = (Tool.ENRICH_LIST, Tool.ENRICH_TASK)
 
 
 class ScopeCounter(Protocol):

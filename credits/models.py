@@ -48,6 +48,15 @@ class CreditAccount(TimestampedModel):
         return self.balance - self.held
 
 
+class Tool(models.TextChoices):
+    """What an estimate prices and a quote is redeemed for (the Cleanlist tool names)."""
+
+    ENRICH_LIST = "enrich_list"
+    ENRICH_PERSON = "enrich_person"
+    ENRICH_COMPANY = "enrich_company"
+    ENRICH_TASK = "enrich_task"
+
+
 class RefundStatus(models.TextChoices):
     """Where the unused part of a failed run's hold stands (a hold's, and its workflow's)."""
 
@@ -228,7 +237,7 @@ class Quote(models.Model):
 
     quote_id = models.CharField(max_length=120, primary_key=True)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    tool = models.CharField(max_length=40)
+    tool = models.CharField(max_length=40, choices=Tool.choices)
     params = models.JSONField()
     params_hash = models.CharField(max_length=64)
     row_count = models.BigIntegerField()

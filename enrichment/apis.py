@@ -13,6 +13,7 @@ from accounts.authentication import ApiRequest
 from common.api import absolute_url, idempotent_response, status_for_client, timestamp_ms
 from common.serializers import BlankAsNullCharField
 from credits import prices
+from credits.models import Tool
 from credits.prices import EnrichmentType
 from enrichment import selectors
 from enrichment.models import ItemStatus, WebhookEndpoint, Workflow
@@ -134,7 +135,7 @@ class PersonEnrichmentStartApi(APIView):
                 preview=preview,
             )
             if isinstance(started, Preview):
-                return _preview_response(started, "enrich_person")
+                return _preview_response(started, Tool.ENRICH_PERSON)
             workflow = started.workflow
             body = {
                 "workflow_id": workflow.pk,
@@ -300,7 +301,7 @@ class TaskEnrichmentStartApi(APIView):
                 preview=preview,
             )
             if isinstance(answer, Preview):
-                return _preview_response(answer, "enrich_task")
+                return _preview_response(answer, Tool.ENRICH_TASK)
             if isinstance(answer, CompanyCohortEnriched):
                 return 200, self._company_cohort_body(data["task_id"], answer)
             return status_for_client(request, 202, sdk=200), self._started_body(
@@ -394,7 +395,7 @@ class BulkEnrichmentStartApi(APIView):
                 preview=preview,
             )
             if isinstance(started, Preview):
-                return _preview_response(started, "enrich_list")
+                return _preview_response(started, Tool.ENRICH_LIST)
             workflow = started.workflow
             body = {
                 "workflow_id": workflow.pk,

@@ -11,6 +11,7 @@ from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
 from leads.models import Lead
+from leads.selectors import lead_has_data_q
 from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
 
@@ -22,19 +23,10 @@ REQUESTED: dict[str, frozenset[DataPoint]] = {
 LEAD_FIELDS = ["email", "email_status", "email_confidence", "phone", "provider", "enriched_at"]
 
 
-def _missing(field: str, prefix: str) -> Q:
-    return Q(**{f"{prefix}{field}__isnull": True}) | Q(**{f"{prefix}{field}": ""})
-
-
 def missing_data_filter(enrichment_type: str, *, prefix: str = "") -> Q:
-    """Leads that lack some of the data this type asks for (the ones skip_existing enriches)."""
-    wanted = REQUESTED[prices.normalize_enrichment_type(enrichment_type)]
-    condition = Q(pk__in=[])
-    if DataPoint.EMAIL in wanted:
-        condition |= _missing("email", prefix)
-    if DataPoint.PHONE in wanted:
-        condition |= _missing("phone", prefix)
-    return condition
+    """Leads that lack some of the data this type asks for (the ones skip_existing enriches):
+    the complement of what leads counts as holding it."""
+    return ~lead_has_data_q(enrichment_type, prefix=prefix)
 
 
 @dataclass(frozen=True)

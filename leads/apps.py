@@ -11,7 +11,8 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         # Models and the apps they import are loadable only once the registry is ready.
-        from credits.counting import ENRICH_LIST, ENRICH_TASK, register_scope_counter
+        from credits.counting import register_scope_counter
+        from credits.models import Tool
         from leads.selectors import cohort_enrichment_counts, list_enrichment_counts
 
         def count_list(*, workspace: "Workspace", params: dict) -> tuple[int, int]:
@@ -30,5 +31,5 @@ class LeadsConfig(AppConfig):
             )
 
         # Estimates price lists and cohorts, which credits (below leads) cannot read itself.
-        register_scope_counter(ENRICH_LIST, count_list)
-        register_scope_counter(ENRICH_TASK, count_cohort)
+        register_scope_counter(Tool.ENRICH_LIST, count_list)
+        register_scope_counter(Tool.ENRICH_TASK, count_cohort)

@@ -14,28 +14,12 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
+from credits.prices import EnrichmentType, normalize_enrichment_type
 from leads import canonical
 from leads.models import Cohort, Company, Folder, Lead, LeadList, ListMembership
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
-
-# --- Enrichment types ----------------------------------------------------------------------
-
-PARTIAL = "partial"
-PHONE_ONLY = "phone_only"
-FULL = "full"
-_ENRICHMENT_TYPES = {PARTIAL: PARTIAL, PHONE_ONLY: PHONE_ONLY, "phone-only": PHONE_ONLY, FULL: FULL}
-
-
-def enrichment_type_normalize(enrichment_type: str) -> str:
-    """`partial | phone_only | full`; `phone-only` (Cleanlist's bulk `scope`) is an alias."""
-    normalized = _ENRICHMENT_TYPES.get(str(enrichment_type).strip().lower())
-    if normalized is None:
-        raise ValidationFailed(
-            details={"enrichment_type": ["Must be one of partial, phone_only (phone-only), full."]}
-        )
-    return normalized
 
 
 def _present(field: str) -> Q:
@@ -45,9 +29,14 @@ def _present(field: str) -> Q:
 
 def lead_has_data_q(enrichment_type: str, *, prefix: str = "") -> Q:
     """Leads that already hold what `enrichment_type` would look up (email / phone / both)."""
-    kind = enrichment_type_normalize(enrichment_type)
+    kind = normalize_enrichment_type(enrichment_type)
     email, phone = _present(f"{prefix}email"), _present(f"{prefix}phone")
-    return {PARTIAL: email, PHONE_ONLY: phone, FULL: email & phone}[kind]
+    held = {
+        EnrichmentType.PARTIAL: email,
+        EnrichmentType.PHONE_ONLY: phone,
+        EnrichmentType.FULL: email & phone,
+    }
+    return held[kind]
 
 
 def _enriched_q(*, prefix: str = "") -> Q:
@@ -272,7 +261,7 @@ def cohort_enrichment_counts(
     ids = cohort_select_ids(cohort=cohort, entity_ids=entity_ids)
     queryset: QuerySet[Company] | QuerySet[Lead]
     if cohort.entity_kind == Cohort.EntityKind.COMPANY:
-        enrichment_type_normalize(enrichment_type)
+        normalize_enrichment_type(enrichment_type)
         holding = Q(enriched_at__isnull=False)
         queryset = Company.objects.filter(workspace=workspace, id__in=ids)
     else:

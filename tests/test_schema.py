@@ -64,7 +64,7 @@ def _untyped_objects(schema: dict, components: dict, where: str, seen: set) -> l
             found += _untyped_objects(part, components, where, seen)
     if schema.get("type") == "object" or "properties" in schema:
         extra = schema.get("additionalProperties")
-        if not schema.get("properties") and not isinstance(extra, dict) or extra == {}:
+        if (not schema.get("properties") and not isinstance(extra, dict)) or extra == {}:
             found.append(where)
         for field, sub in schema.get("properties", {}).items():
             found += _untyped_objects(sub, components, f"{where}.{field}", seen)

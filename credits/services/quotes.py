@@ -32,15 +32,8 @@ from common.exceptions import (
     ValidationFailed,
 )
 from credits import prices
-from credits.counting import (
-    ENRICH_COMPANY,
-    ENRICH_LIST,
-    ENRICH_PERSON,
-    ENRICH_TASK,
-    TOOLS,
-    scope_counts,
-)
-from credits.models import Quote
+from credits.counting import scope_counts
+from credits.models import Quote, Tool
 from credits.prices import EnrichmentType
 from credits.selectors import balance_get
 
@@ -101,16 +94,16 @@ def canonical_params(
     and the paid call compare like with like (`phone-only` = `phone_only`, entity ids as a
     sorted set, list ids as lower-case UUIDs). Fields that do not affect `tool`'s price are
     dropped."""
-    if tool not in TOOLS:
+    if tool not in Tool.values:
         raise ValidationFailed(
-            details={"tool": [f"Unknown tool; expected one of {', '.join(TOOLS)}."]}
+            details={"tool": [f"Unknown tool; expected one of {', '.join(Tool.values)}."]}
         )
-    if tool == ENRICH_COMPANY:
+    if tool == Tool.ENRICH_COMPANY:
         return {}
     kind = prices.normalize_enrichment_type(enrichment_type or EnrichmentType.PARTIAL)
-    if tool == ENRICH_PERSON:
+    if tool == Tool.ENRICH_PERSON:
         return {"enrichment_type": kind}
-    if tool == ENRICH_LIST:
+    if tool == Tool.ENRICH_LIST:
         if not list_id:
             raise ValidationFailed(details={"list_id": ["Required for enrich_list."]})
         try:
@@ -131,15 +124,15 @@ def canonical_params(
 
 
 def _filter_hash(tool: str, params: dict) -> str:
-    if tool == ENRICH_LIST:
+    if tool == Tool.ENRICH_LIST:
         return _digest({"list_id": params["list_id"]})[:16]
-    if tool == ENRICH_TASK:
+    if tool == Tool.ENRICH_TASK:
         return _digest({"task_id": params["task_id"], "entity_ids": params["entity_ids"]})[:16]
     return "none"
 
 
 def _cost(*, tool: str, params: dict, rows: int) -> int:
-    if tool == ENRICH_COMPANY:
+    if tool == Tool.ENRICH_COMPANY:
         return prices.company_cost(companies=rows)
     return prices.reserve_cost(enrichment_type=params["enrichment_type"], leads=rows)
 

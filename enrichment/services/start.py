@@ -18,7 +18,7 @@ from common.exceptions import EmptyLeadScope, ValidationFailed
 from credits import prices
 from credits import selectors as credit_selectors
 from credits import services as credits
-from credits.models import Quote
+from credits.models import Quote, Tool
 from credits.prices import EnrichmentType
 from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus, new_workflow_id
@@ -213,7 +213,7 @@ def person_enrichment_start(
             quote = credits.quote_redeem(
                 workspace=workspace,
                 quote_id=quote_id,
-                tool="enrich_person",
+                tool=Tool.ENRICH_PERSON,
                 params={"enrichment_type": enrichment_type},
                 row_count=1,
                 cost=plan.credits_reserved,
@@ -289,7 +289,7 @@ def bulk_enrichment_start(
             quote = credits.quote_redeem(
                 workspace=workspace,
                 quote_id=quote_id,
-                tool="enrich_list",
+                tool=Tool.ENRICH_LIST,
                 params={
                     "list_id": lead_list.pk,
                     "enrichment_type": enrichment_type,
@@ -366,7 +366,7 @@ def task_enrichment_start(
             quote = credits.quote_redeem(
                 workspace=workspace,
                 quote_id=quote_id,
-                tool="enrich_task",
+                tool=Tool.ENRICH_TASK,
                 params={
                     "task_id": task_id,
                     "entity_ids": entity_ids,

@@ -9,7 +9,6 @@ from leads.models import Cohort, Lead, ListMembership
 from leads.selectors import (
     cohort_enrichment_counts,
     cohort_get,
-    enrichment_type_normalize,
     lead_list_find,
     lead_list_find_by_name,
     list_enrichment_counts,
@@ -58,12 +57,6 @@ def test_list_enrichment_counts_foreign_or_unknown_list_is_not_found(workspace, 
     for list_id in (foreign.id, uuid.uuid4(), "not-a-uuid"):
         with pytest.raises(NotFound):
             list_enrichment_counts(workspace=workspace, list_id=list_id, enrichment_type="full")
-
-
-def test_enrichment_type_normalize_rejects_unknown():
-    assert enrichment_type_normalize("phone-only") == "phone_only"
-    with pytest.raises(ValidationFailed):
-        enrichment_type_normalize("everything")
 
 
 def test_cohort_create_sets_ttl_from_settings(workspace, settings):

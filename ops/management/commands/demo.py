@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import ApiKey, Workspace
 from accounts.scopes import ALL_SCOPES
 from accounts.services import api_key_create, api_key_revoke, workspace_create
+from credits.models import Tool
 from credits.prices import EnrichmentType
 from credits.selectors import balance_get
 from credits.services import credits_grant
@@ -112,7 +113,7 @@ class Command(BaseCommand):
             + (f" ({skipped})" if skipped else "")
         )
         quote = self._post(
-            "credits/estimate", json={"tool": "enrich_list", "list_id": list_id, "scope": scope}
+            "credits/estimate", json={"tool": Tool.ENRICH_LIST, "list_id": list_id, "scope": scope}
         )
         self._say(
             f"Quote {quote['quote_id'][:24]}…: {quote['to_enrich']} leads to enrich "

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from common.exceptions import ApplicationError
+from credits.models import Tool
 from credits.services import quote_create
 from enrichment.models import Workflow, WorkflowStatus
 from enrichment.results import Started
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         try:
             quote = quote_create(
                 workspace=target,
-                tool="enrich_list",
+                tool=Tool.ENRICH_LIST,
                 params={
                     "list_id": str(lead_list.pk),
                     "enrichment_type": enrichment_type,

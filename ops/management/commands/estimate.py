@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand
 
 from common.exceptions import ApplicationError
+from credits.models import Tool
 from credits.services import quote_create
 from ops.management.commands._common import add_list_arguments, command_error, resolve
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         try:
             estimate = quote_create(
                 workspace=target,
-                tool="enrich_list",
+                tool=Tool.ENRICH_LIST,
                 params={
                     "list_id": str(lead_list.pk),
                     "enrichment_type": enrichment_type,
