@@ -1,10 +1,10 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.authentication import ApiRequest
 from accounts.selectors import api_key_list
 from common.api import timestamp_ms
 
@@ -47,7 +47,7 @@ class WhoamiApi(APIView):
         timestamp_ms = serializers.IntegerField()
 
     @extend_schema(operation_id="whoami", responses=OutputSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         api_key = request.auth
         workspace = api_key.workspace
         data = {
@@ -75,6 +75,6 @@ class ApiKeyListApi(APIView):
         keys = ApiKeySerializer(many=True)
 
     @extend_schema(operation_id="list_api_keys", responses=OutputSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         keys = api_key_list(workspace=request.auth.workspace)
         return Response(self.OutputSerializer({"keys": keys}).data)

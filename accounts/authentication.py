@@ -4,6 +4,7 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
+from common.api import WorkspaceRequest
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -31,7 +32,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="sluice"'
 
 
-class ApiRequest(Request):
+class ApiRequest(WorkspaceRequest):
     """What every API view receives once ApiKeyAuthentication and the scope permission let it
     in: `request.auth` is the caller's key, `request.auth.workspace` its workspace. A type for
     annotations only; DRF builds a plain Request."""

@@ -9,7 +9,7 @@ from accounts.models import ApiKey, ApiUsage, Workspace
 from common.exceptions import NotFound
 
 USAGE_GROUPS = ("tool", "key", "day", "error")
-_COUNTS = {"n_calls": Sum("calls"), "n_errors": Sum("calls", filter=Q(status_code__gte=400))}
+_ERRORS = Q(status_code__gte=400)
 _GROUP_COLUMN = {"tool": "route", "key": "api_key__prefix", "day": "day", "error": "error_code"}
 
 
@@ -48,14 +48,14 @@ def api_usage_counts(*, workspace: Workspace, since: date, group_by: str) -> Api
     """Calls and errors from `since` on, per `group_by` bucket (one of USAGE_GROUPS)."""
     usage = ApiUsage.objects.filter(workspace=workspace, day__gte=since)
     if group_by == "error":
-        usage = usage.filter(status_code__gte=400)
+        usage = usage.filter(_ERRORS)
     rows = (
         usage.annotate(group=Cast(_GROUP_COLUMN[group_by], CharField()))
         .values("group")
-        .annotate(**_COUNTS)
+        .annotate(n_calls=Sum("calls"), n_errors=Sum("calls", filter=_ERRORS))
         .order_by("group")
     )
-    totals = usage.aggregate(**_COUNTS)
+    totals = usage.aggregate(n_calls=Sum("calls"), n_errors=Sum("calls", filter=_ERRORS))
     return ApiUsageCounts(
         buckets=[
             UsageBucket(group=row["group"], calls=row["n_calls"], errors=row["n_errors"] or 0)

@@ -1,14 +1,32 @@
 """Small helpers shared by every API view."""
 
 import time
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from django.conf import settings
+from django.db.models import Model
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.exceptions import ValidationFailed
 
 API_PREFIXES = {"v1": "/api/v1/public", "v2": "/api/v2"}
+
+
+class WorkspaceCredential(Protocol):
+    """What authenticated a request, as far as these helpers need it: the workspace it acts
+    for. accounts' ApiKey is one (common imports no app, so it cannot name it)."""
+
+    @property
+    def workspace(self) -> Model: ...
+
+
+class WorkspaceRequest(Request):
+    """A request authenticated for a workspace; accounts.authentication.ApiRequest narrows
+    `auth` to the ApiKey. A type for annotations only; DRF builds a plain Request."""
+
+    auth: WorkspaceCredential
 
 
 def timestamp_ms() -> int:
@@ -58,7 +76,12 @@ def idempotency_key_of(request: Request, body_key: str | None = None) -> str | N
 
 
 def idempotent_response(
-    request: Request, *, operation: str, work, payload=None, body_key: str | None = None
+    request: WorkspaceRequest,
+    *,
+    operation: str,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+    payload: Any = None,
+    body_key: str | None = None,
 ) -> Response:
     """Runs `work()` (→ status, body) at most once per idempotency key (Stripe semantics, see
     common.idempotency); a replay carries `idempotent_replayed: true`. The fingerprint covers

@@ -16,11 +16,27 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Field, JSONField, Model
 
 
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+def _column(field: Field) -> str:
+    """The column of a concrete field: only those are written here."""
+    if field.column is None:
+        raise TypeError(f"{field!r} has no database column")
+    return field.column
+
+
+def _field(model: type[Model], name: str) -> Field:
+    """The model's concrete field `name` (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
 
 
 # Field types whose Python values psycopg writes as they are: skipping Django's per-value
@@ -34,18 +50,19 @@ _AS_IS = {
 
 
 def _converter(field: Field) -> Callable[[Any], Any]:
-    kind = field.get_internal_type()
-    if kind == "JSONField":
+    if isinstance(field, JSONField):
         encoder = field.encoder
         # COPY's text format hands the text to jsonb's own input function.
         return lambda value: None if value is None else json.dumps(value, cls=encoder)
-    if kind in _AS_IS:
+    if field.get_internal_type() in _AS_IS:
         return lambda value: value
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def _copy(cursor, table: str, fields: Sequence[Field], objs: Iterable[Model]) -> None:
-    columns = ", ".join(_q(field.column) for field in fields)
+def _copy(
+    cursor: CursorWrapper, table: str, fields: Sequence[Field], objs: Iterable[Model]
+) -> None:
+    columns = ", ".join(_q(_column(field)) for field in fields)
     plan = [(field.attname, _converter(field)) for field in fields]
     # psycopg's COPY bypasses Django's cursor: map its errors to django.db's as execute() does.
     with (
@@ -56,10 +73,10 @@ def _copy(cursor, table: str, fields: Sequence[Field], objs: Iterable[Model]) ->
             copy.write_row([convert(getattr(obj, attname)) for attname, convert in plan])
 
 
-def _staging(cursor, model: type[Model], fields: Sequence[Field]) -> str:
+def _staging(cursor: CursorWrapper, model: type[Model], fields: Sequence[Field]) -> str:
     """An empty temporary table with these columns (types copied from the model's table),
     dropped at commit; reused, emptied, if this transaction already made it."""
-    columns = ", ".join(_q(field.column) for field in fields)
+    columns = ", ".join(_q(_column(field)) for field in fields)
     digest = hashlib.sha1(columns.encode()).hexdigest()[:8]  # noqa: S324 - a name, not a secret
     name = _q(f"stage_{model._meta.db_table}_{digest}")
     cursor.execute(
@@ -75,12 +92,12 @@ def rows_update(model: type[Model], objs: Sequence[Model], fields: Sequence[str]
     if not objs:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields, batch_size=1000)
+        model._default_manager.bulk_update(objs, fields, batch_size=1000)
         return
     meta = model._meta
-    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    table, pk = _q(meta.db_table), _q(meta.pk.column)
-    sets = ", ".join(f"{_q(f.column)} = s.{_q(f.column)}" for f in columns[1:])
+    columns = [meta.pk, *(_field(model, name) for name in fields)]
+    table, pk = _q(meta.db_table), _q(_column(meta.pk))
+    sets = ", ".join(f"{_q(_column(f))} = s.{_q(_column(f))}" for f in columns[1:])
     with transaction.atomic(), connection.cursor() as cursor:
         stage = _staging(cursor, model, columns)
         _copy(cursor, stage, columns, objs)
@@ -95,7 +112,7 @@ def rows_insert(model: type[Model], objs: Sequence[Model]) -> None:
     if not objs:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs, batch_size=1000)
+        model._default_manager.bulk_create(objs, batch_size=1000)
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -116,7 +133,7 @@ def rows_upsert(
     if not objs:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             sorted(objs, key=lambda o: tuple(getattr(o, f) for f in unique_fields)),
             batch_size=1000,
             update_conflicts=True,
@@ -126,11 +143,11 @@ def rows_upsert(
         return
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(_q(f.column) for f in fields)
-    unique = ", ".join(_q(meta.get_field(name).column) for name in unique_fields)
+    columns = ", ".join(_q(_column(f)) for f in fields)
+    unique = ", ".join(_q(_column(_field(model, name))) for name in unique_fields)
     sets = ", ".join(
-        f"{_q(meta.get_field(n).column)} = EXCLUDED.{_q(meta.get_field(n).column)}"
-        for n in update_fields
+        f"{_q(column)} = EXCLUDED.{_q(column)}"
+        for column in (_column(_field(model, name)) for name in update_fields)
     )
     with transaction.atomic(), connection.cursor() as cursor:
         stage = _staging(cursor, model, fields)
@@ -145,11 +162,13 @@ def rows_upsert(
 def insert_defaults(model: type[Model], *, skip: Iterable[str]) -> tuple[list[str], list[Any]]:
     """Columns and database values for every field the raw INSERT does not set: the model's
     Python-side defaults (the tables have no database defaults)."""
-    skip = set(skip)
-    columns, values = [], []
+    skipped = set(skip)
+    columns: list[str] = []
+    values: list[Any] = []
     for model_field in model._meta.concrete_fields:
-        if model_field.column in skip or model_field.primary_key:
+        column = _column(model_field)
+        if column in skipped or model_field.primary_key:
             continue
-        columns.append(model_field.column)
+        columns.append(column)
         values.append(model_field.get_db_prep_save(model_field.get_default(), connection))
     return columns, values

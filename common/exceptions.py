@@ -187,15 +187,23 @@ def error_payload(error: ApplicationError) -> dict[str, Any]:
     return {"error": body}
 
 
-def error_response(error: ApplicationError) -> Response:
-    response = Response(error_payload(error), status=error.status_code, headers=error.headers)
-    response.error_code = error.code  # read by the usage counter
+class ErrorResponse(Response):
+    error_code: str  # read by the usage counter
+
+
+class ErrorJsonResponse(JsonResponse):
+    error_code: str  # read by the usage counter
+
+
+def error_response(error: ApplicationError) -> ErrorResponse:
+    response = ErrorResponse(error_payload(error), status=error.status_code, headers=error.headers)
+    response.error_code = error.code
     return response
 
 
-def error_json_response(error: ApplicationError) -> JsonResponse:
+def error_json_response(error: ApplicationError) -> ErrorJsonResponse:
     """For plain Django views and middleware, outside DRF."""
-    response = JsonResponse(error_payload(error), status=error.status_code)
+    response = ErrorJsonResponse(error_payload(error), status=error.status_code)
     response.error_code = error.code
     for name, value in error.headers.items():
         response[name] = value
@@ -234,7 +242,9 @@ def _from_drf(exc: drf.APIException) -> ApplicationError:
     if isinstance(exc, drf.UnsupportedMediaType):
         return UnsupportedMediaType(str(exc.detail))
     if isinstance(exc, drf.Throttled):
-        return RateLimited(retry_after_seconds=math.ceil(exc.wait or 1))
+        # DRF's Throttled sets `wait` (seconds, or None); its stub does not declare it.
+        wait: float | None = exc.wait  # type: ignore[attr-defined]
+        return RateLimited(retry_after_seconds=math.ceil(wait or 1))
     error = ApplicationError(str(exc.detail))
     error.status_code = exc.status_code
     error.code = exc.default_code if isinstance(exc.default_code, str) else "error"

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import Model
@@ -54,19 +54,19 @@ def validate_key(key: str | None) -> str | None:
     return key
 
 
-def _claim(*, workspace: Model, key: str, fingerprint: str) -> IdempotencyRecord | None:
-    """Claims the key; returns the finished record to replay, or None when we now own it."""
+def _claim(*, workspace: Model, key: str, fingerprint: str) -> IdempotentResult | None:
+    """Claims the key; returns the finished result to replay, or None when we now own it."""
     now = timezone.now()
     while True:
         try:
             with transaction.atomic():
                 IdempotencyRecord.objects.create(
-                    workspace=workspace, key=key, fingerprint=fingerprint, locked_at=now
+                    workspace_id=workspace.pk, key=key, fingerprint=fingerprint, locked_at=now
                 )
             return None
         except IntegrityError:
             pass
-        record = IdempotencyRecord.objects.filter(workspace=workspace, key=key).first()
+        record = IdempotencyRecord.objects.filter(workspace_id=workspace.pk, key=key).first()
         if record is None:
             continue  # expired and deleted between our insert and read: claim again
         if record.created_at < now - RETENTION:
@@ -78,7 +78,9 @@ def _claim(*, workspace: Model, key: str, fingerprint: str) -> IdempotencyRecord
                 details={"idempotency_key": key},
             )
         if record.status_code is not None:
-            return record
+            # Stored with its status by run_idempotently: the work's JSON object.
+            body = cast(dict[str, Any], record.response_body)
+            return IdempotentResult(record.status_code, body, replayed=True)
         stale = record.locked_at < now - _ABANDONED_AFTER
         if stale and IdempotencyRecord.objects.filter(
             pk=record.pk, status_code__isnull=True, locked_at=record.locked_at
@@ -103,16 +105,16 @@ def run_idempotently(
         return IdempotentResult(status_code, body, replayed=False)
     finished = _claim(workspace=workspace, key=key, fingerprint=fingerprint)
     if finished is not None:
-        return IdempotentResult(finished.status_code, finished.response_body, replayed=True)
+        return finished
     try:
         status_code, body = work()
     except BaseException:
         # The client gets an error, not a stored response: release the key so its retry can
         # run. The work undid what it had done (rolled back, or its own failure path after a
         # commit, such as a refused enqueue releasing its hold).
-        IdempotencyRecord.objects.filter(workspace=workspace, key=key).delete()
+        IdempotencyRecord.objects.filter(workspace_id=workspace.pk, key=key).delete()
         raise
-    IdempotencyRecord.objects.filter(workspace=workspace, key=key).update(
+    IdempotencyRecord.objects.filter(workspace_id=workspace.pk, key=key).update(
         status_code=status_code, response_body=body
     )
     return IdempotentResult(status_code, body, replayed=False)

@@ -2,6 +2,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
@@ -21,13 +22,12 @@ class RequestIdMiddleware:
     """Gives every request an id (the client's `X-Request-ID` when it is sane), puts it on the
     response and on every log line, and logs one line per API request."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         offered = request.headers.get("X-Request-ID", "")
         request_id = offered if _CLIENT_REQUEST_ID.match(offered) else f"req_{secrets.token_hex(8)}"
-        request.request_id = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         try:

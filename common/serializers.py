@@ -12,5 +12,7 @@ class BlankAsNullCharField(serializers.CharField):
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
 
-    def to_representation(self, value: Any) -> str | None:
-        return super().to_representation(value) if value else None
+    def get_attribute(self, instance: Any) -> str | None:
+        # A serializer renders a None attribute as null without calling to_representation.
+        value = super().get_attribute(instance)
+        return value if value else None

@@ -91,7 +91,8 @@ def sluice_task(
         run.__name__, run.__qualname__ = func.__name__, func.__qualname__
         run.__module__, run.__doc__ = func.__module__, func.__doc__
         signature = inspect.signature(func)
-        run.__signature__ = signature.replace(
+        # Functions have no declared `__signature__`, yet inspect reads it first.
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[
                 inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
                 *signature.parameters.values(),
@@ -100,7 +101,8 @@ def sluice_task(
         return shared_task(
             name=name,
             bind=True,
-            queue=queue or None,
+            # None (the default queue) is what Celery takes; its stub allows only str.
+            queue=queue or None,  # type: ignore[arg-type]
             max_retries=max_retries,
             retry_on=retry_on,
             give_up=staticmethod(give_up) if give_up else None,

@@ -1,10 +1,10 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.authentication import ApiRequest
 from accounts.selectors import USAGE_GROUPS
 from common.api import timestamp_ms
 from common.pagination import decode_cursor, make_cursor
@@ -30,7 +30,7 @@ class CreditsBalanceApi(APIView):
         timestamp_ms = serializers.IntegerField()
 
     @extend_schema(operation_id="credits_balance", responses=OutputSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         workspace = request.auth.workspace
         totals = balance_get(workspace=workspace)
         data = {
@@ -103,7 +103,7 @@ class CreditsEstimateApi(APIView):
     @extend_schema(
         operation_id="credits_estimate", request=InputSerializer, responses=OutputSerializer
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -182,7 +182,7 @@ class LedgerListApi(APIView):
         parameters=[InputSerializer],
         responses=OutputSerializer,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         query = params.validated_data
@@ -210,7 +210,9 @@ class LedgerListApi(APIView):
 class UsageRowSerializer(serializers.Serializer):
     group = serializers.CharField(help_text="The route, key prefix, day or error code.")
     calls = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    # DRF's serializer metaclass takes declared fields off the class, so this does not shadow
+    # Serializer.errors as the stub assumes.
+    errors = serializers.IntegerField()  # type: ignore[assignment]
     credits_spent = serializers.IntegerField(help_text="Only when grouped by day; else 0.")
 
 
@@ -235,7 +237,7 @@ class UsageReportApi(APIView):
         parameters=[InputSerializer],
         responses=OutputSerializer,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         report = usage_report(workspace=request.auth.workspace, **params.validated_data)

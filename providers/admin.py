@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -52,7 +54,7 @@ class ProviderCallAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        since = timezone.now() - timezone.timedelta(hours=24)
+        since = timezone.now() - timedelta(hours=24)
         extra_context = {
             **(extra_context or {}),
             "provider_stats": provider_call_stats(since=since),

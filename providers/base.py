@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -300,10 +301,11 @@ class Provider:
     finds: ClassVar[frozenset[DataPoint]] = frozenset()
     verifies: ClassVar[bool] = False
     requires: ClassVar[dict[DataPoint, Requirements]] = {}
-    # Documented limits (overridable in settings); None = no limit of ours.
-    default_rate_limit: ClassVar[str | None] = None
+    # Documented limits (overridable in settings); None = no limit of ours. Per class, except
+    # that each sandbox instance sets its own.
+    default_rate_limit: str | None = None
     # In-flight calls per worker process.
-    default_concurrency: ClassVar[int] = 10
+    default_concurrency: int = 10
     needs_key: ClassVar[bool] = True
 
     def __init__(self, *, name: str | None = None, api_key: str = "", **options: Any) -> None:
@@ -342,13 +344,13 @@ class Provider:
         return Outcome.skipped("unsupported")
 
     def lookup(self, data_point: DataPoint, subject: Any) -> Outcome:
-        method = {
+        methods: dict[DataPoint, Callable[[Any], Outcome]] = {
             DataPoint.EMAIL: self.find_email,
             DataPoint.PHONE: self.find_phone,
             DataPoint.EMAIL_VERIFICATION: self.verify_email,
             DataPoint.COMPANY: self.enrich_company,
-        }[data_point]
-        return method(subject)
+        }
+        return methods[data_point](subject)
 
 
 @dataclass

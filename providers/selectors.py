@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from providers.base import ERROR_KINDS, OutcomeKind
@@ -53,9 +53,26 @@ def _percentile(values: list[int], fraction: float) -> float | None:
     return values[low] + (values[high] - values[low]) * (position - low)
 
 
+class ProviderCallStats(TypedDict):
+    """One provider's row of provider_call_stats(); rates and latencies are None without
+    calls to base them on."""
+
+    provider: str
+    calls: int
+    cache_hits: int
+    found: int
+    not_found: int
+    errors: int
+    cost: float
+    hit_rate: float | None
+    error_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
 def provider_call_stats(
     *, since: datetime | None = None, tag: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[ProviderCallStats]:
     """Per provider: calls (excluding cache hits), cache hits, hit rate (found / answered calls),
     error rate (failed / calls), p50/p95 latency of real calls, credits spent. `tag` narrows it
     to one caller's calls (the enrichment engine tags them with the workflow id)."""
@@ -65,7 +82,7 @@ def provider_call_stats(
     if tag is not None:
         qs = qs.filter(tag=tag)
     errors = [str(k) for k in ERROR_KINDS]
-    rows = (
+    rows = list(
         qs.values("provider")
         .annotate(
             calls=Count("id", filter=Q(cached=False)),
@@ -77,21 +94,34 @@ def provider_call_stats(
         )
         .order_by("provider")
     )
-    stats = {row["provider"]: dict(row) for row in rows}
-    for provider, p50, p95 in _latency_percentiles(qs.filter(cached=False)):
-        if provider in stats:
-            stats[provider]["p50_ms"], stats[provider]["p95_ms"] = p50, p95
-    for row in stats.values():
+    latencies = {
+        provider: (p50, p95) for provider, p50, p95 in _latency_percentiles(qs.filter(cached=False))
+    }
+    stats: list[ProviderCallStats] = []
+    for row in rows:
         answered = row["found"] + row["not_found"]
-        row["hit_rate"] = row["found"] / answered if answered else None
-        row["error_rate"] = row["errors"] / row["calls"] if row["calls"] else None
-        row["cost"] = row["cost"] or 0.0
-        row.setdefault("p50_ms", None)
-        row.setdefault("p95_ms", None)
-    return list(stats.values())
+        p50, p95 = latencies.get(row["provider"], (None, None))
+        stats.append(
+            ProviderCallStats(
+                provider=row["provider"],
+                calls=row["calls"],
+                cache_hits=row["cache_hits"],
+                found=row["found"],
+                not_found=row["not_found"],
+                errors=row["errors"],
+                cost=row["cost"] or 0.0,
+                hit_rate=row["found"] / answered if answered else None,
+                error_rate=row["errors"] / row["calls"] if row["calls"] else None,
+                p50_ms=p50,
+                p95_ms=p95,
+            )
+        )
+    return stats
 
 
-def _latency_percentiles(qs) -> list[tuple[str, float | None, float | None]]:
+def _latency_percentiles(
+    qs: QuerySet[ProviderCall],
+) -> list[tuple[str, float | None, float | None]]:
     if connection.vendor == "postgresql":
         sql, params = qs.values("provider", "latency_ms").query.sql_with_params()
         with connection.cursor() as cursor:

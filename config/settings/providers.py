@@ -3,6 +3,7 @@ limits, timeouts, retries, circuit breakers, the result cache and the sandbox in
 
 import os
 import re
+from collections.abc import Callable
 
 from config.env import env
 
@@ -52,10 +53,14 @@ SLUICE_DROPCONTACT_POLL_INTERVAL_S = env.float("SLUICE_DROPCONTACT_POLL_INTERVAL
 SLUICE_DROPCONTACT_POLL_TIMEOUT_S = env.float("SLUICE_DROPCONTACT_POLL_TIMEOUT_S", default=90.0)
 
 
-def _sandbox_instances() -> dict[str, dict]:
+# One sandbox knob's value, parsed from its environment variable.
+SandboxKnob = float | str | int | tuple[float, ...]
+
+
+def _sandbox_instances() -> dict[str, dict[str, SandboxKnob]]:
     """`SLUICE_SANDBOX[_<SUFFIX>]_<KNOB>` → {"sandbox[_suffix]": {knob: value}}; knobs of the
     plain `sandbox` apply to every instance unless the instance sets its own."""
-    knobs = {
+    knobs: dict[str, Callable[[str], SandboxKnob]] = {
         "LATENCY_MS": float, "EMAIL_HIT_RATE": float, "PHONE_HIT_RATE": float,
         "COMPANY_HIT_RATE": float, "FINDER_INVALID_RATE": float, "FAULT_429_RATE": float,
         "FAULT_5XX_RATE": float, "FAULT_TIMEOUT_RATE": float, "FAULT_MALFORMED_RATE": float,
@@ -63,7 +68,7 @@ def _sandbox_instances() -> dict[str, dict]:
         "VERIFY_MIX": lambda v: tuple(float(x) for x in v.split(",")),
     }  # fmt: skip
     pattern = re.compile(rf"^SLUICE_SANDBOX(?:_([A-Z0-9]+))?_({'|'.join(knobs)})$")
-    instances: dict[str, dict] = {}
+    instances: dict[str, dict[str, SandboxKnob]] = {}
     for key, value in os.environ.items():
         if match := pattern.match(key):
             name = "sandbox" + (f"_{match.group(1).lower()}" if match.group(1) else "")

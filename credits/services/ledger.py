@@ -12,7 +12,7 @@ import logging
 import uuid
 from datetime import datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -80,7 +80,7 @@ _DELTAS = {
 def _post(
     *,
     workspace_id: uuid.UUID,
-    kind: str,
+    kind: Kind,
     amount: int,
     reference: str,
     hold: Hold | None = None,
@@ -114,7 +114,9 @@ def _post(
     )
 
 
-def _post_hold_movement(*, hold: Hold, kind: str, amount: int, suffix: str, reason: str = ""):
+def _post_hold_movement(
+    *, hold: Hold, kind: Kind, amount: int, suffix: str, reason: str = ""
+) -> LedgerEntry | None:
     """A movement of a hold's reserved credits; these can only fail if the cache is corrupt."""
     if amount == 0:
         return None
@@ -138,7 +140,9 @@ def _positive(value: int, field: str) -> None:
         raise ValidationFailed(details={field: ["Must be a positive whole number of credits."]})
 
 
-def _existing_entry(*, workspace: Workspace, reference: str, kind: str, amount: int, delta: int):
+def _existing_entry(
+    *, workspace: Workspace, reference: str, kind: Kind, amount: int, delta: int
+) -> LedgerEntry | None:
     entry = LedgerEntry.objects.filter(reference=reference).first()
     if entry is None:
         return None
@@ -153,7 +157,7 @@ def _existing_entry(*, workspace: Workspace, reference: str, kind: str, amount: 
 
 
 def _idempotent_movement(
-    *, workspace: Workspace, kind: str, amount: int, delta: int, reference: str, reason: str
+    *, workspace: Workspace, kind: Kind, amount: int, delta: int, reference: str, reason: str
 ) -> LedgerEntry:
     ledger_reference = f"{kind}:{reference}"
     existing = _existing_entry(
@@ -353,7 +357,7 @@ def hold_settle_for_review(*, hold_id: uuid.UUID | str, charge: int, reason: str
     return hold
 
 
-def _review(hold_id: uuid.UUID | str, *, reviewer: AbstractBaseUser | None, approve: bool) -> Hold:
+def _review(hold_id: uuid.UUID | str, *, reviewer: User | None, approve: bool) -> Hold:
     hold = _locked_hold(hold_id)
     if hold.refund_status != Hold.RefundStatus.PENDING_REVIEW:
         return hold  # already decided (or never under review): nothing to do
@@ -386,13 +390,13 @@ def _review(hold_id: uuid.UUID | str, *, reviewer: AbstractBaseUser | None, appr
 
 
 @transaction.atomic
-def refund_approve(*, hold_id: uuid.UUID | str, reviewer: AbstractBaseUser | None) -> Hold:
+def refund_approve(*, hold_id: uuid.UUID | str, reviewer: User | None) -> Hold:
     """Returns a reviewed hold's remainder to available (a `refund` entry). Idempotent."""
     return _review(hold_id, reviewer=reviewer, approve=True)
 
 
 @transaction.atomic
-def refund_reject(*, hold_id: uuid.UUID | str, reviewer: AbstractBaseUser | None) -> Hold:
+def refund_reject(*, hold_id: uuid.UUID | str, reviewer: User | None) -> Hold:
     """Charges a reviewed hold's remainder (a `charge` entry). Idempotent."""
     return _review(hold_id, reviewer=reviewer, approve=False)
 

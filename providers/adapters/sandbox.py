@@ -16,7 +16,7 @@ import hashlib
 import re
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from providers.base import (
     CompanyInput,
@@ -76,7 +76,7 @@ class SandboxProvider(Provider):
     kind = "sandbox"
     finds = frozenset({DataPoint.EMAIL, DataPoint.PHONE, DataPoint.COMPANY})
     verifies = True
-    requires: dict[DataPoint, Requirements] = {
+    requires: ClassVar[dict[DataPoint, Requirements]] = {
         DataPoint.EMAIL: (
             ("first_name", "last_name", "domain"),
             ("full_name", "domain"),
