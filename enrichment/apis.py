@@ -72,7 +72,7 @@ def _preview_response(preview: Preview, tool: str) -> tuple[int, dict[str, Any]]
     return 200, PreviewSerializer(body).data
 
 
-def _start_response(request: Request, *, operation: str, work: Work, preview: bool) -> Response:
+def _start_response(request: ApiRequest, *, operation: str, work: Work, preview: bool) -> Response:
     """A preview creates nothing, so it needs no idempotency; a real start runs under the
     request's Idempotency-Key."""
     if preview:
