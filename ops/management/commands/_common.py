@@ -6,7 +6,9 @@ from accounts.models import Workspace
 from accounts.selectors import workspace_find
 from common.exceptions import ApplicationError
 from credits import prices
+from credits.models import Tool
 from credits.prices import EnrichmentType
+from credits.services import Estimate, quote_create
 from enrichment.models import Workflow
 from leads.models import LeadList
 from leads.selectors import lead_list_find
@@ -37,6 +39,17 @@ def resolve(*, workspace: str, list_ref: str, scope: str) -> tuple[Workspace, Le
     except ApplicationError as exc:
         raise command_error(exc) from exc
     return target, lead_list, enrichment_type
+
+
+def list_estimate(
+    *, workspace: Workspace, lead_list: LeadList, enrichment_type: str, output: str
+) -> Estimate:
+    """The quote POST /credits/estimate gives for enriching this list (tool enrich_list)."""
+    return quote_create(
+        workspace=workspace,
+        tool=Tool.ENRICH_LIST,
+        params={"list_id": str(lead_list.pk), "enrichment_type": enrichment_type, "output": output},
+    )
 
 
 def command_error(exc: ApplicationError) -> CommandError:

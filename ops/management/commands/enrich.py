@@ -1,13 +1,16 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from common.exceptions import ApplicationError
-from credits.models import Tool
-from credits.services import quote_create
 from enrichment.models import Workflow, WorkflowStatus
 from enrichment.results import Started
 from enrichment.services.start import bulk_enrichment_start
 from ops.cli import summary_table, watch_workflow
-from ops.management.commands._common import add_list_arguments, command_error, resolve
+from ops.management.commands._common import (
+    add_list_arguments,
+    command_error,
+    list_estimate,
+    resolve,
+)
 
 
 class Command(BaseCommand):
@@ -43,14 +46,11 @@ class Command(BaseCommand):
             workspace=workspace, list_ref=list_ref, scope=scope
         )
         try:
-            quote = quote_create(
+            quote = list_estimate(
                 workspace=target,
-                tool=Tool.ENRICH_LIST,
-                params={
-                    "list_id": str(lead_list.pk),
-                    "enrichment_type": enrichment_type,
-                    "output": output,
-                },
+                lead_list=lead_list,
+                enrichment_type=enrichment_type,
+                output=output,
             ).quote
             started = bulk_enrichment_start(
                 workspace=target,

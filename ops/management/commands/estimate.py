@@ -3,9 +3,12 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand
 
 from common.exceptions import ApplicationError
-from credits.models import Tool
-from credits.services import quote_create
-from ops.management.commands._common import add_list_arguments, command_error, resolve
+from ops.management.commands._common import (
+    add_list_arguments,
+    command_error,
+    list_estimate,
+    resolve,
+)
 
 
 class Command(BaseCommand):
@@ -22,14 +25,11 @@ class Command(BaseCommand):
             workspace=workspace, list_ref=list_ref, scope=scope
         )
         try:
-            estimate = quote_create(
+            estimate = list_estimate(
                 workspace=target,
-                tool=Tool.ENRICH_LIST,
-                params={
-                    "list_id": str(lead_list.pk),
-                    "enrichment_type": enrichment_type,
-                    "output": output,
-                },
+                lead_list=lead_list,
+                enrichment_type=enrichment_type,
+                output=output,
             )
         except ApplicationError as exc:
             raise command_error(exc) from exc
