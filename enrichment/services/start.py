@@ -33,10 +33,7 @@ MCP_RESULTS_LIST = "MCP Results"
 # Types whose lookups include another type's: a finished `full` run also answers `partial`.
 _COVERED_BY: dict[str, tuple[str, ...]] = {
     EnrichmentType.PARTIAL: (EnrichmentType.PARTIAL, EnrichmentType.FULL),
-    EnrichmentType.PHONE_ONLY: (
-        EnrichmentType.PHONE_ONLY,
-        EnrichmentType.FULL,
-    ),
+    EnrichmentType.PHONE_ONLY: (EnrichmentType.PHONE_ONLY, EnrichmentType.FULL),
     EnrichmentType.FULL: (EnrichmentType.FULL,),
 }
 
@@ -103,8 +100,8 @@ def _create(
             workflow_id=workflow.pk,
             quote=quote,
         )
-        workflow.hold_id = hold.pk
-        workflow.save(update_fields=["hold_id"])
+        workflow.hold = hold
+        workflow.save(update_fields=["hold"])
     return workflow
 
 
