@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -55,6 +56,33 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# Below this a number is a delay in seconds; above it, a moment in UTC epoch seconds.
+_EPOCH_THRESHOLD = 1_000_000_000
+
+
+def parse_reset_at(value: str | None) -> float | None:
+    """Seconds until the moment a rate-limit header names: an ISO-8601 UTC time
+    (`2022-02-23T20:19:55Z`), UTC epoch seconds, an HTTP date, or plain delta-seconds."""
+    if not value:
+        return None
+    value = value.strip().strip('"')
+    try:
+        number = float(value)
+    except ValueError:
+        pass
+    else:
+        if number > _EPOCH_THRESHOLD:
+            return max(0.0, number - time.time())
+        return max(0.0, number)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return parse_retry_after(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - time.time())
 
 

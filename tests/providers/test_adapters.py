@@ -333,7 +333,7 @@ def test_pdl_company_maps_onto_company_record_fields():
         "hq_location": "mountain view, california, united states",
         "funding_stage": None,
         "total_funding_usd": 36100000,
-        "tech_stack": ["search"],
+        "tech_stack": None,  # `tags` are keywords, not technologies
         "linkedin_url": "linkedin.com/company/google",
     }
     assert outcome.confidence == 100
