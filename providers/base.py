@@ -53,6 +53,12 @@ ERROR_KINDS = frozenset(
 )
 
 
+# Prefix of `provider_status` when the provider says the person asked not to be contacted or
+# processed (Hunter's 451, Dropcontact's Do_Not_Contact): a miss, and a candidate for
+# suppression on our side too.
+SUPPRESSION_CANDIDATE = "suppression_candidate"
+
+
 class EmailStatus(enum.StrEnum):
     VALID = "valid"
     RISKY = "risky"

@@ -2,15 +2,18 @@
 
 Quirks (hunter.io/api-documentation/v2): 403 means *rate limit reached* and 429 means *usage
 limit / credits used up* — not the usual meanings; 202 means "still verifying, ask again";
-222 (verifier) means the SMTP check failed, so the answer is unknown; 451 is a data-protection
-refusal for this person. A finder answer whose own `verification.status` is `invalid` is a miss.
+222 (verifier) means the remote SMTP server answered unexpectedly, retry later: no verdict
+(unknown, free, never cached); 451 (`claimed_email`) means the person asked Hunter to stop
+processing their data: a definite miss and a suppression candidate; 404 from the finder is a
+miss. A finder answer whose own `verification.status` is `invalid` is a miss. Hunter counts no
+credit for a finder miss nor for a verification ending `unknown`, `disposable` or `webmail`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from providers.base import DataPoint, EmailStatus, Outcome, PersonInput
+from providers.base import SUPPRESSION_CANDIDATE, DataPoint, EmailStatus, Outcome, PersonInput
 from providers.http import HttpProvider, MalformedBody, default_map, json_body, parse_retry_after
 
 _VERDICTS = {
@@ -21,6 +24,9 @@ _VERDICTS = {
     "invalid": EmailStatus.INVALID,
     "disposable": EmailStatus.INVALID,
 }
+# Verifications Hunter does not count (its help centre: webmail, unknown and disposable results
+# are skipped).
+_FREE_VERDICTS = frozenset({"unknown", "disposable", "webmail"})
 
 
 class HunterProvider(HttpProvider):
@@ -55,7 +61,8 @@ class HunterProvider(HttpProvider):
         if status == 429:
             return Outcome.out_of_credits("429_usage_limit")
         if status == 451:
-            return Outcome.permanent("451_data_protection")
+            # The person asked Hunter to stop processing their data: an answer, not a failure.
+            return Outcome.not_found(f"{SUPPRESSION_CANDIDATE}:451_claimed_email")
         if status != 200:
             return default_map(response)
         return None
@@ -75,6 +82,8 @@ class HunterProvider(HttpProvider):
         response = self.call("GET", "/email-finder", params=params)
         if isinstance(response, Outcome):
             return response
+        if response.status_code == 404:
+            return Outcome.not_found("404")
         if (mapped := self._map_status(response)) is not None:
             return mapped
         try:
@@ -105,9 +114,7 @@ class HunterProvider(HttpProvider):
         if isinstance(response, Outcome):
             return response
         if response.status_code == 222:
-            return Outcome.found(
-                email, verdict=EmailStatus.UNKNOWN, provider_status="222_smtp_failure", cost=1.0
-            )
+            return Outcome.unknown("222_smtp_failure")
         if (mapped := self._map_status(response)) is not None:
             return mapped
         try:
@@ -123,5 +130,5 @@ class HunterProvider(HttpProvider):
             verdict=_VERDICTS[raw_status],
             confidence=int(score) if isinstance(score, int | float) else None,
             provider_status=raw_status,
-            cost=1.0,
+            cost=0.0 if raw_status in _FREE_VERDICTS else 1.0,
         )
