@@ -1,9 +1,13 @@
 """Prospeo (prospeo.io): Enrich Person, for an email or a mobile.
 
 Every body carries `error: bool`; failures name an `error_code` (`NO_MATCH`,
-`INSUFFICIENT_CREDITS`, `INVALID_DATAPOINTS`, `INVALID_API_KEY`, `RATE_LIMITED`,
-`INTERNAL_ERROR`), usually with HTTP 400/401/429/500. The code is authoritative; the HTTP status
-is the fallback. A match costs 1 credit, 10 with a mobile; no match costs nothing.
+`INSUFFICIENT_CREDITS`, `INVALID_DATAPOINTS`, `INVALID_REQUEST`, `INVALID_API_KEY`,
+`ACCOUNT_RESTRICTED`, `RATE_LIMITED` or `RATE_LIMIT_EXCEEDED`, `INTERNAL_ERROR`), usually with
+HTTP 400/401/429/500. The code is authoritative; the HTTP status is the fallback. A rate limit's
+wait is `x-minute-reset-seconds`. A match costs 1 credit, 10 with a mobile; no match costs
+nothing, nor does a record Prospeo marks `free_enrichment` (enriched before by this account).
+`only_verified_email` goes with email lookups only: set on a mobile lookup it turns a person
+with a mobile but no verified email into NO_MATCH.
 """
 
 from __future__ import annotations
@@ -12,6 +16,11 @@ from typing import Any
 
 from providers.base import DataPoint, EmailStatus, Outcome, PersonInput, to_e164
 from providers.http import HttpProvider, MalformedBody, default_map, json_body, parse_retry_after
+
+EMAIL_COST = 1.0
+MOBILE_COST = 10.0
+_RATE_LIMIT_CODES = frozenset({"RATE_LIMITED", "RATE_LIMIT_EXCEEDED"})
+_ACCOUNT_CODES = frozenset({"INVALID_API_KEY", "UNAUTHORIZED", "ACCOUNT_RESTRICTED"})
 
 _PERSON_INPUTS = (
     ("full_name", "company_name"),
@@ -29,7 +38,10 @@ class ProspeoProvider(HttpProvider):
     default_rate_limit = "30/s"
     default_concurrency = 10
 
-    def _enrich(self, person: PersonInput, *, mobile: bool) -> tuple[dict[str, Any], Any] | Outcome:
+    def _enrich(
+        self, person: PersonInput, *, mobile: bool
+    ) -> tuple[dict[str, Any], bool] | Outcome:
+        """The person record and whether Prospeo marked it a free re-enrichment."""
         data = {
             "first_name": person.first_name,
             "last_name": person.last_name,
@@ -39,18 +51,20 @@ class ProspeoProvider(HttpProvider):
             "company_name": person.company_name,
             "company_website": person.domain,
         }
-        body = {
-            "only_verified_email": True,
-            "enrich_mobile": mobile,
-            "only_verified_mobile": mobile,
-            "data": {k: v for k, v in data.items() if v},
-        }
+        flags: dict[str, bool] = (
+            {"enrich_mobile": True, "only_verified_mobile": True}
+            if mobile
+            else {"only_verified_email": True, "enrich_mobile": False}
+        )
+        body = {**flags, "data": {k: v for k, v in data.items() if v}}
         response = self.call("POST", "/enrich-person", json=body, headers={"X-KEY": self.api_key})
         if isinstance(response, Outcome):
             return response
         try:
             payload = json_body(response)
         except MalformedBody:
+            if response.status_code == 429:
+                return Outcome.rate_limited(_wait(response))
             return (
                 default_map(response)
                 if response.status_code >= 400
@@ -61,7 +75,7 @@ class ProspeoProvider(HttpProvider):
         person_data = payload.get("person")
         if not isinstance(person_data, dict):
             return Outcome.not_found()
-        return person_data, response
+        return person_data, payload.get("free_enrichment") is True
 
     def _error(self, code: Any, response: Any) -> Outcome:
         code = str(code or "").upper()
@@ -69,13 +83,11 @@ class ProspeoProvider(HttpProvider):
             return Outcome.not_found("NO_MATCH")
         if code == "INSUFFICIENT_CREDITS":
             return Outcome.out_of_credits(code)
-        if code in ("INVALID_API_KEY", "UNAUTHORIZED"):
+        if code in _ACCOUNT_CODES:
             return Outcome.auth_failed(code)
-        if code == "RATE_LIMITED":
-            return Outcome.rate_limited(
-                parse_retry_after(response.headers.get("Retry-After")), provider_status=code
-            )
-        if code == "INVALID_DATAPOINTS":
+        if code in _RATE_LIMIT_CODES or response.status_code == 429:
+            return Outcome.rate_limited(_wait(response), provider_status=code or "429")
+        if code in ("INVALID_DATAPOINTS", "INVALID_REQUEST"):
             return Outcome.permanent(code)
         if code == "INTERNAL_ERROR":
             return Outcome.transient(code)
@@ -89,7 +101,7 @@ class ProspeoProvider(HttpProvider):
         result = self._enrich(person, mobile=False)
         if isinstance(result, Outcome):
             return result
-        person_data, _ = result
+        person_data, free = result
         email_data = person_data.get("email") or {}
         email = email_data.get("email") if isinstance(email_data, dict) else None
         if not isinstance(email, str) or "@" not in email:
@@ -99,14 +111,17 @@ class ProspeoProvider(HttpProvider):
             return Outcome.not_found(provider_status="invalid_by_provider:INVALID")
         verdict = EmailStatus.VALID if status == "VERIFIED" else EmailStatus.UNKNOWN
         return Outcome.found(
-            email.lower(), verdict=verdict, provider_status=status or "found", cost=1.0
+            email.lower(),
+            verdict=verdict,
+            provider_status=status or "found",
+            cost=0.0 if free else EMAIL_COST,
         )
 
     def find_phone(self, person: PersonInput) -> Outcome:
         result = self._enrich(person, mobile=True)
         if isinstance(result, Outcome):
             return result
-        person_data, _ = result
+        person_data, free = result
         mobile = person_data.get("mobile") or {}
         number = None
         if isinstance(mobile, dict):
@@ -114,4 +129,16 @@ class ProspeoProvider(HttpProvider):
         e164 = to_e164(number)
         if e164 is None:
             return Outcome.not_found()
-        return Outcome.found(e164, provider_status=str(mobile.get("status") or "found"), cost=10.0)
+        return Outcome.found(
+            e164,
+            provider_status=str(mobile.get("status") or "found"),
+            cost=0.0 if free else MOBILE_COST,
+        )
+
+
+def _wait(response: Any) -> float | None:
+    """Seconds until Prospeo's minute window resets, else a standard Retry-After."""
+    wait = parse_retry_after(response.headers.get("x-minute-reset-seconds"))
+    if wait is None:
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+    return wait
