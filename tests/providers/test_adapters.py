@@ -184,8 +184,9 @@ CASES = {
           "free_email": True}, {}, K.FOUND),
         ("out_of_credits", "GET", ZEROBOUNCE, 200,
          {"error": "Your account ran out of credits"}, {}, K.OUT_OF_CREDITS),
-        ("bad_key", "GET", ZEROBOUNCE, 200,
-         {"error": "Invalid API key or your account ran out of credits"}, {}, K.AUTH_FAILED),
+        # the shared key-or-credits message asks getcredits: test_adapter_zerobounce.py
+        ("api_shield_403", "GET", ZEROBOUNCE, 403, "<html>Forbidden</html>", {},
+         K.RATE_LIMITED),
         ("rate_limited", "GET", ZEROBOUNCE, 429, {"error": "Too many requests"}, {},
          K.RATE_LIMITED),
         ("5xx", "GET", ZEROBOUNCE, 500, "", {}, K.TRANSIENT_ERROR),
