@@ -1,9 +1,12 @@
 """Apollo: People Enrichment (`POST /api/v1/people/match`), for emails.
 
-No match is a 200 with `person: null`. Apollo's own `email_status` (`verified`, `guessed`,
-`unavailable`, `bounced`, …) is the finder's verdict; `bounced`/`unavailable` is a miss, and so is
-the `email_not_unlocked@…` placeholder. Phones are only delivered asynchronously to a webhook,
-so this adapter does not offer them.
+No match is a 200 with `person: null` (free); a match costs one credit (demographics or email).
+Apollo's own `email_status` (`verified`, `likely to engage`, `unverified`, `unavailable`; `bounced`
+from its older list) is the finder's verdict: `unverified` (Apollo has low confidence) is risky,
+`bounced`/`unavailable` is a miss, and so is the `email_not_unlocked@…` placeholder; any other
+status carries no verdict. 401 is a bad key, 403 an endpoint or plan without API access, 422 a
+request Apollo could not process, 429 a rate limit (`Retry-After`). Phones are only delivered
+asynchronously to a webhook, so this adapter does not offer them.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from providers.http import HttpProvider, MalformedBody, default_map, json_body, 
 _VERDICTS = {
     "verified": EmailStatus.VALID,
     "likely to engage": EmailStatus.VALID,
-    "guessed": EmailStatus.RISKY,
-    "extrapolated": EmailStatus.RISKY,
+    "unverified": EmailStatus.RISKY,
     "unavailable": EmailStatus.INVALID,
     "bounced": EmailStatus.INVALID,
 }
@@ -59,12 +61,6 @@ class ApolloProvider(HttpProvider):
             # The key exists but may not call this endpoint: no retry will fix it.
             return Outcome.auth_failed("403")
         if response.status_code == 422:
-            try:
-                message = str(json_body(response).get("error", ""))
-            except MalformedBody:
-                message = ""
-            if "credit" in message.lower():
-                return Outcome.out_of_credits("422_insufficient_credits")
             return Outcome.permanent("422")
         if response.status_code != 200:
             return default_map(response)
@@ -78,7 +74,7 @@ class ApolloProvider(HttpProvider):
         if not isinstance(found, dict):
             return Outcome.not_found()
         email = found.get("email")
-        raw_status = str(found.get("email_status") or "").lower()
+        raw_status = str(found.get("email_status") or "").lower().replace("_", " ")
         if not isinstance(email, str) or "@" not in email or email.startswith("email_not_unlocked"):
             return Outcome.not_found(provider_status=raw_status or "no_email", cost=1.0)
         verdict = _VERDICTS.get(raw_status, EmailStatus.UNKNOWN)
