@@ -94,9 +94,11 @@ class ZeroBounceProvider(HttpProvider):
         except MalformedBody:
             return None
         value = payload.get("Credits", payload.get("credits"))
+        if not isinstance(value, int | float | str):
+            return None
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except ValueError:
             return None
 
 
