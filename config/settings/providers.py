@@ -50,7 +50,8 @@ SLUICE_BREAKER_COOLDOWN_S = env.float("SLUICE_BREAKER_COOLDOWN_S", default=30.0)
 # Global result cache (per provider, data point and identity); 0 disables it.
 SLUICE_RESULT_CACHE_TTL_S = env.int("SLUICE_RESULT_CACHE_TTL_S", default=30 * 24 * 3600)
 SLUICE_DROPCONTACT_POLL_INTERVAL_S = env.float("SLUICE_DROPCONTACT_POLL_INTERVAL_S", default=10.0)
-SLUICE_DROPCONTACT_POLL_TIMEOUT_S = env.float("SLUICE_DROPCONTACT_POLL_TIMEOUT_S", default=90.0)
+# Dropcontact may take up to three minutes to answer a batch.
+SLUICE_DROPCONTACT_POLL_TIMEOUT_S = env.float("SLUICE_DROPCONTACT_POLL_TIMEOUT_S", default=180.0)
 
 
 # One sandbox knob's value, parsed from its environment variable.
