@@ -74,9 +74,7 @@ def test_quotes_cap_a_read_only_key_cannot_pile_up_quote_rows(make_client, works
     client = make_client(workspace, scopes=[scopes.CREDITS_READ])
     # when it asks for 20 estimates
     for _ in range(20):
-        response = client.post(
-            "/api/v2/credits/estimate", {"tool": "enrich_person"}, format="json"
-        )
+        response = client.post("/api/v2/credits/estimate", {"tool": "enrich_person"}, format="json")
         assert response.status_code == 200, response.content
     # then the workspace holds three quotes, the last one issued among them
     assert Quote.objects.filter(workspace=workspace).count() == 3
