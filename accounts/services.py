@@ -117,7 +117,7 @@ def usage_record(*, api_key: ApiKey, request: HttpRequest, response: HttpRespons
                 api_key.workspace_id.hex if connection.vendor == "sqlite" else api_key.workspace_id,
                 api_key.pk.hex if connection.vendor == "sqlite" else api_key.pk,
                 timezone.now().date(),
-                request.method,
+                (request.method or "")[: ApiUsage._meta.get_field("method").max_length],
                 _route_of(request)[:200],
                 response.status_code,
                 getattr(response, "error_code", ""),

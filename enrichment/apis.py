@@ -2,6 +2,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -23,6 +24,7 @@ from enrichment.services import company as company_services
 from enrichment.services import start, webhooks
 from enrichment.services.lifecycle import workflow_cancel
 from leads.list_apis import CompanySerializer
+from leads.models import Lead
 
 _MONEY_ERRORS = {
     400: ["spend_cap_exceeded", "empty_lead_scope"],
@@ -85,19 +87,29 @@ def _poll_url(request: Request, workflow: Workflow) -> str:
     return absolute_url(request, f"enrichment/status/{workflow.pk}")
 
 
+def _lead_column_field(name: str) -> serializers.CharField:
+    """An optional person field no longer than the Lead column it lands in."""
+    column = Lead._meta.get_field(name)
+    assert isinstance(column, models.CharField)
+    return serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=column.max_length
+    )
+
+
 class PersonEnrichmentStartApi(APIView):
     required_scope = scopes.ENRICH_WRITE
     error_codes = _MONEY_ERRORS
 
     class InputSerializer(serializers.Serializer):
         lead_list_id = serializers.CharField()
-        email = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        linkedin_url = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        # Bounded like the Lead columns they land in.
+        email = _lead_column_field("email")
+        linkedin_url = _lead_column_field("linkedin_url")
         person_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        first_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        last_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        company_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        domain = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        first_name = _lead_column_field("first_name")
+        last_name = _lead_column_field("last_name")
+        company_name = _lead_column_field("company_name")
+        domain = _lead_column_field("domain")
         phone = serializers.CharField(required=False, allow_blank=True, allow_null=True)
         enrichment_type = EnrichmentTypeField(required=False, allow_null=True)
         include_phone = serializers.BooleanField(required=False, allow_null=True)

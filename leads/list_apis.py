@@ -232,7 +232,8 @@ class LeadListItemApi(APIView):
         detail = selectors.lead_list_detail(workspace=workspace, list_id=list_id)
         return Response(ListDetailSerializer(_list_detail(detail)).data)
 
-    @extend_schema(operation_id="delete_list", responses=DeleteOutputSerializer)
+    # 200 with a body, as the SDK maps it (a DELETE defaults to 204 in the schema otherwise).
+    @extend_schema(operation_id="delete_list", responses={200: DeleteOutputSerializer})
     def delete(self, request: ApiRequest, list_id) -> Response:
         services.lead_list_delete(workspace=request.auth.workspace, list_id=list_id)
         data = {

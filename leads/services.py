@@ -34,6 +34,22 @@ _PERSON_FIELD_ERRORS = {
 }
 
 
+def _fit_lead_columns(*, values: Mapping[str, str | None], identity_key: str) -> None:
+    """A 400 for a normalised value longer than its Lead column (a LinkedIn URL grows to
+    `https://www.linkedin.com/in/<slug>`; names and company make up the identity key)."""
+    errors: dict[str, list[str]] = {}
+    for name, value in {**values, "identity_key": identity_key}.items():
+        limit = getattr(Lead._meta.get_field(name), "max_length", None)
+        if not value or limit is None or len(value) <= limit:
+            continue
+        if name == "identity_key":
+            errors["non_field_errors"] = [f"The person's identity is over {limit} characters."]
+        else:
+            errors[name] = [f"Longer than {limit} characters once normalised."]
+    if errors:
+        raise ValidationFailed(details=errors)
+
+
 def lead_resolve_person(*, workspace: Workspace, person: Mapping[str, Any]) -> Lead:
     """The workspace's lead for this person, created if new. Accepts `person_id` or a strong
     identifier (email, LinkedIn URL in any common form) or first + last name with a company
@@ -78,6 +94,7 @@ def lead_resolve_person(*, workspace: Workspace, person: Mapping[str, Any]) -> L
         "email": identity.email,
         "phone": canonical.phone(person.get("phone")),
     }
+    _fit_lead_columns(values=values, identity_key=identity.key)
     try:
         with transaction.atomic():
             lead, created = Lead.objects.get_or_create(

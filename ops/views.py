@@ -36,7 +36,10 @@ def _authorised(request: HttpRequest) -> bool:
     if not token:
         return True
     scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(offered.strip(), token)
+    # As bytes: compare_digest refuses str holding anything but ASCII.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        offered.strip().encode(), token.encode()
+    )
 
 
 @never_cache

@@ -201,6 +201,8 @@ SLUICE_QUOTE_TTL_SECONDS = env.int("SLUICE_QUOTE_TTL_SECONDS", default=300)
 # them verify, so a key can be rotated without voiding quotes in flight. Kids are [A-Za-z0-9].
 # Empty: one key ("k0") derived from DJANGO_SECRET_KEY.
 SLUICE_QUOTE_SIGNING_KEYS = env.list("SLUICE_QUOTE_SIGNING_KEYS", default=[])
+# Live (unused, unexpired) quotes a workspace may hold; a new estimate supersedes the oldest.
+SLUICE_QUOTE_MAX_LIVE_PER_WORKSPACE = env.int("SLUICE_QUOTE_MAX_LIVE_PER_WORKSPACE", default=100)
 
 # --- Enrichment workflows ---------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -175,12 +175,41 @@ def quote_create(*, workspace: Workspace, tool: str, params: dict) -> Estimate:
     sig = _signature(key=keys[kid], quote=quote, kid=kid, issued=issued)
     quote.quote_id = f"qte_{kid}_{issued}_{sig}"
     quote.save(force_insert=True)
+    _quotes_supersede_oldest(workspace=workspace, newest=quote)
     return Estimate(
         quote=quote,
         to_enrich=to_enrich,
         filter_hash=_filter_hash(tool, params),
         available_credits=balance_get(workspace=workspace).available,
     )
+
+
+def _quotes_supersede_oldest(*, workspace: Workspace, newest: Quote) -> None:
+    """Keeps at most SLUICE_QUOTE_MAX_LIVE_PER_WORKSPACE live (unused, unexpired) quotes per
+    workspace by deleting the oldest beyond it, so estimates, free to any `credits:read` key,
+    cannot pile up rows. A superseded id then answers like an unknown one (`quote_mismatch`).
+    Used quotes belong to their hold and expired ones to `quotes_purge`: neither is touched."""
+    keep = max(1, settings.SLUICE_QUOTE_MAX_LIVE_PER_WORKSPACE)
+    superseded = list(
+        Quote.objects.filter(
+            workspace=workspace, consumed_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .exclude(pk=newest.pk)
+        .order_by("-issued_at", "-quote_id")
+        .values_list("pk", flat=True)[keep - 1 :]
+    )
+    if not superseded:
+        return
+    # One statement, the unused condition in it: a quote being redeemed meanwhile is locked, and
+    # once its redemption commits PostgreSQL re-checks the row and leaves it (a queryset
+    # .delete() would first select the rows, then delete them by id alone).
+    placeholders = ", ".join(["%s"] * len(superseded))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Quote._meta.db_table} "  # noqa: S608 - our table; values are parameters
+            f"WHERE quote_id IN ({placeholders}) AND consumed_at IS NULL",
+            superseded,
+        )
 
 
 def _changed(quoted: dict, presented: dict) -> list[str]:

@@ -8,6 +8,7 @@ both origin and freshness. Deliveries are recorded and retried with backoff (see
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from enrichment.serializers import WorkflowEventDataSerializer
 
 EVENT_COMPLETED = "enrichment.completed"
 MAX_ENDPOINTS_PER_WORKSPACE = 20
+_WEBHOOK_ID = re.compile(r"[0-9]{1,18}")
 _session = OutgoingSession(
     role="webhook", timeout=settings.SLUICE_WEBHOOK_TIMEOUT_SECONDS, user_agent="Sluice-Webhooks/1"
 )
@@ -58,7 +60,8 @@ def webhook_create(*, workspace: Workspace, url: str) -> WebhookEndpoint:
 
 
 def webhook_delete(*, workspace: Workspace, webhook_id: str) -> None:
-    if not str(webhook_id).isdigit():
+    # ASCII digits only, and within a bigint: `isdigit()` also accepts "²" and "٣".
+    if not _WEBHOOK_ID.fullmatch(str(webhook_id)):
         raise NotFound(f"No webhook {webhook_id}.")
     updated = WebhookEndpoint.objects.filter(
         workspace=workspace, pk=int(webhook_id), is_active=True

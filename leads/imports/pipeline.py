@@ -24,6 +24,9 @@ from leads.models import LeadList
 from leads.selectors import lead_list_get
 
 BATCH_SIZE = 5000
+# A batch is also written once its records hold this many characters of text, so rows with
+# large values cannot make a batch of BATCH_SIZE rows hold hundreds of megabytes.
+BATCH_MAX_CHARS = 8 << 20
 MAX_REPORTED_ERRORS = 100
 MAX_SAMPLE_SKIP_ROWS = 10
 
@@ -71,14 +74,17 @@ def leads_import_rows(
     rows: Iterable[SourceRow],
     read_errors: list[RowError],
     batch_size: int = BATCH_SIZE,
+    batch_chars: int = BATCH_MAX_CHARS,
     writer: WriterFactory | None = None,
 ) -> ImportResult:
     """The pipeline proper, from mapped rows on. `read_errors` is filled by the reader while
-    `rows` is consumed. `writer`: the writer class (default: `default_writer()`). Runs in one
-    transaction; raises ValidationFailed when the file held no rows at all."""
+    `rows` is consumed. A batch is written at `batch_size` records or `batch_chars` characters
+    of text, whichever comes first. `writer`: the writer class (default: `default_writer()`).
+    Runs in one transaction; raises ValidationFailed when the file held no rows at all."""
     result = ImportResult(list_id=str(lead_list.pk))
     stamp = timezone.now()
     pending: dict[str, LeadRecord] = {}
+    pending_chars = 0
     with transaction.atomic():
         batch_writer = (writer or default_writer())(
             workspace=workspace, lead_list=lead_list, stamp=stamp
@@ -90,6 +96,8 @@ def leads_import_rows(
             read_errors.clear()
 
         def flush() -> None:
+            nonlocal pending_chars
+            pending_chars = 0
             if not pending:
                 return
             records = list(pending.values())
@@ -111,13 +119,15 @@ def leads_import_rows(
                 result.add_error(record)
                 continue
             result.rows_parsed += 1
+            # A repeat merges into the pending record; its size bounds what the merge adds.
+            pending_chars += record.size()
             seen = pending.get(record.identity_key)
             if seen is not None:
                 seen.merge(record)
                 result.add_duplicate(row=record.row, identity_key=record.identity_key)
-                continue
-            pending[record.identity_key] = record
-            if len(pending) >= batch_size:
+            else:
+                pending[record.identity_key] = record
+            if len(pending) >= batch_size or pending_chars >= batch_chars:
                 flush()
         drain_errors()
         flush()
@@ -135,6 +145,7 @@ def leads_import_file(
     column_mapping: Mapping[str, str | None] | None = None,
     file_format: str | None = None,
     batch_size: int = BATCH_SIZE,
+    batch_chars: int = BATCH_MAX_CHARS,
     writer: WriterFactory | None = None,
 ) -> ImportResult:
     """Imports a CSV, JSON array or NDJSON file read from `stream` (anything with `.read(n)`),
@@ -151,6 +162,7 @@ def leads_import_file(
         rows=rows,
         read_errors=errors,
         batch_size=batch_size,
+        batch_chars=batch_chars,
         writer=writer,
     )
 

@@ -20,6 +20,12 @@ from common.exceptions import ValidationFailed
 from leads.columns import ColumnPlan, build_plan, clean_cell, unique_headers
 
 _READ_CHUNK = 1 << 16
+# One JSON-array element or NDJSON line, as the CSV reader caps one cell: a larger record is a
+# row error, so no single record costs more than this to parse or to hold.
+MAX_RECORD_CHARS = 1 << 20
+# A JSON decode error this close to the end of the buffer may only mean the element goes on
+# past it (the longest cut token, `-Infinity`, is 9 characters; a cut `\uXXXX` escape 6).
+_TRUNCATION_MARGIN = 16
 
 # Row error reasons of reading (stable keys: they appear in `skip_reasons`).
 INVALID_ENCODING = "invalid_encoding"
@@ -27,6 +33,8 @@ WRONG_COLUMN_COUNT = "wrong_column_count"
 MALFORMED_ROW = "malformed_row"
 INVALID_JSON = "invalid_json"
 NOT_AN_OBJECT = "not_an_object"
+RECORD_TOO_LARGE = "record_too_large"
+NESTED_TOO_DEEP = "nested_too_deep"
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,8 @@ def read_csv(
         raise ValidationFailed(details={"file": [f"Unreadable CSV header: {exc}"]}) from None
     if not _is_utf8("".join(header)):
         raise ValidationFailed(details={"file": ["The header row is not valid UTF-8."]})
+    # Headers become `Lead.extra` keys, and PostgreSQL text cannot hold NUL (cells: clean_cell).
+    header = [name.replace("\x00", "") for name in header]
     headers = unique_headers(header)
     if not any(h.strip() for h in header):
         raise ValidationFailed(details={"file": ["The header row is empty."]})
@@ -157,7 +167,14 @@ class _JsonRows:
         if not isinstance(obj, dict):
             errors.append(RowError(number, NOT_AN_OBJECT, "Each record must be a JSON object."))
             return None
-        values = {str(k): clean_cell(_json_value(v)) for k, v in obj.items()}
+        try:
+            # Keys become `Lead.extra` keys: without NULs, as cells (clean_cell).
+            values = {
+                str(k).replace("\x00", ""): clean_cell(_json_value(v)) for k, v in obj.items()
+            }
+        except RecursionError:
+            errors.append(RowError(number, NESTED_TOO_DEEP, "A value is nested too deeply."))
+            return None
         if not any(values.values()):
             return None
         if not _is_utf8("".join(values) + "".join(values.values())):
@@ -174,19 +191,34 @@ class _JsonRows:
 _WS = re.compile(r"\s*")
 
 
+def _truncated(exc: json.JSONDecodeError, buffer: str) -> bool:
+    """Whether the decode may have failed only because the element goes on past the buffer."""
+    return exc.msg.startswith("Unterminated string") or len(buffer) - exc.pos <= _TRUNCATION_MARGIN
+
+
 def read_json_array(
-    text: IO[str], *, column_mapping: Mapping[str, str | None] | None, errors: list[RowError]
+    text: IO[str],
+    *,
+    column_mapping: Mapping[str, str | None] | None,
+    errors: list[RowError],
+    max_record_chars: int = MAX_RECORD_CHARS,
 ) -> Iterator[SourceRow]:
-    """A JSON array of objects, parsed element by element from a sliding buffer so a large
-    file never sits in memory whole. A syntax error ends the read (there is no safe place to
-    resume); the elements before it still land."""
+    """A JSON array of objects, parsed element by element so a large file never sits in memory
+    whole. An element is decoded once it is whole in the buffer; while it is not, the buffer
+    grows by as much again as the element holds so far (not by a fixed chunk), so an element of
+    n characters is decoded O(log n) times over a geometric series of lengths: O(n) in all.
+
+    A syntax error, an element over `max_record_chars` or one nested deeper than the decoder
+    goes ends the read with a row error: where a malformed or refused element ends is known
+    only by scanning it token by token, which costs as much as the parse it avoids. The
+    elements before it land."""
     decoder = json.JSONDecoder()
     rows = _JsonRows(column_mapping)
     buffer, pos, eof = "", 0, False
 
-    def fill() -> None:
+    def fill(wanted: int = _READ_CHUNK) -> None:
         nonlocal buffer, pos, eof
-        chunk = text.read(_READ_CHUNK)
+        chunk = text.read(max(wanted, _READ_CHUNK))
         buffer, pos = buffer[pos:] + chunk, 0
         eof = not chunk
 
@@ -214,15 +246,32 @@ def read_json_array(
         skip_ws()
         try:
             obj, end = decoder.raw_decode(buffer, pos)
-            if end >= len(buffer) and not eof:
-                raise json.JSONDecodeError("need more input", buffer, end)
+            whole = end < len(buffer) or eof
         except json.JSONDecodeError as exc:
-            if not eof:
-                fill()
-                number -= 1
-                continue
-            errors.append(RowError(number, INVALID_JSON, f"{exc.msg}; reading stopped here."))
+            if eof or not _truncated(exc, buffer):
+                errors.append(RowError(number, INVALID_JSON, f"{exc.msg}; reading stopped here."))
+                return
+            whole, end = False, len(buffer)
+        except RecursionError:
+            errors.append(
+                RowError(number, NESTED_TOO_DEEP, "Nested too deeply; reading stopped here.")
+            )
             return
+        if end - pos > max_record_chars:
+            errors.append(
+                RowError(
+                    number,
+                    RECORD_TOO_LARGE,
+                    f"The record is over {max_record_chars} characters; reading stopped here.",
+                )
+            )
+            return
+        if not whole:
+            # As much again as the element holds so far, and no more than one past the cap.
+            pending = len(buffer) - pos
+            fill(min(pending, max_record_chars + 1 - pending))
+            number -= 1
+            continue
         pos = end
         row = rows.row(number, obj, errors)
         if row is not None:
@@ -237,17 +286,49 @@ def read_json_array(
         return
 
 
+def _line_end_skip(text: IO[str]) -> None:
+    """Reads past the end of the current line, a piece at a time."""
+    while True:
+        piece = text.readline(_READ_CHUNK)
+        if not piece or piece.endswith(("\n", "\r")):
+            return
+
+
 def read_ndjson(
-    text: IO[str], *, column_mapping: Mapping[str, str | None] | None, errors: list[RowError]
+    text: IO[str],
+    *,
+    column_mapping: Mapping[str, str | None] | None,
+    errors: list[RowError],
+    max_record_chars: int = MAX_RECORD_CHARS,
 ) -> Iterator[SourceRow]:
+    """One JSON object per line. A line over `max_record_chars` is a row error, skipped
+    without being held whole; the reading goes on."""
     rows = _JsonRows(column_mapping)
-    for number, line in enumerate(text, start=1):
+    number = 0
+    while True:
+        line = text.readline(max_record_chars + 2)  # the record and a CRLF
+        if not line:
+            return
+        number += 1
+        ended = line.endswith(("\n", "\r"))
+        if len(line.rstrip("\r\n")) > max_record_chars:
+            if not ended:
+                _line_end_skip(text)
+            errors.append(
+                RowError(
+                    number, RECORD_TOO_LARGE, f"The record is over {max_record_chars} characters."
+                )
+            )
+            continue
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             errors.append(RowError(number, INVALID_JSON, exc.msg))
+            continue
+        except RecursionError:
+            errors.append(RowError(number, NESTED_TOO_DEEP, "Nested too deeply."))
             continue
         row = rows.row(number, obj, errors)
         if row is not None:
@@ -264,6 +345,7 @@ def read_rows(
     file_format: str | None,
     column_mapping: Mapping[str, str | None] | None,
     errors: list[RowError],
+    max_record_chars: int = MAX_RECORD_CHARS,
 ) -> Iterator[SourceRow]:
     """The mapped rows of a CSV, JSON array or NDJSON file read from `stream` (anything with
     `.read(n)`); `file_format` None: detected. An empty file or an unknown format is refused
@@ -274,4 +356,10 @@ def read_rows(
     file_format = file_format or detect_format(binary)
     if file_format not in _READERS:
         raise ValidationFailed(details={"format": [f"One of: {', '.join(FORMATS)}."]})
-    return _READERS[file_format](_text(binary), column_mapping=column_mapping, errors=errors)
+    text = _text(binary)
+    if file_format == "csv":
+        return read_csv(text, column_mapping=column_mapping, errors=errors)
+    reader = read_json_array if file_format == "json" else read_ndjson
+    return reader(
+        text, column_mapping=column_mapping, errors=errors, max_record_chars=max_record_chars
+    )

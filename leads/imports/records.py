@@ -13,6 +13,10 @@ from leads.merge import LEAD_FIELDS, fill_empty, fill_extra
 from leads.models import Lead
 
 VALUE_TOO_LONG = "value_too_long"
+# One value of a column kept in `Lead.extra` (one that maps to no lead field).
+MAX_EXTRA_VALUE_CHARS = 10_000
+# How much of a refused value a row error quotes.
+_QUOTED_CHARS = 100
 
 # Cleanlist's keys for a row that repeats a person seen earlier in the same upload, by the kind
 # of identity (the key's prefix).
@@ -30,6 +34,12 @@ def _max_length(name: str) -> int:
 
 
 _MAX_LENGTHS = {name: _max_length(name) for name in (*LEAD_FIELDS, "identity_key")}
+
+
+def _quoted(value: str | None) -> str:
+    if value is None or len(value) <= _QUOTED_CHARS:
+        return repr(value)
+    return f"{value[:_QUOTED_CHARS]!r}…"
 
 
 def duplicate_reason(identity_key: str) -> str:
@@ -58,6 +68,12 @@ class LeadRecord:
         fill_empty(self, {name: getattr(other, name) for name in LEAD_FIELDS})
         fill_extra(self.extra, other.extra)
 
+    def size(self) -> int:
+        """Characters of text the record holds: what bounds an import batch besides rows."""
+        values = sum(len(getattr(self, name) or "") for name in LEAD_FIELDS)
+        extra = sum(len(key) + len(value) for key, value in self.extra.items())
+        return len(self.identity_key) + values + extra
+
 
 def _identifier(raw: str | None) -> str | None:
     if not raw or raw.casefold() in _PLACEHOLDERS:
@@ -83,8 +99,10 @@ def to_record(source: SourceRow) -> LeadRecord | RowError:
     if identity.problems:
         problem = identity.problems[0]
         detail = {
-            IdentityProblem.INVALID_LINKEDIN_URL: f"Not a LinkedIn profile URL: {raw_linkedin!r}",
-            IdentityProblem.INVALID_EMAIL: f"Not an email address: {raw_email!r}",
+            IdentityProblem.INVALID_LINKEDIN_URL: (
+                f"Not a LinkedIn profile URL: {_quoted(raw_linkedin)}"
+            ),
+            IdentityProblem.INVALID_EMAIL: f"Not an email address: {_quoted(raw_email)}",
             IdentityProblem.NO_IDENTIFIER: (
                 "Needs a LinkedIn profile URL, an email, or first name + last name + company "
                 "domain or company name."
@@ -118,4 +136,11 @@ def to_record(source: SourceRow) -> LeadRecord | RowError:
         value = getattr(record, name)
         if value and len(value) > limit:
             return RowError(row, VALUE_TOO_LONG, f"{name} is longer than {limit} characters.")
+    for column, value in extra.items():
+        if len(value) > MAX_EXTRA_VALUE_CHARS:
+            return RowError(
+                row,
+                VALUE_TOO_LONG,
+                f"Column {_quoted(column)} is longer than {MAX_EXTRA_VALUE_CHARS} characters.",
+            )
     return record

@@ -346,3 +346,109 @@ def test_hostile_company_name_at_the_column_limit_is_stored_not_500(target, seed
     assert response.status_code in (200, 404), response.content[:300]
     balance = target.get("/api/v2/credits/balance").json()
     assert balance["held"] == 1  # the person enrichment's hold from `target`, nothing more
+
+
+# --- Values past their columns, NULs in keys, deep values, odd digits and methods --------------
+
+# (the field the 400 names, the person)
+PERSON_TOO_LONG = {
+    "first_name over its column": (
+        "first_name",
+        {"first_name": "a" * 151, "last_name": "Roe", "domain": "x.io"},
+    ),
+    "last_name over its column": (
+        "last_name",
+        {"first_name": "Jane", "last_name": "b" * 151, "domain": "x.io"},
+    ),
+    "company_name over its column": (
+        "company_name",
+        {"first_name": "Jane", "last_name": "Roe", "company_name": "c" * 301},
+    ),
+    "linkedin_url over its column": (
+        "linkedin_url",
+        {"linkedin_url": "https://linkedin.com/in/" + "s" * 300},
+    ),
+    # 300 characters as given, 312 as https://www.linkedin.com/in/<slug>
+    "linkedin slug too long once normalised": (
+        "linkedin_url",
+        {"linkedin_url": "linkedin.com/in/" + "s" * 284},
+    ),
+    # each name within its column, the identity (nd:<first> <last>@<company>) over 400
+    "identity over 400 characters": (
+        "non_field_errors",
+        {"first_name": "a" * 150, "last_name": "b" * 150, "company_name": "c" * 300},
+    ),
+    "email over its column": (
+        "email",
+        {"email": "e" * 64 + "@" + ("d" * 60 + ".") * 4 + "io"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("field", "person"), PERSON_TOO_LONG.values(), ids=PERSON_TOO_LONG.keys())
+def test_hostile_person_enrichment_values_past_their_columns_are_400(target, seeded, field, person):
+    count_case("hostile inputs")
+    body = {"lead_list_id": str(seeded["list"].id), **person}
+    response = target.post("/api/v2/enrichment/person", body, format="json")
+    error = assert_error(response, 400, "validation_error")
+    assert field in error["details"], error
+
+
+def test_hostile_import_nul_in_csv_header_and_json_keys_is_not_5xx(target):
+    count_case("hostile inputs", 4)
+    path = target.fill("/api/v2/lead-lists/{list_id}/import")
+    csv_body = b"email,No\x00tes\nnul1@example.com,x\n"
+    response = target.generic("POST", path, csv_body, content_type="text/csv")
+    assert response.status_code == 201, response.content[:300]
+    json_body = b'[{"email": "nul2@example.com", "No\\u0000tes": "x"}]'
+    response = target.generic("POST", path, json_body, content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+    ndjson_body = b'{"email": "nul3@example.com", "\\u0000": "x"}\n'
+    response = target.generic("POST", path, ndjson_body, content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content[:300]
+    response = target.post(
+        target.fill("/api/v2/lead-lists/{list_id}/csv-import"),
+        {
+            "csv_content_base64": base64.b64encode(csv_body.replace(b"nul1", b"nul4")).decode(),
+            "dispatch_enrichment": False,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content[:300]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_hostile_import_value_nested_5000_deep_is_a_row_error(target, content_type):
+    count_case("hostile inputs")
+    record = '{"email": "deep@example.com", "tree": ' + '{"a": ' * 5_000 + "1" + "}" * 5_001
+    body = f"[{record}]" if content_type == "application/json" else record + "\n"
+    path = target.fill("/api/v2/lead-lists/{list_id}/import")
+    response = target.generic("POST", path, body.encode(), content_type=content_type)
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["skip_reasons"] == {"nested_too_deep": 1}
+
+
+@pytest.mark.parametrize("webhook_id", ["²", "٣", "9" * 30, "-1", " 1"])
+def test_hostile_webhook_delete_with_digits_int_cannot_take_is_404(target, webhook_id):
+    count_case("hostile inputs")
+    response = target.delete(f"/api/v2/webhooks/{webhook_id}")
+    assert_error(response, 404, "not_found")
+
+
+def test_hostile_metrics_non_ascii_bearer_token_is_401(client, settings):
+    count_case("hostile inputs", 2)
+    settings.SLUICE_METRICS_TOKEN = "s3cret"
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer pässwörd")
+    assert response.status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+def test_hostile_long_http_method_is_counted_in_usage(target, seeded, caplog):
+    from accounts.models import ApiUsage
+
+    count_case("hostile inputs")
+    response = target.generic("PROPFINDALL", "/api/v2/lead-lists")
+    assert response.status_code == 405, response.content[:300]
+    assert "Could not record API usage" not in caplog.text
+    usage = ApiUsage.objects.get(api_key=seeded["api_key"], status_code=405)
+    assert (usage.method, usage.route, usage.calls) == ("PROPFIND", "lead-lists", 1)
