@@ -381,7 +381,8 @@ class LeadListLeadsApi(APIView):
     @extend_schema(
         operation_id="remove_leads_from_list",
         request=RemoveInputSerializer,
-        responses=RemoveOutputSerializer,
+        # 200 with a body, as the SDK's remove_leads_from_list expects (a DELETE defaults to 204).
+        responses={200: RemoveOutputSerializer},
     )
     def delete(self, request: ApiRequest, list_id) -> Response:
         body = self.RemoveInputSerializer(data=request.data)
