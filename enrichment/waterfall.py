@@ -123,9 +123,12 @@ class LeadOutcome:
         return True
 
 
-def run(affordable: list[tuple[WorkflowItem, LeadPlan]], *, tag: str = "") -> list[LeadOutcome]:
+def run(
+    affordable: list[tuple[WorkflowItem, LeadPlan]], *, workspace_id: str, tag: str = ""
+) -> list[LeadOutcome]:
     """Runs the waterfall for a chunk: one engine batch per distinct set of wanted data
-    points (usually one), so cache reads and call records stay batched."""
+    points (usually one), so cache reads and call records stay batched. The provider cache
+    is the workspace's own (docs/providers.md)."""
     groups: dict[frozenset, list[tuple[WorkflowItem, LeadPlan]]] = defaultdict(list)
     outcomes = []
     for item, plan in affordable:
@@ -135,7 +138,7 @@ def run(affordable: list[tuple[WorkflowItem, LeadPlan]], *, tag: str = "") -> li
             outcomes.append(LeadOutcome(item, plan, None))
     for wanted, members in groups.items():
         people = [person_input(item.lead) for item, _ in members]
-        results = engine.run_batch(people, set(wanted), tag=tag)
+        results = engine.run_batch(people, set(wanted), tag=tag, workspace_id=workspace_id)
         outcomes.extend(
             LeadOutcome(item, plan, result)
             for (item, plan), result in zip(members, results, strict=True)

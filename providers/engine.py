@@ -2,10 +2,11 @@
 
 The two entry points the rest of Sluice calls (keep them stable):
 
-    run_batch(people: list[PersonInput], wanted: set[DataPoint], *, tag: str = "")
+    run_batch(people: list[PersonInput], wanted: set[DataPoint], *, tag: str = "",
+              workspace_id: str = "")
         -> list[WaterfallResult]          # same order as `people`; for Celery chunk tasks
-    enrich_company(company: CompanyInput, *, tag: str = "") -> CompanyResult | None
-                                          # synchronous, for the company endpoint
+    enrich_company(company: CompanyInput, *, tag: str = "", workspace_id: str = "")
+        -> CompanyResult | None           # synchronous, for the company endpoint
 
 For each person and wanted data point (email, phone) the engine walks the provider list from
 settings in order: a provider that is not configured, lacks the inputs it needs, is stopped by
@@ -15,6 +16,12 @@ bounded per provider, retried with exponential backoff and full jitter on 429/5x
 The first value found wins; a found email must survive verification (`email_status`
 valid/risky/unknown — an `invalid` email, or one the finder itself flags invalid, is a miss and
 the waterfall goes on).
+
+The result cache is per workspace: a lookup reads only answers its own workspace's lookups
+stored, so nothing a workspace sees (a cached attempt, its missing latency, a quick company
+answer) tells it what another workspace looked up. Callers acting for a workspace pass its id;
+without one (the benchmark, tests) the engine uses the cache of calls made outside any
+workspace.
 
 A batch does one cache read (two: person lookups, then verifications of cached emails) before
 any call, runs people concurrently in a thread pool (provider calls are I/O), and writes new
@@ -87,20 +94,25 @@ def _semaphore(name: str, size: int) -> threading.BoundedSemaphore:
 
 
 def run_batch(
-    people: list[PersonInput], wanted: set[DataPoint], *, tag: str = ""
+    people: list[PersonInput], wanted: set[DataPoint], *, tag: str = "", workspace_id: str = ""
 ) -> list[WaterfallResult]:
     """Runs the waterfall for every person (see the module docstring)."""
-    return WaterfallEngine(tag=tag).run_batch(people, wanted)
+    return WaterfallEngine(tag=tag, workspace_id=workspace_id).run_batch(people, wanted)
 
 
-def enrich_company(company: CompanyInput, *, tag: str = "") -> CompanyResult | None:
+def enrich_company(
+    company: CompanyInput, *, tag: str = "", workspace_id: str = ""
+) -> CompanyResult | None:
     """Firmographics from the company waterfall, or None when no provider knows the company."""
-    return WaterfallEngine(tag=tag).enrich_company(company)
+    return WaterfallEngine(tag=tag, workspace_id=workspace_id).enrich_company(company)
 
 
 class WaterfallEngine:
-    def __init__(self, *, tag: str = "", limits: Limits | None = None) -> None:
+    def __init__(
+        self, *, tag: str = "", workspace_id: str = "", limits: Limits | None = None
+    ) -> None:
         self.tag = tag[:100]
+        self.workspace_id = str(workspace_id)
         self.limits = limits or get_limits()
         self.policy = BreakerPolicy.from_settings()
         self.ttl = settings.SLUICE_RESULT_CACHE_TTL_S
@@ -243,7 +255,7 @@ class WaterfallEngine:
         skip = self._skip_reason(provider, data_point, subject)
         if skip:
             return self._skipped(name, data_point, skip)
-        key = (name, str(data_point), identity_key(identity)) if identity else None
+        key = (name, str(data_point), self._cache_key(identity)) if identity else None
         if key and self.ttl > 0:
             with self._lock:
                 entry = self._cache.get(key) or self._new_cache.get(key)
@@ -357,18 +369,23 @@ class WaterfallEngine:
 
     # --- bookkeeping --------------------------------------------------------------------------
 
+    def _cache_key(self, identity: str) -> str:
+        """The cache key of an identity, within this engine's workspace: another workspace's
+        key for the same person differs, so its answers are never read here."""
+        return identity_key(f"{self.workspace_id}\n{identity}" if self.workspace_id else identity)
+
     def _prepare(self, identities: list[str], data_points: list[DataPoint]) -> None:
         self._blocked = {name: mark.kind for name, mark in active_marks().items()}
         if self.ttl <= 0:
             return
-        keys = {identity_key(i) for i in identities if i}
+        keys = {self._cache_key(i) for i in identities if i}
         finders = {n for dp in data_points for n in self.waterfalls[dp]}
         self._cache = cache_lookup(
             identity_keys=keys, providers=finders, data_points=[str(dp) for dp in data_points]
         )
         if DataPoint.EMAIL in data_points and self.waterfalls[DataPoint.EMAIL_VERIFICATION]:
             emails = {
-                identity_key(f"email:{str(e.value).lower()}")
+                self._cache_key(f"email:{str(e.value).lower()}")
                 for e in self._cache.values()
                 if e.data_point == DataPoint.EMAIL and e.kind == OutcomeKind.FOUND
             }

@@ -34,8 +34,10 @@ class ProviderMark(TimestampedModel):
 
 
 class ResultCacheEntry(models.Model):
-    """A provider's answer about one identity (found or not found), so we never pay twice for
-    the same person. Errors and rate-limit answers are never stored."""
+    """A provider's answer about one identity (found or not found), so a workspace never pays
+    twice for the same person. Errors and rate-limit answers are never stored. The entry
+    belongs to the workspace whose lookup stored it: `identity_key` hashes the workspace id
+    with the identity (`WaterfallEngine._cache_key`), so no other workspace can read it."""
 
     provider = models.CharField(max_length=64)
     data_point = models.CharField(max_length=32)

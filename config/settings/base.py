@@ -222,6 +222,9 @@ SLUICE_WEBHOOK_MAX_ATTEMPTS = env.int("SLUICE_WEBHOOK_MAX_ATTEMPTS", default=5)
 # The first retry comes within this long (full jitter), the bound doubling each time up to 1 h.
 SLUICE_WEBHOOK_BACKOFF_SECONDS = env.float("SLUICE_WEBHOOK_BACKOFF_SECONDS", default=10.0)
 SLUICE_WEBHOOK_TIMEOUT_SECONDS = env.float("SLUICE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Outgoing requests (webhooks, providers) may reach loopback, private and reserved addresses;
+# off, they are refused (common/outgoing_http.py). Metadata services stay refused either way.
+SLUICE_EGRESS_ALLOW_PRIVATE = env.bool("SLUICE_EGRESS_ALLOW_PRIVATE", default=False)
 
 # --- Operations -------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ SLUICE_RATE_LIMIT_MAX_WAIT_S = env.float("SLUICE_RATE_LIMIT_MAX_WAIT_S", default
 SLUICE_BREAKER_FAILURES = env.int("SLUICE_BREAKER_FAILURES", default=5)
 SLUICE_BREAKER_WINDOW_S = env.float("SLUICE_BREAKER_WINDOW_S", default=30.0)
 SLUICE_BREAKER_COOLDOWN_S = env.float("SLUICE_BREAKER_COOLDOWN_S", default=30.0)
-# Global result cache (per provider, data point and identity); 0 disables it.
+# Result cache (per workspace, provider, data point and identity); 0 disables it.
 SLUICE_RESULT_CACHE_TTL_S = env.int("SLUICE_RESULT_CACHE_TTL_S", default=30 * 24 * 3600)
 SLUICE_DROPCONTACT_POLL_INTERVAL_S = env.float("SLUICE_DROPCONTACT_POLL_INTERVAL_S", default=10.0)
 # Dropcontact may take up to three minutes to answer a batch.

@@ -64,7 +64,7 @@ def _lookup(*, workspace: Workspace, query: CompanyInput, existing: Company | No
         workflow_id="",
     )
     try:
-        result = engine.enrich_company(query)
+        result = engine.enrich_company(query, workspace_id=str(workspace.pk))
     except BaseException:
         credits.hold_release(hold_id=hold.pk)
         raise

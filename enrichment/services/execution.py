@@ -207,7 +207,9 @@ def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
                 spent += plan.max_cost
             else:
                 over_budget.append(item)
-        outcomes = waterfall.run(affordable, tag=workflow_id)
+        outcomes = waterfall.run(
+            affordable, workspace_id=str(workflow.workspace_id), tag=workflow_id
+        )
         _record(workflow, token, outcomes, over_budget, unused_budget=budget - spent)
     workflow_settle_if_done(workflow_id=workflow_id)
 

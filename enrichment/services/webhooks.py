@@ -43,7 +43,8 @@ def sign(*, secret: str, timestamp: int, body: bytes) -> str:
 
 
 def webhook_create(*, workspace: Workspace, url: str) -> WebhookEndpoint:
-    # Refused at registration by the same policy that refuses it at delivery.
+    # Refused at registration by the policy that refuses it at delivery: the host is resolved
+    # now, and again when a delivery connects (common/outgoing_http.py).
     try:
         validate_url(url)
     except RefusedUrl as exc:

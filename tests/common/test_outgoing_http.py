@@ -21,6 +21,13 @@ from common.outgoing_http import (
 from tests.local_http import HANG, LocalServer, Reply, proxy_in_environment
 
 
+@pytest.fixture(autouse=True)
+def _allow_private_targets(settings):
+    # These rules are shown against a server on 127.0.0.1, so private targets are allowed
+    # explicitly here; the address policy itself is tests/reliability/test_ssrf.py.
+    settings.SLUICE_EGRESS_ALLOW_PRIVATE = True
+
+
 def _session(**kwargs) -> OutgoingSession:
     return OutgoingSession(**{"role": "test", "timeout": (2.0, 5.0), **kwargs})
 

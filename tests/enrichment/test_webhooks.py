@@ -51,11 +51,19 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _allow_private_targets(settings):
+    # The receivers listen on 127.0.0.1: private targets are allowed explicitly (here and in
+    # the worker). Refusing them by default is tests/reliability/test_ssrf.py.
+    settings.SLUICE_EGRESS_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def webhook_worker(sole_consumer):
     worker = WorkerProcess(
         env={
             **SANDBOX_ENV,
+            "SLUICE_EGRESS_ALLOW_PRIVATE": "true",
             "SLUICE_WEBHOOK_BACKOFF_SECONDS": "0.05",
             "SLUICE_WEBHOOK_MAX_ATTEMPTS": "3",
         }

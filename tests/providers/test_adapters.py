@@ -460,7 +460,8 @@ def test_adapter_with_credentials_in_its_url_calls_nothing():
     assert len(responses.calls) == 0
 
 
-def test_adapter_ignores_proxies_from_the_environment(monkeypatch):
+def test_adapter_ignores_proxies_from_the_environment(monkeypatch, settings):
+    settings.SLUICE_EGRESS_ALLOW_PRIVATE = True  # the stand-in for Hunter listens on 127.0.0.1
     found = json.dumps(HUNTER_FOUND).encode()
     with (
         proxy_in_environment(monkeypatch) as proxy,
