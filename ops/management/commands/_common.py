@@ -12,6 +12,7 @@ from credits.services import Estimate, quote_create
 from enrichment.models import Workflow
 from leads.models import LeadList
 from leads.selectors import lead_list_find
+from ops.cli import details_text
 
 
 def add_list_arguments(parser: CommandParser) -> None:
@@ -53,5 +54,6 @@ def list_estimate(
 
 
 def command_error(exc: ApplicationError) -> CommandError:
-    details = f" {exc.details}" if exc.details else ""
+    """The API error as one readable line: its message, then its details in words."""
+    details = f" ({details_text(exc.details)})" if exc.details else ""
     return CommandError(f"{exc.message}{details}")
