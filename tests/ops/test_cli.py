@@ -368,7 +368,7 @@ def test_summary_counts_leads_the_max_credits_cap_skipped_on_their_own_line(work
     ).count()
     assert over_budget == 15
     assert _line(text, "cap-skipped").split()[1:4] == ["15", "leads", "not"]
-    assert _line(text, "had the data").split()[4] == "0"
+    assert _line(text, "had the data").split()[3] == "0"
     assert _line(text, "lookups").split()[1] == "5"
 
 
