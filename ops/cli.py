@@ -1,5 +1,5 @@
 """Terminal rendering shared by the user commands (`enrich --wait`, `watch`) and `demo`: the
-progress line, the end-of-run summary and readable error details.
+progress line and the end-of-run summary.
 
 A small own renderer rather than rich or tqdm: one line of text is all it draws, it needs no
 new dependency, and it degrades to plain lines (printed when something changed) when stdout is
@@ -120,19 +120,6 @@ def _percent(part: int, whole: int) -> str:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
-
-
-def details_text(details: Any) -> str:
-    """An error's details as a person reads them: `required: 31636, balance: 9315`, or
-    `columns: Unknown column(s): nope.` for a field's messages."""
-    if isinstance(details, dict):
-        structured = any(isinstance(value, dict | list | tuple) for value in details.values())
-        return ("; " if structured else ", ").join(
-            f"{str(key).replace('_', ' ')}: {details_text(value)}" for key, value in details.items()
-        )
-    if isinstance(details, list | tuple):
-        return " ".join(details_text(value) for value in details)
-    return str(details)
 
 
 # --- The end-of-run summary -------------------------------------------------------------------

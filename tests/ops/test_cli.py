@@ -12,7 +12,7 @@ from enrichment.serializers import WorkflowStatusSerializer
 from enrichment.services.execution import OVER_BUDGET
 from enrichment.waterfall import person_input
 from leads.models import ListMembership
-from ops.cli import details_text, render_progress, summary_table, watch_workflow
+from ops.cli import render_progress, summary_table, watch_workflow
 from providers.base import EmailStatus, OutcomeKind
 from providers.registry import build_provider
 from tests.enrichment.conftest import assert_settled, wait_terminal
@@ -383,10 +383,3 @@ def test_enrich_insufficient_credits_reads_as_words_not_a_dict(workspace):
     message = str(raised.value)
     assert "(required: 3, balance: 1)" in message
     assert "{" not in message
-
-
-def test_details_text_renders_nested_details_readably():
-    assert details_text({"required": 31636, "balance": 9315}) == "required: 31636, balance: 9315"
-    assert details_text({"columns": ["Unknown column(s): x."], "list_id": "bad"}) == (
-        "columns: Unknown column(s): x.; list id: bad"
-    )

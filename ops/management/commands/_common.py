@@ -4,7 +4,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from accounts.models import Workspace
 from accounts.selectors import workspace_find
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, error_text
 from credits import prices
 from credits.models import Tool
 from credits.prices import EnrichmentType
@@ -12,7 +12,6 @@ from credits.services import Estimate, quote_create
 from enrichment.models import Workflow
 from leads.models import LeadList
 from leads.selectors import lead_list_find
-from ops.cli import details_text
 
 
 def add_list_arguments(parser: CommandParser) -> None:
@@ -54,6 +53,4 @@ def list_estimate(
 
 
 def command_error(exc: ApplicationError) -> CommandError:
-    """The API error as one readable line: its message, then its details in words."""
-    details = f" ({details_text(exc.details)})" if exc.details else ""
-    return CommandError(f"{exc.message}{details}")
+    return CommandError(error_text(exc))

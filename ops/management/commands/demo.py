@@ -30,12 +30,13 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import ApiKey, Workspace
 from accounts.scopes import ALL_SCOPES
 from accounts.services import api_key_create, api_key_revoke, workspace_create
+from common.exceptions import details_text
 from credits.models import Tool
 from credits.prices import EnrichmentType
 from credits.selectors import balance_get
 from credits.services import credits_grant
 from enrichment.models import Workflow
-from ops.cli import details_text, render_progress, summary_table
+from ops.cli import render_progress, summary_table
 
 ROOT = Path(settings.BASE_DIR)
 # What stops the demo: Ctrl-C, and a SIGTERM (e.g. from a process supervisor).
