@@ -285,3 +285,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(error, Unauthorized):
         response["WWW-Authenticate"] = 'Bearer realm="sluice"'
     return response
+
+
+def details_text(details: Any) -> str:
+    """An error's details as a person reads them: `required: 31636, balance: 9315`, or
+    `columns: Unknown column(s): nope.` for a field's messages."""
+    if isinstance(details, dict):
+        structured = any(isinstance(value, dict | list | tuple) for value in details.values())
+        return ("; " if structured else ", ").join(
+            f"{str(key).replace('_', ' ')}: {details_text(value)}" for key, value in details.items()
+        )
+    if isinstance(details, list | tuple):
+        return " ".join(details_text(value) for value in details)
+    return str(details)
+
+
+def error_text(error: ApplicationError) -> str:
+    """The error as a terminal shows it (the management commands): its message, then its
+    details in words, never a Python dict."""
+    return error.message + (f" ({details_text(error.details)})" if error.details else "")

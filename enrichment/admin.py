@@ -2,7 +2,16 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from enrichment.models import WebhookDelivery, WebhookEndpoint, Workflow, WorkflowItem
+from providers.base import DataPoint
+from providers.registry import is_sandbox
 from providers.selectors import provider_call_stats
+
+# After a sandbox's name wherever the admin shows one: its answers are invented.
+SANDBOX_MARK = " [sandbox: invented data]"
+
+
+def _provider_name(name: str | None) -> str:
+    return f"{name}{SANDBOX_MARK}" if name and is_sandbox(name) else (name or "")
 
 
 class WorkflowItemInline(admin.TabularInline):
@@ -13,7 +22,7 @@ class WorkflowItemInline(admin.TabularInline):
         "email",
         "email_status",
         "phone",
-        "provider",
+        "found_by",
         "credits_charged",
         "error",
         "attempt_trail",
@@ -31,12 +40,18 @@ class WorkflowItemInline(admin.TabularInline):
         ids = queryset.order_by("-id").values_list("id", flat=True)[:200]
         return queryset.filter(id__in=list(ids)).select_related("lead")
 
+    @admin.display(description="provider")
+    def found_by(self, obj: WorkflowItem) -> str:
+        return _provider_name(obj.provider) or "—"
+
     @admin.display(description="attempts")
     def attempt_trail(self, obj: WorkflowItem) -> str:
-        """The waterfall in order: provider, data point, outcome, latency (cache hits marked)."""
+        """The waterfall in order: provider, data point, outcome (with an email's verdict),
+        latency (cache hits marked, sandboxes marked)."""
         return (
             " → ".join(
-                f"{a.get('provider')} {a.get('data_point')}: {a.get('outcome')}"
+                f"{_provider_name(a.get('provider'))} {a.get('data_point')}: {a.get('outcome')}"
+                + (f" {a['verdict']}" if a.get("verdict") else "")
                 + (" (cache)" if a.get("cached") else f" {a.get('ms', 0)} ms")
                 for a in obj.attempts or []
             )
@@ -72,32 +87,37 @@ class WorkflowAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Per provider (calls tagged with this workflow)")
+    @admin.display(description="Per provider and data point (calls tagged with this workflow)")
     def provider_summary(self, obj: Workflow) -> str:
-        stats = provider_call_stats(tag=obj.pk)
+        # A provider that finds and verifies emails (the sandbox) gets a row for each, so its
+        # verdicts never count as found emails (a verification has no hits, only verdicts).
+        stats = provider_call_stats(tag=obj.pk, by_data_point=True)
         if not stats:
             return "—"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td>{}</td><td>{}</td></tr>",
             (
                 (
-                    row["provider"],
+                    row["data_point"],
+                    _provider_name(row["provider"]),
                     row["calls"],
                     row["cache_hits"],
-                    row["found"],
-                    _percent(row["hit_rate"]),
+                    "—" if verifies else row["found"],
+                    "—" if verifies else _percent(row["hit_rate"]),
                     _ms(row["p50_ms"]),
                     _ms(row["p95_ms"]),
                     row["errors"],
                 )
                 for row in stats
+                for verifies in [row["data_point"] == DataPoint.EMAIL_VERIFICATION]
             ),
         )
         return format_html(
-            "<table><thead><tr><th>provider</th><th>calls</th><th>cache hits</th><th>hits</th>"
-            "<th>hit rate</th><th>p50 ms</th><th>p95 ms</th><th>errors</th></tr></thead>"
+            "<table><thead><tr><th>data point</th><th>provider</th><th>calls</th>"
+            "<th>cache hits</th><th>hits</th><th>hit rate</th><th>p50 ms</th><th>p95 ms</th>"
+            "<th>errors</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             rows,
         )

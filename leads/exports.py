@@ -4,6 +4,11 @@ Both project the same columns (`DEFAULT_COLUMNS` unless the caller picks), read 
 membership order with a keyset, and never hold more than one batch of rows in memory. CSV files
 are written to `settings.EXPORT_DIR/<workspace>/<file id>.csv` and handed out as a link whose
 token signs workspace, file and expiry together: the signature is the credential.
+
+CSV cells a spreadsheet would run as a formula get a leading `'` (leads.columns.csv_safe_cell),
+unless the caller turns that off for an export whose reader is a program, not a spreadsheet.
+A phone number in E.164 (`+15125550146`) is written as it is: it starts with `+` but holds
+only digits, so a spreadsheet can at most read it as a number, never run anything.
 """
 
 import csv
@@ -22,6 +27,7 @@ from django.core import signing
 from accounts.models import Workspace
 from common.exceptions import ApplicationError, NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
+from leads import canonical
 from leads.columns import csv_safe_cell
 from leads.models import LeadList, ListMembership
 from leads.selectors import lead_list_get
@@ -151,26 +157,40 @@ def export_json_page(
     }
 
 
-def _csv_cell(value: Any) -> str:
+def _is_e164_phone(text: str) -> bool:
+    """A phone number exactly as leads.canonical.phone writes it (`+` and digits only)."""
+    digits = text[1:]
+    return digits.isascii() and digits.isdigit() and canonical.phone(text) == text
+
+
+def _csv_cell(value: Any, *, escape_formulas: bool) -> str:
     value = _json_value(value)
     if value is None:
         return ""
-    return csv_safe_cell(str(value))
+    text = str(value)
+    if not escape_formulas or (text.startswith("+") and _is_e164_phone(text)):
+        return text
+    return csv_safe_cell(text)
 
 
-def iter_csv_rows(*, lead_list: LeadList, columns: list[str]) -> Iterator[list[str]]:
-    """The list's rows as CSV cells, batch by batch (keyset), every cell neutralised."""
+def iter_csv_rows(
+    *, lead_list: LeadList, columns: list[str], escape_formulas: bool = True
+) -> Iterator[list[str]]:
+    """The list's rows as CSV cells, batch by batch (keyset), formula triggers neutralised
+    unless `escape_formulas` is false."""
     after = 0
     while True:
         batch = _rows(lead_list=lead_list, columns=columns, after=after, limit=_CSV_BATCH)
         if not batch:
             return
         for _, row in batch:
-            yield [_csv_cell(row[name]) for name in columns]
+            yield [_csv_cell(row[name], escape_formulas=escape_formulas) for name in columns]
         after = batch[-1][0]
 
 
-def write_csv(*, lead_list: LeadList, columns: list[str], path: Path) -> int:
+def write_csv(
+    *, lead_list: LeadList, columns: list[str], path: Path, escape_formulas: bool = True
+) -> int:
     """Writes the list to `path` (atomically: a reader never sees half a file); returns the
     number of data rows."""
     partial = path.with_name(path.name + ".part")
@@ -178,7 +198,8 @@ def write_csv(*, lead_list: LeadList, columns: list[str], path: Path) -> int:
     with partial.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([csv_safe_cell(name) for name in columns])
-        for row in iter_csv_rows(lead_list=lead_list, columns=columns):
+        rows = iter_csv_rows(lead_list=lead_list, columns=columns, escape_formulas=escape_formulas)
+        for row in rows:
             writer.writerow(row)
             count += 1
     os.replace(partial, path)
@@ -235,9 +256,10 @@ def export_csv_create(
     workspace: Workspace,
     list_id: uuid.UUID | str,
     columns: Sequence[str] | None = None,
+    escape_formulas: bool = True,
 ) -> CsvExport:
     """Writes the list's CSV and signs a download token for it (valid
-    SLUICE_EXPORT_URL_TTL_SECONDS)."""
+    SLUICE_EXPORT_URL_TTL_SECONDS). `escape_formulas=False` writes every cell as stored."""
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     chosen = resolve_columns(columns)
     ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
@@ -247,7 +269,9 @@ def export_csv_create(
     export_files_purge(workspace_id=workspace.pk, older_than_seconds=ttl)
     file_id = str(uuid.uuid4())
     path = directory / f"{file_id}.csv"
-    row_count = write_csv(lead_list=lead_list, columns=chosen, path=path)
+    row_count = write_csv(
+        lead_list=lead_list, columns=chosen, path=path, escape_formulas=escape_formulas
+    )
     expires = int(time.time()) + ttl
     token = signing.dumps(
         {"w": str(workspace.pk), "f": file_id, "e": expires}, salt=_TOKEN_SALT, compress=True

@@ -316,6 +316,15 @@ class ExportCsvApi(APIView):
         )
         # Cleanlist's smart-agent columns; Sluice has none, so there is nothing to append.
         include_smart_agents = serializers.BooleanField(default=True)
+        escape_formulas = serializers.BooleanField(
+            default=True,
+            help_text=(
+                "Prefix `'` to every cell a spreadsheet would run as a formula (one starting "
+                "with =, +, -, @, a tab or a carriage return), against CSV injection. E.164 "
+                "phone numbers (+15125550146) are never prefixed. false writes every cell "
+                "exactly as stored, for a program rather than a spreadsheet to read."
+            ),
+        )
 
     @extend_schema_serializer(component_name="ExportCsvResponse")
     class OutputSerializer(serializers.Serializer):
@@ -333,6 +342,7 @@ class ExportCsvApi(APIView):
             workspace=request.auth.workspace,
             list_id=params.validated_data["list_id"],
             columns=params.validated_data.get("columns"),
+            escape_formulas=params.validated_data["escape_formulas"],
         )
         url = absolute_url(
             request, f"export/csv/download/{export.file_id}?token={quote(export.token, safe='')}"

@@ -1,4 +1,5 @@
-"""Terminal rendering shared by the user commands (`enrich --wait`, `watch`) and `demo`.
+"""Terminal rendering shared by the user commands (`enrich --wait`, `watch`) and `demo`: the
+progress line and the end-of-run summary.
 
 A small own renderer rather than rich or tqdm: one line of text is all it draws, it needs no
 new dependency, and it degrades to plain lines (printed when something changed) when stdout is
@@ -6,6 +7,8 @@ not a terminal, e.g. in CI logs or when piped to a file.
 """
 
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -13,10 +16,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from credits.models import RefundStatus
-from enrichment.models import Workflow
+from enrichment.models import ItemStatus, Workflow, WorkflowItem
 from enrichment.selectors import is_terminal_status
 from enrichment.serializers import WorkflowStatusSerializer
-from providers.selectors import provider_call_stats
+from enrichment.services.execution import OVER_BUDGET
+from providers.base import DataPoint, EmailStatus, OutcomeKind
+from providers.registry import is_sandbox
+from providers.selectors import ProviderCallStats, provider_call_stats
 
 BAR_WIDTH = 30
 
@@ -116,40 +122,201 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def summary_table(workflow: Workflow) -> str:
-    """The end-of-run summary: found %, per-provider hits and latency (from the provider calls
-    tagged with the workflow id), credits reserved / charged / refunded."""
-    workflow.refresh_from_db()
-    total = workflow.total
-    started, finished = workflow.started_at, workflow.finished_at
-    took = f" in {(finished - started).total_seconds():.1f} s" if started and finished else ""
+# --- The end-of-run summary -------------------------------------------------------------------
+
+DATA_POINT_LABELS: dict[str, str] = {
+    DataPoint.EMAIL: "email",
+    DataPoint.PHONE: "phone",
+    DataPoint.COMPANY: "company",
+    DataPoint.EMAIL_VERIFICATION: "verify",
+}
+SANDBOX_MARK = "[sandbox]"
+
+
+@dataclass
+class LeadFacts:
+    """What the run's items say, lead by lead (their waterfall attempts included)."""
+
+    answered_by_cache: int = 0  # leads the result cache answered alone, no provider called
+    rejected_by_verifier: int = 0  # found emails the verifier called invalid
+    rejected_by_finder: int = 0  # found emails their own finder flagged invalid
+    verdicts: Counter[str] = field(default_factory=Counter)  # the verifier's, calls and cache
+    over_budget: int = 0  # left out: the run's max_credits was spent
+    held_the_data: int = 0  # skipped while the run went: another run had filled the lead
+    from_sandbox: int = 0  # leads whose result a sandbox invented
+
+
+def lead_facts(workflow: Workflow) -> LeadFacts:
+    """Reads the run's items once, a batch at a time."""
+    facts = LeadFacts()
+    rows = (
+        WorkflowItem.objects.filter(workflow=workflow)
+        .values_list("status", "error", "provider", "attempts")
+        .iterator(chunk_size=2000)
+    )
+    for status, error, provider, attempts in rows:
+        if status == ItemStatus.SKIPPED:
+            if error == OVER_BUDGET:
+                facts.over_budget += 1
+            else:
+                facts.held_the_data += 1
+            continue
+        if status == ItemStatus.COMPLETED and provider and is_sandbox(provider):
+            facts.from_sandbox += 1
+        asked = [a for a in attempts or [] if a.get("outcome") != OutcomeKind.SKIPPED]
+        if asked and all(a.get("cached") for a in asked):
+            facts.answered_by_cache += 1
+        for attempt in asked:
+            if attempt.get("outcome") != OutcomeKind.FOUND:
+                continue
+            verdict = attempt.get("verdict")
+            if attempt.get("data_point") == DataPoint.EMAIL_VERIFICATION:
+                facts.verdicts[verdict or EmailStatus.UNKNOWN] += 1
+                facts.rejected_by_verifier += verdict == EmailStatus.INVALID
+            elif attempt.get("data_point") == DataPoint.EMAIL:
+                facts.rejected_by_finder += verdict == EmailStatus.INVALID
+    return facts
+
+
+def _provider_label(row: ProviderCallStats) -> str:
+    return row["provider"] + (f" {SANDBOX_MARK}" if is_sandbox(row["provider"]) else "")
+
+
+def _data_point_label(row: ProviderCallStats) -> str:
+    return DATA_POINT_LABELS.get(row["data_point"], row["data_point"])
+
+
+def _is_verification(row: ProviderCallStats) -> bool:
+    return row["data_point"] == DataPoint.EMAIL_VERIFICATION
+
+
+def _provider_table(stats: list[ProviderCallStats]) -> list[str]:
+    """One row per provider and data point: a provider that finds and verifies emails (the
+    sandbox) has a lookup row and a verification row. `found` and `hit %` count cache hits
+    too; a verification has verdicts instead (see the summary's verifications line)."""
+    width = max(22, *(len(_provider_label(row)) + 2 for row in stats))
     lines = [
-        f"Workflow {workflow.pk}: {workflow.status}{took}",
-        f"  leads          {total:>8}   processed {workflow.processed}, "
-        f"found something {workflow.completed} ({_percent(workflow.completed, total)})",
-        f"  emails found   {workflow.found_emails:>8}   {_percent(workflow.found_emails, total)}",
-        f"  phones found   {workflow.found_phones:>8}   {_percent(workflow.found_phones, total)}",
-        f"  not found      {workflow.not_found:>8}",
-        f"  errors         {workflow.failed:>8}",
-        f"  skipped        {workflow.skipped + workflow.skipped_existing:>8}   "
-        f"(already had the data {workflow.skipped_existing})",
-        f"  credits        reserved {workflow.credits_reserved}, "
-        f"charged {workflow.credits_charged}, refunded {workflow.credits_refunded}",
+        f"  {'provider':<{width}}{'data':<8}{'calls':>7}{'cached':>8}{'found':>7}{'hit %':>8}"
+        f"{'p50 ms':>8}{'p95 ms':>8}{'errors':>8}"
+    ]
+    for row in stats:
+        if _is_verification(row):
+            found = hit_rate = "-"
+        else:
+            answers = row["found"] + row["not_found"] + row["cache_hits"]
+            hits = row["found"] + row["cache_found"]
+            found = str(hits)
+            hit_rate = f"{100 * hits / answers:.1f}%" if answers else "-"
+        lines.append(
+            f"  {_provider_label(row):<{width}}{_data_point_label(row):<8}{row['calls']:>7}"
+            f"{row['cache_hits']:>8}{found:>7}{hit_rate:>8}{_ms(row['p50_ms']):>8}"
+            f"{_ms(row['p95_ms']):>8}{row['errors']:>8}"
+        )
+    return lines
+
+
+def summary_table(workflow: Workflow) -> str:
+    """The end-of-run summary: what was found, where the answers came from (provider lookups,
+    the result cache, verifications), what was rejected or skipped and why, credits, and a
+    row per provider and data point (from the provider calls tagged with the workflow id).
+    Anything a sandbox invented is marked as such."""
+    workflow.refresh_from_db()
+    facts = lead_facts(workflow)
+    stats = provider_call_stats(tag=workflow.pk, by_data_point=True)
+    lookups = [row for row in stats if not _is_verification(row)]
+    verifications = [row for row in stats if _is_verification(row)]
+    lookup_calls = sum(row["calls"] for row in lookups)
+    verify_calls = sum(row["calls"] for row in verifications)
+    lookup_cached = sum(row["cache_hits"] for row in lookups)
+    verify_cached = sum(row["cache_hits"] for row in verifications)
+    processed = workflow.processed
+
+    started, finished = workflow.started_at, workflow.finished_at
+    header = f"Workflow {workflow.pk}: {workflow.status}"
+    if started and finished:
+        seconds = (finished - started).total_seconds()
+        header += f" in {seconds:.1f} s"
+        if seconds > 0 and processed:
+            header += f" ({processed / seconds:.0f} leads/s)"
+    if lookup_calls + verify_calls == 0 and lookup_cached + verify_cached > 0:
+        header += ", served from the result cache: no provider was called"
+    per_data_point: Counter[str] = Counter()
+    for row in lookups:
+        per_data_point[_data_point_label(row)] += row["calls"]
+    by_kind = ", ".join(
+        f"{label} {count}" for label, count in sorted(per_data_point.items()) if count
+    )
+    verdicts = ", ".join(
+        f"{status} {facts.verdicts[status]}" for status in EmailStatus if facts.verdicts[status]
+    )
+    rows: list[tuple[str, object]] = [
+        ("leads", f"{workflow.total} in the run, {processed} processed"),
+        (
+            "found",
+            f"{workflow.completed} ({_percent(workflow.completed, workflow.total)}): "
+            f"{workflow.found_emails} emails, {workflow.found_phones} phones",
+        ),
+        ("not found", workflow.not_found),
+        ("errors", workflow.failed),
+        (
+            "rejected",
+            f"{facts.rejected_by_verifier + facts.rejected_by_finder} found emails were invalid "
+            f"(verifier {facts.rejected_by_verifier}, their finder {facts.rejected_by_finder}): "
+            "not kept, not charged",
+        ),
+        (
+            "had the data",
+            f"{workflow.skipped_existing + facts.held_the_data} leads not looked up "
+            f"({workflow.skipped_existing} left out when the run was planned)",
+        ),
+        ("cap-skipped", f"{facts.over_budget} leads not looked up: the max-credits cap was spent"),
+    ]
+    if workflow.cancelled:
+        rows.append(("cancelled", workflow.cancelled))
+    rows += [
+        (
+            "lookups",
+            f"{lookup_calls} provider calls" + (f" ({by_kind})" if by_kind else ""),
+        ),
+        (
+            "cache hits",
+            f"{lookup_cached + verify_cached} answers reused from the result cache, free "
+            f"({lookup_cached} lookups, {verify_cached} verifications)",
+        ),
+        (
+            "from the cache",
+            f"{facts.answered_by_cache} of {processed} leads answered by the cache alone"
+            + (
+                ": earlier runs' answers, repeated for free"
+                if processed and facts.answered_by_cache == processed
+                else ""
+            ),
+        ),
+        (
+            "verifications",
+            f"{verify_calls} provider calls, {verify_cached} from the cache"
+            + (f": {verdicts}" if verdicts else ""),
+        ),
+        ("credits reserved", workflow.credits_reserved),
+        ("credits charged", workflow.credits_charged),
+        ("credits refunded", workflow.credits_refunded),
     ]
     if workflow.refund_status == RefundStatus.PENDING_REVIEW:
-        lines.append("  refund         the unused reservation awaits an operator's review")
+        rows.append(("refund", "the unused reservation awaits an operator's review"))
     if workflow.error:
-        lines.append(f"  error          {workflow.error}")
-    stats = provider_call_stats(tag=workflow.pk)
-    if stats:
-        lines.append("")
-        header = f"  {'provider':<16}{'calls':>8}{'cached':>8}{'found':>8}{'hit rate':>10}"
-        lines.append(header + f"{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
-        for row in stats:
-            hit_rate = "-" if row["hit_rate"] is None else f"{100 * row['hit_rate']:.1f} %"
-            lines.append(
-                f"  {row['provider']:<16}{row['calls']:>8}{row['cache_hits']:>8}"
-                f"{row['found']:>8}{hit_rate:>10}{_ms(row['p50_ms']):>9}"
-                f"{_ms(row['p95_ms']):>9}{row['errors']:>8}"
+        rows.append(("error", workflow.error))
+    sandbox_finders = sorted({row["provider"] for row in lookups if is_sandbox(row["provider"])})
+    if sandbox_finders:
+        rows.append(
+            (
+                "sandbox",
+                f"{facts.from_sandbox} leads hold data a sandbox invented "
+                f"({', '.join(sandbox_finders)}): test data, not real contacts",
             )
+        )
+    if any(is_sandbox(row["provider"]) for row in verifications):
+        rows.append(("sandbox verifier", "the email statuses were invented by the sandbox too"))
+    lines = [header, *(f"  {label:<20} {value}" for label, value in rows)]
+    if stats:
+        lines += ["", *_provider_table(stats)]
     return "\n".join(lines)

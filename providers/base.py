@@ -382,6 +382,8 @@ class Attempt:
             "cost": self.cost,
             "cached": self.cached,
             "provider_status": self.provider_status,
+            # A found or verified email's normalized verdict: what the run summary counts.
+            "verdict": str(self.verdict) if self.verdict else None,
         }
 
 

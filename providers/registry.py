@@ -7,6 +7,7 @@ A name in settings is either a registry name (`hunter`) or a sandbox instance
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from providers.adapters.apollo import ApolloProvider
 from providers.adapters.dropcontact import DropcontactProvider
@@ -33,8 +34,14 @@ REGISTRY: dict[str, type[Provider]] = {
 }
 
 
+def is_sandbox(name: str) -> bool:
+    """`sandbox` and its instances (`sandbox_a`, …): answers invented offline, never a real
+    person's data."""
+    return name == SandboxProvider.kind or name.startswith(f"{SandboxProvider.kind}_")
+
+
 def provider_class(name: str) -> type[Provider]:
-    if name == "sandbox" or name.startswith("sandbox_"):
+    if is_sandbox(name):
         return SandboxProvider
     try:
         return REGISTRY[name]
@@ -74,3 +81,23 @@ def waterfall_names(data_point: DataPoint) -> list[str]:
     names = [n.strip().lower() for n in raw if n and n.strip()]
     # `cache` may be written first (Cleanlist's documented order); the cache is always first.
     return [n for n in names if n != "cache"]
+
+
+def configured_sandboxes() -> list[str]:
+    """The sandbox names in the waterfalls and the verifier, in settings order."""
+    names = [name for data_point in DataPoint for name in waterfall_names(data_point)]
+    return [name for name in dict.fromkeys(names) if is_sandbox(name)]
+
+
+def sandbox_check() -> None:
+    """Refuses to start (ImproperlyConfigured) where the sandbox is not allowed and a waterfall
+    or the verifier names it: it would sell invented emails and phones as found ones. Run when
+    the providers app is ready, so every process (web, worker, beat, manage.py) checks."""
+    sandboxes = configured_sandboxes()
+    if sandboxes and not settings.SLUICE_SANDBOX_ALLOWED:
+        raise ImproperlyConfigured(
+            f"The waterfall or the verifier names the sandbox ({', '.join(sandboxes)}), which "
+            "invents its answers; production refuses it. Remove it from SLUICE_WATERFALL_EMAIL, "
+            "SLUICE_WATERFALL_PHONE, SLUICE_WATERFALL_COMPANY and SLUICE_VERIFIER, or set "
+            "SLUICE_ALLOW_SANDBOX_IN_PRODUCTION=true for a stack whose data may be invented."
+        )

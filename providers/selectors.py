@@ -54,12 +54,14 @@ def _percentile(values: list[int], fraction: float) -> float | None:
 
 
 class ProviderCallStats(TypedDict):
-    """One provider's row of provider_call_stats(); rates and latencies are None without
-    calls to base them on."""
+    """One provider's row of provider_call_stats() (one per data point when split; otherwise
+    `data_point` is ""); rates and latencies are None without calls to base them on."""
 
     provider: str
+    data_point: str
     calls: int
     cache_hits: int
+    cache_found: int
     found: int
     not_found: int
     errors: int
@@ -71,41 +73,51 @@ class ProviderCallStats(TypedDict):
 
 
 def provider_call_stats(
-    *, since: datetime | None = None, tag: str | None = None
+    *, since: datetime | None = None, tag: str | None = None, by_data_point: bool = False
 ) -> list[ProviderCallStats]:
-    """Per provider: calls (excluding cache hits), cache hits, hit rate (found / answered calls),
-    error rate (failed / calls), p50/p95 latency of real calls, credits spent. `tag` narrows it
-    to one caller's calls (the enrichment engine tags them with the workflow id)."""
+    """Per provider: calls (excluding cache hits), cache hits (and how many of them were found),
+    hit rate (found / answered calls), error rate (failed / calls), p50/p95 latency of real
+    calls, credits spent. `tag` narrows it to one caller's calls (the enrichment engine tags
+    them with the workflow id); `by_data_point` gives a row per provider and data point, so a
+    provider that both finds and verifies emails shows its lookups apart from its verdicts."""
     qs = ProviderCall.objects.all()
     if since is not None:
         qs = qs.filter(created_at__gte=since)
     if tag is not None:
         qs = qs.filter(tag=tag)
     errors = [str(k) for k in ERROR_KINDS]
+    group = ["provider", "data_point"] if by_data_point else ["provider"]
     rows = list(
-        qs.values("provider")
+        qs.values(*group)
         .annotate(
             calls=Count("id", filter=Q(cached=False)),
             cache_hits=Count("id", filter=Q(cached=True)),
+            cache_found=Count("id", filter=Q(cached=True, outcome=OutcomeKind.FOUND)),
             found=Count("id", filter=Q(cached=False, outcome=OutcomeKind.FOUND)),
             not_found=Count("id", filter=Q(cached=False, outcome=OutcomeKind.NOT_FOUND)),
             errors=Count("id", filter=Q(cached=False, outcome__in=errors)),
             cost=Sum("cost", filter=Q(cached=False)),
         )
-        .order_by("provider")
+        .order_by(*group)
     )
     latencies = {
-        provider: (p50, p95) for provider, p50, p95 in _latency_percentiles(qs.filter(cached=False))
+        (provider, data_point if by_data_point else ""): (p50, p95)
+        for provider, data_point, p50, p95 in _latency_percentiles(
+            qs.filter(cached=False), by_data_point=by_data_point
+        )
     }
     stats: list[ProviderCallStats] = []
     for row in rows:
         answered = row["found"] + row["not_found"]
-        p50, p95 = latencies.get(row["provider"], (None, None))
+        data_point = row.get("data_point", "")
+        p50, p95 = latencies.get((row["provider"], data_point), (None, None))
         stats.append(
             ProviderCallStats(
                 provider=row["provider"],
+                data_point=data_point,
                 calls=row["calls"],
                 cache_hits=row["cache_hits"],
+                cache_found=row["cache_found"],
                 found=row["found"],
                 not_found=row["not_found"],
                 errors=row["errors"],
@@ -120,21 +132,26 @@ def provider_call_stats(
 
 
 def _latency_percentiles(
-    qs: QuerySet[ProviderCall],
-) -> list[tuple[str, float | None, float | None]]:
+    qs: QuerySet[ProviderCall], *, by_data_point: bool
+) -> list[tuple[str, str, float | None, float | None]]:
+    """(provider, data point or "", p50, p95) of the calls' latencies."""
     if connection.vendor == "postgresql":
-        sql, params = qs.values("provider", "latency_ms").query.sql_with_params()
+        sql, params = qs.values("provider", "data_point", "latency_ms").query.sql_with_params()
+        group = "provider, data_point" if by_data_point else "provider"
+        keys = group if by_data_point else "provider, ''"
         with connection.cursor() as cursor:
             # `sql` is Django's own compiled query; its parameters stay separate.
             percentiles = (
                 "percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), "
                 "percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)"
             )
-            query = f"SELECT provider, {percentiles} FROM ({sql}) AS calls GROUP BY provider"  # noqa: S608
+            query = f"SELECT {keys}, {percentiles} FROM ({sql}) AS calls GROUP BY {group}"  # noqa: S608
             cursor.execute(query, params)
-            return [(p, float(a), float(b)) for p, a, b in cursor.fetchall()]
+            return [(p, d, float(a), float(b)) for p, d, a, b in cursor.fetchall()]
     # SQLite (embedded mode) has no percentile_cont: compute in Python.
-    latencies: dict[str, list[int]] = {}
-    for provider, ms in qs.values_list("provider", "latency_ms").iterator():
-        latencies.setdefault(provider, []).append(ms)
-    return [(p, _percentile(v, 0.5), _percentile(v, 0.95)) for p, v in latencies.items()]
+    latencies: dict[tuple[str, str], list[int]] = {}
+    rows = qs.values_list("provider", "data_point", "latency_ms").iterator()
+    for provider, data_point, ms in rows:
+        key = (provider, data_point if by_data_point else "")
+        latencies.setdefault(key, []).append(ms)
+    return [(p, d, _percentile(v, 0.5), _percentile(v, 0.95)) for (p, d), v in latencies.items()]

@@ -31,18 +31,22 @@ def _repository_files() -> list[Path]:
     return files
 
 
-def _run_python(code: str, profile: str, **env: str) -> subprocess.CompletedProcess:
-    """`python -c code` in a clean environment: none of this test run's services or profile."""
+def _run_python(
+    code: str, profile: str, *, cwd: Path = ROOT, **env: str
+) -> subprocess.CompletedProcess:
+    """`python -c code` in a clean environment: none of this test run's services or profile,
+    and no `.env` file unless `SLUICE_ENV_FILE` names one (or the checkout in `cwd` has one)."""
     inherited = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "SLUICE_", "CELERY_"))
+        if not key.startswith(("DJANGO_", "SLUICE_", "CELERY_", "TEST_"))
         and key not in ("DATABASE_URL", "REDIS_URL")
     }
+    no_env_file = {} if cwd != ROOT else {"SLUICE_ENV_FILE": ""}
     return subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": profile, **env},
+        cwd=cwd,
+        env={**inherited, **no_env_file, "DJANGO_SETTINGS_MODULE": profile, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -146,3 +150,100 @@ def test_settings_production_log_format_can_still_be_text():
     shown = _settings_of("config.settings.production", SLUICE_LOG_FORMAT="text", **PRODUCTION_ENV)
 
     assert shown["log_format"] == "text"
+
+
+SHOW_PROVIDERS = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'email': s.SLUICE_WATERFALL_EMAIL, 'phone': s.SLUICE_WATERFALL_PHONE, "
+    "'company': s.SLUICE_WATERFALL_COMPANY, 'verifier': s.SLUICE_VERIFIER}))"
+)
+
+
+def test_settings_production_without_a_waterfall_uses_real_providers_never_the_sandbox():
+    result = _run_python(SHOW_PROVIDERS, "config.settings.production", **PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    named = [*shown["email"], *shown["phone"], *shown["company"], shown["verifier"]]
+    assert named
+    assert not any(name.startswith("sandbox") for name in named)
+
+
+def test_settings_production_refuses_the_sandbox_in_a_waterfall_or_as_verifier():
+    for variable, value in (
+        ("SLUICE_WATERFALL_EMAIL", "hunter,prospeo,pdl,sandbox"),
+        ("SLUICE_WATERFALL_PHONE", "sandbox_b"),
+        ("SLUICE_WATERFALL_COMPANY", "pdl,sandbox"),
+        ("SLUICE_VERIFIER", "sandbox"),
+    ):
+        result = _run_python(SHOW_PROVIDERS, "config.settings.production", **PRODUCTION_ENV,
+                             **{variable: value})  # fmt: skip
+        assert result.returncode != 0, variable
+        assert "ImproperlyConfigured" in result.stderr, variable
+        assert "SLUICE_ALLOW_SANDBOX_IN_PRODUCTION=true" in result.stderr, variable
+
+
+def test_settings_production_takes_the_sandbox_when_explicitly_allowed():
+    result = _run_python(
+        SHOW_PROVIDERS, "config.settings.production", **PRODUCTION_ENV,
+        SLUICE_WATERFALL_EMAIL="hunter,sandbox", SLUICE_VERIFIER="sandbox",
+        SLUICE_ALLOW_SANDBOX_IN_PRODUCTION="true",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["email"] == ["hunter", "sandbox"]
+
+
+def test_settings_local_and_test_keep_the_offline_sandbox_by_default(tmp_path):
+    for profile in ("config.settings.local", "config.settings.test"):
+        result = _run_python(SHOW_PROVIDERS, profile, SLUICE_VAR_DIR=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        shown = json.loads(result.stdout.strip().splitlines()[-1])
+        assert (shown["email"], shown["verifier"]) == (["sandbox"], "sandbox"), profile
+
+
+SHOW_SERVICES = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "from celery import current_app; from config.celery import app; "
+    "db = s.DATABASES['default']; "
+    "print(json.dumps({'database': f\"{db['HOST']}:{db['PORT']}/{db['NAME']}\", "
+    "'redis': s.REDIS_URL, 'broker': s.CELERY_BROKER_URL, "
+    "'celery_broker': app.conf.broker_url, 'cache': s.CACHES['default'].get('LOCATION')}))"
+)
+# What a shell holds when it also runs the stack (or uses its Redis for something else).
+STACK_ENV = {
+    "DATABASE_URL": "postgres://sluice:sluice@127.0.0.1:5432/sluice",
+    "REDIS_URL": "redis://127.0.0.1:6379/7",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/8",
+}
+
+
+def test_settings_test_ignores_the_stacks_database_and_redis():
+    # given the stack's variables exported and no TEST_* ones
+    shown = _settings_with(SHOW_SERVICES, "config.settings.test", **STACK_ENV)
+
+    # then the suite resolves to its own loopback defaults, Celery included
+    assert shown == {
+        "database": "127.0.0.1:5432/test",
+        "redis": "redis://127.0.0.1:6379/1",
+        "broker": "redis://127.0.0.1:6379/1",
+        "celery_broker": "redis://127.0.0.1:6379/1",
+        "cache": "redis://127.0.0.1:6379/1",
+    }
+
+
+def test_settings_test_uses_its_own_variables():
+    shown = _settings_with(
+        SHOW_SERVICES, "config.settings.test", **STACK_ENV,
+        TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/ci",
+        TEST_REDIS_URL="redis://127.0.0.1:6379/3",
+    )  # fmt: skip
+
+    assert shown["database"] == "127.0.0.1:5432/ci"
+    assert shown["redis"] == shown["broker"] == shown["celery_broker"] == "redis://127.0.0.1:6379/3"
+
+
+def _settings_with(code: str, profile: str, **env: str) -> dict:
+    result = _run_python(code, profile, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -27,7 +27,13 @@ def _run(args: list[str], profile: str, var: Path, **env: str) -> None:
     result = subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": profile, "SLUICE_VAR_DIR": str(var), **env},
+        env={
+            **inherited,
+            "DJANGO_SETTINGS_MODULE": profile,
+            "SLUICE_VAR_DIR": str(var),
+            "SLUICE_ENV_FILE": "",  # no developer's `.env`
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -42,8 +42,8 @@ class WorkerProcess:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": test_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
+            "TEST_DATABASE_URL": test_database_url(),
+            "TEST_REDIS_URL": settings.REDIS_URL,
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

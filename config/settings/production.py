@@ -27,6 +27,16 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# The sandbox invents its answers: in production it would charge credits for made-up emails.
+# Unset waterfalls use real providers (each skipped until its key is set); a waterfall or
+# verifier naming the sandbox stops the process at start (providers.registry.sandbox_check)
+# unless SLUICE_ALLOW_SANDBOX_IN_PRODUCTION says so.
+SLUICE_WATERFALL_EMAIL = env.list("SLUICE_WATERFALL_EMAIL", default=["hunter", "prospeo", "pdl"])
+SLUICE_WATERFALL_PHONE = env.list("SLUICE_WATERFALL_PHONE", default=["prospeo", "pdl"])
+SLUICE_WATERFALL_COMPANY = env.list("SLUICE_WATERFALL_COMPANY", default=["pdl"])
+SLUICE_VERIFIER = env.str("SLUICE_VERIFIER", default="zerobounce")
+SLUICE_SANDBOX_ALLOWED = env.bool("SLUICE_ALLOW_SANDBOX_IN_PRODUCTION", default=False)
+
 # One JSON object per line for the log shipper, unless SLUICE_LOG_FORMAT says otherwise.
 LOG_FORMAT = env.str("SLUICE_LOG_FORMAT", default="json")
 LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)

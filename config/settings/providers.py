@@ -15,6 +15,9 @@ SLUICE_WATERFALL_PHONE = env.list("SLUICE_WATERFALL_PHONE", default=["sandbox"])
 SLUICE_WATERFALL_COMPANY = env.list("SLUICE_WATERFALL_COMPANY", default=["sandbox"])
 # The email verifier; empty = found emails are kept with email_status "unknown".
 SLUICE_VERIFIER = env.str("SLUICE_VERIFIER", default="sandbox")
+# Whether a waterfall or the verifier may name the sandbox; production allows it only on request
+# (config/settings/production.py).
+SLUICE_SANDBOX_ALLOWED = True
 SLUICE_PROVIDER_KEYS = {
     "hunter": env.str("HUNTER_API_KEY", default=""),
     "prospeo": env.str("PROSPEO_API_KEY", default=""),

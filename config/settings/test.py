@@ -1,14 +1,25 @@
-"""Test settings: always the real PostgreSQL and Redis, never the embedded services.
+"""Test settings: always a PostgreSQL and a Redis of their own, never the embedded services and
+never the ones a stack uses.
 
-`DATABASE_URL` / `REDIS_URL` may point elsewhere (e.g. a separate database per checkout); the
-test database is `test_<name>`, created by pytest-django. The defaults are put in the process
+The suite reads TEST_DATABASE_URL and TEST_REDIS_URL (loopback defaults below) and nothing else
+for its services: DATABASE_URL, REDIS_URL and CELERY_BROKER_URL belong to a running stack, and
+the fixtures empty the test Redis database, so following them would erase that stack's queue
+and cache. pytest-django creates the test database as `test_<name>`. No `.env` is read
+(config/env.py): it describes the stack, not the suite. The defaults are put in the process
 environment, so the processes a test starts (workers, manage.py) inherit them.
 """
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+os.environ.setdefault("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+# The processes a test starts with another profile (the demo, the settings checks) read no
+# `.env` either.
+os.environ["SLUICE_ENV_FILE"] = ""
+# Celery prefers these variables to its settings: a stack's broker must not get the suite's tasks.
+os.environ.pop("CELERY_BROKER_URL", None)
+os.environ.pop("CELERY_BROKER_READ_URL", None)
+os.environ.pop("CELERY_BROKER_WRITE_URL", None)
 # Generous request limits so the suite's own traffic is not throttled; the throttling tests
 # set their own rates.
 os.environ.setdefault("SLUICE_RATE_LIMIT_PER_KEY", "100000/min")
@@ -21,13 +32,15 @@ from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK, cache_config, database_config
 from .celery import broker_transport_options
 
-DATABASES = {"default": database_config(env.str("DATABASE_URL"))}
+DATABASES = {"default": database_config(env.str("TEST_DATABASE_URL"))}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    raise RuntimeError("The test suite runs on PostgreSQL; set DATABASE_URL to a postgres:// URL.")
+    raise RuntimeError(
+        "The test suite runs on PostgreSQL; set TEST_DATABASE_URL to a postgres:// URL."
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-REDIS_URL = env.str("REDIS_URL")
+REDIS_URL = env.str("TEST_REDIS_URL")
 CACHES = cache_config(REDIS_URL)
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -30,6 +30,9 @@ from leads.models import Lead, ListMembership
 logger = logging.getLogger(__name__)
 
 _PLAN_BATCH = 5000
+# The error of an item left out because the run's max_credits was spent (the run summary counts
+# these apart from the other skips).
+OVER_BUDGET = "max_credits reached"
 
 
 # --- Planning ---------------------------------------------------------------------------------
@@ -242,11 +245,7 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
                 leads.append(outcome.item.lead)
         for item in over_budget:
             if item.id in mine:
-                item.status, item.error, item.finished_at = (
-                    ItemStatus.SKIPPED,
-                    "max_credits reached",
-                    now,
-                )
+                item.status, item.error, item.finished_at = ItemStatus.SKIPPED, OVER_BUDGET, now
                 items.append(item)
                 counts["skipped"] += 1
         rows_update(

@@ -4,7 +4,8 @@ Every answer is a function of (instance name, data point, the person's canonical
 the same person always gets the same answer, and two instances (`sandbox_a`, `sandbox_b`) find
 different people. Injected faults are a function of (instance, identity, attempt number), so a
 retry can succeed where the first call failed, reproducibly. Found emails look like
-`first.last@domain`, phones are E.164 (`+1…`), the verifier answers valid/risky/invalid/unknown.
+`first.last@domain` (accents transliterated: `frederic.kohler@…`), phones are E.164 (`+1…`),
+the verifier answers valid/risky/invalid/unknown.
 
 Configuration per instance (`SLUICE_SANDBOX_INSTANCES[name]`, from env
 `SLUICE_SANDBOX[_<SUFFIX>]_<KNOB>`): see `DEFAULTS`.
@@ -16,6 +17,7 @@ import hashlib
 import re
 import threading
 import time
+import unicodedata
 from typing import Any, ClassVar
 
 from providers.base import (
@@ -57,8 +59,17 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+# Letters NFKD does not take apart into a base letter and marks (the dotless i among them).
+_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "\u0131": "i",
+                               "æ": "ae", "œ": "oe", "þ": "th"})  # fmt: skip
+
+
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
+    """ASCII letters and digits of a name, as a mail server's local part or a domain holds
+    them: accents transliterated like the real providers do (Frédéric Köhler ->
+    frederic.kohler), not dropped."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSED))
+    return re.sub(r"[^a-z0-9]+", "", decomposed.encode("ascii", "ignore").decode())
 
 
 def _name_parts(person: PersonInput) -> tuple[str, str] | None:

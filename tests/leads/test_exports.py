@@ -143,7 +143,7 @@ def test_export_csv_round_trip_gives_back_the_same_people(api, client, workspace
         ("José", "Núñez", "jose@acme.example"),
     ]
     assert rows[1]["linkedin_url"] == "https://www.linkedin.com/in/grace"
-    assert rows[1]["phone"] == "'+14155550132"  # neutralised, and undone on re-import
+    assert rows[1]["phone"] == "+14155550132"  # an E.164 phone is a number, not a formula
     # and re-importing the export into a new list finds the same people
     again = LeadListFactory(workspace=workspace)
     csv_bytes = b"".join(_download(client, body["download_url"]).streaming_content)
@@ -169,6 +169,47 @@ def test_export_csv_neutralises_formula_injection(api, client, workspace):
     assert row["title"] == "'@SUM(A1)"
     assert row["company"] == "'-2"
     assert row["location"] == "'\tTab"
+
+
+def test_export_csv_writes_e164_phones_as_they_are_and_guards_the_rest(api, client, workspace):
+    # given phones in E.164 and cells that only look like one
+    lead_list = LeadListFactory(workspace=workspace)
+    leads = [
+        LeadFactory(workspace=workspace, phone="+15125550146", title="+15125550146"),
+        LeadFactory(workspace=workspace, phone="+4930901820", title="+1 512 555 0146"),
+        LeadFactory(workspace=workspace, title="+15125550146+cmd|' /C calc'!A0"),
+        LeadFactory(workspace=workspace, title="+1"),
+    ]
+    ListMembership.objects.bulk_create(ListMembership(lead_list=lead_list, lead=x) for x in leads)
+    # when
+    url = _export_csv(api, lead_list.id).json()["download_url"]
+    rows = _csv_rows(_download(client, url))
+    # then a valid E.164 number is written as it is, in any column
+    assert [(row["phone"], row["title"]) for row in rows] == [
+        ("+15125550146", "+15125550146"),
+        ("+4930901820", "'+1 512 555 0146"),  # spaces: not E.164, so guarded
+        ("", "'+15125550146+cmd|' /C calc'!A0"),
+        ("", "'+1"),  # too short to be a phone
+    ]
+
+
+def test_export_csv_escape_formulas_false_writes_cells_as_stored(api, client, workspace):
+    # given a lead with formula triggers
+    lead_list = LeadListFactory(workspace=workspace)
+    lead = LeadFactory(workspace=workspace, first_name="=1+1", last_name="@SUM(A1)", phone=None)
+    ListMembership.objects.create(lead_list=lead_list, lead=lead)
+    # when exported with the guard off, and again with it explicitly on
+    off = _export_csv(api, lead_list.id, escape_formulas=False)
+    on = _export_csv(api, lead_list.id, escape_formulas=True)
+    # then the first file holds the cells as stored, the second neutralised
+    assert off.status_code == on.status_code == 200
+    (raw,) = _csv_rows(_download(client, off.json()["download_url"]))
+    (guarded,) = _csv_rows(_download(client, on.json()["download_url"]))
+    assert (raw["first_name"], raw["last_name"]) == ("=1+1", "@SUM(A1)")
+    assert (guarded["first_name"], guarded["last_name"]) == ("'=1+1", "'@SUM(A1)")
+    # and the option is typed: not a boolean is a validation error
+    bad = _export_csv(api, lead_list.id, escape_formulas="sometimes")
+    assert "escape_formulas" in assert_error(bad, 400, "validation_error")["details"]
 
 
 def test_export_csv_chosen_columns(api, client, workspace):

@@ -40,3 +40,17 @@ def test_import_csv_command_errors(workspace, tmp_path):
         call_command(
             "export_csv", "--workspace", workspace.name, "--list", "Nope", "--output", "/tmp/x"
         )
+
+
+def test_export_csv_command_unknown_column_reads_as_words(workspace, tmp_path):
+    LeadList.objects.create(workspace=workspace, name="Cols")
+
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "export_csv", "--workspace", workspace.name, "--list", "Cols",
+            "--output", str(tmp_path / "x.csv"), "--columns", "nope",
+        )  # fmt: skip
+
+    message = str(raised.value)
+    assert message.startswith("The request is not valid. (columns: Unknown column(s): nope.")
+    assert "{" not in message

@@ -51,3 +51,42 @@ def test_admin_workflow_page_without_calls_renders(admin_client, workspace):
 
     assert response.status_code == 200
     assert "Per provider" in response.content.decode()
+
+
+def test_admin_workflow_page_marks_the_sandbox_and_splits_its_verdicts(admin_client, workspace):
+    # given a run whose finder and verifier were both the sandbox
+    workflow = WorkflowFactory(workspace=workspace, status="completed", total=1, processed=1)
+    WorkflowItem.objects.create(
+        workflow=workflow, lead=LeadFactory(workspace=workspace), chunk_no=0,
+        status="not_found", provider="",
+        attempts=[
+            {"provider": "sandbox", "data_point": "email", "outcome": "found", "ms": 3,
+             "cached": False, "verdict": None},
+            {"provider": "sandbox", "data_point": "email_verification", "outcome": "found",
+             "ms": 2, "cached": False, "verdict": "invalid"},
+        ],
+    )  # fmt: skip
+    ProviderCallFactory(provider="sandbox", data_point="email", latency_ms=3, tag=workflow.pk)
+    ProviderCallFactory(
+        provider="sandbox", data_point="email_verification", latency_ms=2, tag=workflow.pk
+    )
+
+    # when
+    response = admin_client.get(reverse("admin:enrichment_workflow_change", args=[workflow.pk]))
+
+    # then the trail names the sandbox as such and shows the verifier's verdict
+    page = response.content.decode()
+    assert (
+        "sandbox [sandbox: invented data] email: found 3 ms → "
+        "sandbox [sandbox: invented data] email_verification: found invalid 2 ms"
+    ) in page
+    # and the lookup and the verification are two rows, the verdict not counted as a hit
+    summary = page.split("<th>provider</th>", 1)[1].split("</table>", 1)[0]
+    assert (
+        "<td>email</td><td>sandbox [sandbox: invented data]</td><td>1</td><td>0</td><td>1</td>"
+        "<td>100.0 %</td>"
+    ) in summary
+    assert (
+        "<td>email_verification</td><td>sandbox [sandbox: invented data]</td><td>1</td>"
+        "<td>0</td><td>—</td><td>—</td>"
+    ) in summary

@@ -7,11 +7,16 @@ from django.utils import timezone
 
 from credits.models import Hold
 from credits.services import credits_grant
-from enrichment.models import Workflow
+from enrichment.models import Workflow, WorkflowItem
 from enrichment.serializers import WorkflowStatusSerializer
+from enrichment.services.execution import OVER_BUDGET
+from enrichment.waterfall import person_input
+from leads.models import ListMembership
 from ops.cli import render_progress, summary_table, watch_workflow
+from providers.base import EmailStatus, OutcomeKind
+from providers.registry import build_provider
 from tests.enrichment.conftest import assert_settled, wait_terminal
-from tests.leads.factories import LeadListFactory
+from tests.leads.factories import LeadFactory, LeadListFactory
 from tests.ops.factories import ProviderCallFactory, WorkflowFactory
 
 
@@ -123,12 +128,13 @@ def test_summary_table_found_percent_providers_and_credits(workspace):
 
     table = summary_table(workflow)
 
-    assert "emails found          6   60.0 %" in table
-    assert "phones found          2   20.0 %" in table
-    assert "reserved 10, charged 6, refunded 4" in table
+    assert "  found                6 (60.0 %): 6 emails, 2 phones\n" in table
+    assert "  not found            4\n" in table
+    assert "  credits reserved     10\n  credits charged      6\n  credits refunded     4" in table
     hunter = next(line for line in table.splitlines() if line.strip().startswith("hunter"))
-    assert hunter.split() == ["hunter", "5", "0", "4", "80.0", "%", "30", "48", "0"]
+    assert hunter.split() == ["hunter", "email", "5", "0", "4", "80.0%", "30", "48", "0"]
     assert "pdl" not in table
+    assert "sandbox" not in table  # no sandbox took part
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -219,7 +225,7 @@ def test_watch_finished_workflow_prints_progress_then_summary(workspace):
 
     assert "4/4 leads" in text
     assert f"Workflow {workflow.pk}: completed" in text
-    assert "reserved 4, charged 2, refunded 2" in text
+    assert "  credits reserved     4\n  credits charged      2\n  credits refunded     2" in text
 
 
 @pytest.mark.worker
@@ -243,5 +249,137 @@ def test_enrich_wait_runs_to_the_end_with_a_real_worker(workspace, ops_worker):
     assert render_progress(final) in text
     assert "40/40 leads" in text
     assert f"Workflow {workflow.pk}: completed" in text
-    assert f"charged {workflow.credits_charged}, refunded {workflow.credits_refunded}" in text
-    assert "sandbox" in text.split("provider", 1)[1]
+    assert f"  credits charged      {workflow.credits_charged}\n" in text
+    assert f"  credits refunded     {workflow.credits_refunded}\n" in text
+    assert "sandbox [sandbox]" in text.split("\n  provider", 1)[1]
+
+
+# --- the summary of real runs -----------------------------------------------------------------
+
+
+def _line(text: str, label: str) -> str:
+    """The summary line with this label (the last one: a re-run's summary comes second)."""
+    return [line for line in text.splitlines() if line.startswith(f"  {label:<20} ")][-1]
+
+
+def _table_row(text: str, provider: str, data_point: str) -> list[str]:
+    table = text.rsplit("\n  provider", 1)[1]
+    rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
+    return next(row for row in rows if row[0] == provider and data_point in row)
+
+
+def _expected_from_the_sandbox(leads) -> tuple[int, int]:
+    """(emails kept, emails rejected) as the sandbox answers these leads, asked directly."""
+    sandbox = build_provider("sandbox")
+    kept = rejected = 0
+    for lead in leads:
+        found = sandbox.find_email(person_input(lead))
+        if found.kind != OutcomeKind.FOUND:
+            continue
+        if sandbox.verify_email(found.value).verdict == EmailStatus.INVALID:
+            rejected += 1
+        else:
+            kept += 1
+    return kept, rejected
+
+
+def _enrich_wait(workspace, list_name: str, *extra: str) -> str:
+    return _run(
+        "enrich", "--workspace", workspace.name, "--list", list_name, "--wait",
+        "--interval", "0.1", *extra,
+    )  # fmt: skip
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_summary_separates_lookups_from_verifications_and_counts_rejections(workspace, ops_worker):
+    # given a list of people whose names the sandbox (finder and verifier) answers predictably
+    credits_grant(workspace=workspace, amount=1000, reason="test", reference="cli-v")
+    lead_list = LeadListFactory(workspace=workspace, name="Verified")
+    leads = [
+        LeadFactory(workspace=workspace, first_name=f"Ann{i}", last_name="Lee") for i in range(60)
+    ]
+    ListMembership.objects.bulk_create(ListMembership(lead_list=lead_list, lead=x) for x in leads)
+    kept, rejected = _expected_from_the_sandbox(leads)
+    assert rejected > 0  # the names are chosen so that the verifier rejects some
+
+    # when
+    text = _enrich_wait(workspace, "Verified")
+
+    # then the sandbox's lookups and its verdicts are two rows, not one
+    workflow = wait_terminal(Workflow.objects.get(workspace=workspace).pk)
+    assert workflow.found_emails == kept
+    lookup = _table_row(text, "sandbox", "email")
+    verify = _table_row(text, "sandbox", "verify")
+    assert lookup == ["sandbox", "[sandbox]", "email", "60", "0", str(kept + rejected),
+                      lookup[6], *lookup[7:]]  # fmt: skip
+    assert verify[:7] == ["sandbox", "[sandbox]", "verify", str(kept + rejected), "0", "-", "-"]
+    # and the rejected emails have their own line, and the verdicts theirs
+    assert _line(text, "rejected").split()[1:6] == [
+        str(rejected), "found", "emails", "were", "invalid",
+    ]  # fmt: skip
+    assert f"invalid {rejected}" in _line(text, "verifications")
+    assert _line(text, "lookups").split()[1:3] == ["60", "provider"]
+    # and what the sandbox invented is marked as such
+    assert f"{workflow.completed} leads hold data a sandbox invented" in _line(text, "sandbox")
+    assert "invented by the sandbox too" in _line(text, "sandbox verifier")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_summary_of_a_rerun_says_it_was_served_from_the_cache(workspace, ops_worker):
+    # given a list enriched once
+    credits_grant(workspace=workspace, amount=1000, reason="test", reference="cli-r")
+    LeadListFactory(workspace=workspace, name="Again", lead_count=40)
+    first = _enrich_wait(workspace, "Again")
+    assert "served from the result cache" not in first
+
+    # when it is enriched again: only the leads still without an email are in the run
+    second = _enrich_wait(workspace, "Again")
+
+    # then every answer came from the cache, and the summary says so line by line
+    rerun = Workflow.objects.filter(workspace=workspace).order_by("-created_at").first()
+    leads = rerun.total
+    assert 0 < leads < 40
+    assert "served from the result cache: no provider was called" in second
+    assert _line(second, "lookups").split()[1:3] == ["0", "provider"]
+    assert _line(second, "verifications").split()[1:3] == ["0", "provider"]
+    cache_hits = int(_line(second, "cache hits").split()[2])
+    assert cache_hits >= leads
+    assert _line(second, "from the cache").split()[3:6] == [str(leads), "of", str(leads)]
+    assert _line(second, "found").split()[1] == "0"
+    assert _table_row(second, "sandbox", "email")[3:5] == ["0", str(leads)]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_summary_counts_leads_the_max_credits_cap_skipped_on_their_own_line(workspace, ops_worker):
+    # given 20 leads and a cap of 5 credits (an email costs 1)
+    credits_grant(workspace=workspace, amount=1000, reason="test", reference="cli-c")
+    LeadListFactory(workspace=workspace, name="Capped", lead_count=20)
+
+    # when
+    text = _enrich_wait(workspace, "Capped", "--max-credits", "5")
+
+    # then the leads the cap left out are counted apart from those that had the data
+    workflow = wait_terminal(Workflow.objects.get(workspace=workspace).pk)
+    over_budget = WorkflowItem.objects.filter(
+        workflow=workflow, status="skipped", error=OVER_BUDGET
+    ).count()
+    assert over_budget == 15
+    assert _line(text, "cap-skipped").split()[1:4] == ["15", "leads", "not"]
+    assert _line(text, "had the data").split()[3] == "0"
+    assert _line(text, "lookups").split()[1] == "5"
+
+
+@pytest.mark.django_db
+def test_enrich_insufficient_credits_reads_as_words_not_a_dict(workspace):
+    LeadListFactory(workspace=workspace, name="Short", lead_count=3)
+    credits_grant(workspace=workspace, amount=1, reason="test", reference="cli-i")
+
+    with pytest.raises(CommandError) as raised:
+        _run("enrich", "--workspace", workspace.name, "--list", "Short")
+
+    message = str(raised.value)
+    assert "(required: 3, balance: 1)" in message
+    assert "{" not in message

@@ -28,8 +28,8 @@ def flower():
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": workers.test_database_url(),
-        "REDIS_URL": settings.REDIS_URL,
+        "TEST_DATABASE_URL": workers.test_database_url(),
+        "TEST_REDIS_URL": settings.REDIS_URL,
         # Flower 2 serves its HTTP API only with auth configured or this set.
         "FLOWER_UNAUTHENTICATED_API": "true",
     }

@@ -1,11 +1,12 @@
 from collections import Counter
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.providers import _sandbox_instances
 from providers.adapters.sandbox import SandboxProvider
 from providers.base import CompanyInput, EmailStatus, OutcomeKind, PersonInput
-from providers.registry import build_provider
+from providers.registry import build_provider, configured_sandboxes, is_sandbox, sandbox_check
 
 PEOPLE = [PersonInput(first_name=f"Ann{i}", last_name="Lee", domain="acme.com") for i in range(400)]
 
@@ -24,6 +25,23 @@ def test_sandbox_answers_look_real():
     assert phone.startswith("+1")
     assert phone[1:].isdigit()
     assert len(phone) == 12
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "company", "email"),
+    [
+        ("Frédéric", "Köhler", "Société Générale", "frederic.kohler@societegenerale.com"),
+        ("Łukasz", "Søndergaard", "Straße AG", "lukasz.sondergaard@strasseag.com"),
+        ("Zoë", "Ægidius", "Ørsted", "zoe.aegidius@orsted.com"),
+        ("İlker", "Çelik", "Türk Telekom", "ilker.celik@turktelekom.com"),
+    ],
+)
+def test_sandbox_transliterates_accented_names_as_real_providers_do(first, last, company, email):
+    sandbox = SandboxProvider(config={"email_hit_rate": 1})
+
+    found = sandbox.find_email(PersonInput(first_name=first, last_name=last, company_name=company))
+
+    assert found.value == email
 
 
 def test_sandbox_hit_rate_per_data_point():
@@ -103,3 +121,30 @@ PROVIDER_NAMES = ["hunter", "prospeo", "pdl", "apollo", "zerobounce", "neverboun
 @pytest.mark.parametrize("name", PROVIDER_NAMES)
 def test_registry_builds_every_provider(name):
     assert build_provider(name).name == name
+
+
+def test_registry_is_sandbox_names_the_sandbox_and_its_instances():
+    assert [is_sandbox(n) for n in ("sandbox", "sandbox_a", "sandboxes", "hunter")] == [
+        True, True, False, False,
+    ]  # fmt: skip
+
+
+def test_registry_sandbox_check_refuses_the_sandbox_where_it_is_not_allowed(settings):
+    # given production's rule (no sandbox) and a waterfall that falls back on it
+    settings.SLUICE_SANDBOX_ALLOWED = False
+    settings.SLUICE_WATERFALL_EMAIL = ["hunter", "sandbox"]
+    settings.SLUICE_WATERFALL_PHONE = ["pdl"]
+    settings.SLUICE_WATERFALL_COMPANY = ["pdl"]
+    settings.SLUICE_VERIFIER = "sandbox_v"
+
+    # then the check names every sandbox configured
+    assert configured_sandboxes() == ["sandbox", "sandbox_v"]
+    with pytest.raises(ImproperlyConfigured, match=r"sandbox \(sandbox, sandbox_v\)"):
+        sandbox_check()
+    # and passes once it is allowed, or once no waterfall names it
+    settings.SLUICE_SANDBOX_ALLOWED = True
+    sandbox_check()
+    settings.SLUICE_SANDBOX_ALLOWED = False
+    settings.SLUICE_WATERFALL_EMAIL = ["hunter"]
+    settings.SLUICE_VERIFIER = "zerobounce"
+    sandbox_check()

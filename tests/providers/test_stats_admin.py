@@ -35,6 +35,30 @@ def test_stats_per_provider_hit_rate_error_rate_and_latency_percentiles():
     assert row["cost"] == 2.0
 
 
+def test_stats_by_data_point_keep_a_providers_lookups_apart_from_its_verdicts():
+    # given the sandbox finding emails (one from the cache) and verifying them
+    _calls("sandbox", [("found", 10), ("not_found", 30)])
+    _calls("sandbox", [("found", 0)], cached=True)
+    now = timezone.now()
+    ProviderCall.objects.bulk_create(
+        ProviderCall(provider="sandbox", data_point="email_verification", outcome="found",
+                     latency_ms=ms, created_at=now)
+        for ms in (2, 4)
+    )  # fmt: skip
+
+    # when
+    split = provider_call_stats(by_data_point=True)
+    [merged] = provider_call_stats()
+
+    # then one row each, with its own latencies; unsplit, one row as before
+    assert [(r["data_point"], r["calls"], r["found"], r["cache_found"]) for r in split] == [
+        ("email", 2, 1, 1),
+        ("email_verification", 2, 2, 0),
+    ]
+    assert [(r["p50_ms"], r["hit_rate"]) for r in split] == [(20, 0.5), (3, 1.0)]
+    assert (merged["data_point"], merged["calls"], merged["found"]) == ("", 4, 3)
+
+
 def test_admin_call_stats_page_and_mark_clear_action(admin_client):
     _calls("sandbox", [("found", 10), ("not_found", 20)])
     mark = ProviderMark.objects.create(provider="hunter", kind="out_of_credits", reason="429")

@@ -48,7 +48,7 @@ def test_fault_broker_redis_restarted_mid_run(workspace, chaos_settings, sole_co
     worker = None
     try:
         with celery_broker(server.url):
-            worker = WorkerProcess(env={**CHAOS_ENV, "REDIS_URL": server.url}).start()
+            worker = WorkerProcess(env={**CHAOS_ENV, "TEST_REDIS_URL": server.url}).start()
             workflow = start_bulk(workspace, LEADS)
             for restart in range(REDIS_RESTARTS):
                 share = (restart + 1) / (REDIS_RESTARTS + 2)

@@ -3,7 +3,7 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.selectors import workspace_find
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, error_text
 from credits.services import balance_get, credits_grant
 
 
@@ -31,8 +31,7 @@ class Command(BaseCommand):
                 reference=reference or f"cli:{uuid.uuid4()}",
             )
         except ApplicationError as exc:
-            details = f" {exc.details}" if exc.details else ""
-            raise CommandError(f"{exc.message}{details}") from exc
+            raise CommandError(error_text(exc)) from exc
         balance = balance_get(workspace=target)
         self.stdout.write(
             f"Granted {entry.amount} credits to {target.name} (entry {entry.reference}). "

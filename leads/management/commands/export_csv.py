@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.selectors import workspace_find
-from common.exceptions import ApplicationError, NotFound
+from common.exceptions import ApplicationError, NotFound, error_text
 from leads.exports import resolve_columns, write_csv
 from leads.selectors import lead_list_find_by_name
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         try:
             chosen = resolve_columns(columns)
         except ApplicationError as exc:
-            raise CommandError(str(exc.details)) from exc
+            raise CommandError(error_text(exc)) from exc
         path = Path(output)
         count = write_csv(lead_list=lead_list, columns=chosen, path=path)
         self.stdout.write(f"Wrote {count} leads to {path} ({path.stat().st_size} bytes).")

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.selectors import workspace_find
-from common.exceptions import ApplicationError, NotFound
+from common.exceptions import ApplicationError, NotFound, error_text
 from leads.imports import leads_import_file
 from leads.services import lead_list_create
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
                     workspace=target, lead_list=lead_list, stream=stream, column_mapping=mapping
                 )
         except ApplicationError as exc:
-            raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
+            raise CommandError(error_text(exc)) from exc
         out = self.stdout.write
         out(f"List {lead_list.name!r} ({lead_list.pk})")
         out(f"  rows read          {result.rows_parsed}")

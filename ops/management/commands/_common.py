@@ -4,7 +4,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from accounts.models import Workspace
 from accounts.selectors import workspace_find
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, error_text
 from credits import prices
 from credits.models import Tool
 from credits.prices import EnrichmentType
@@ -53,5 +53,4 @@ def list_estimate(
 
 
 def command_error(exc: ApplicationError) -> CommandError:
-    details = f" {exc.details}" if exc.details else ""
-    return CommandError(f"{exc.message}{details}")
+    return CommandError(error_text(exc))

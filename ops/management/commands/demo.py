@@ -3,19 +3,24 @@
 Migrates the database, starts a real web server and a real Celery worker as child processes,
 creates a workspace, key and credits, then drives the public REST API exactly as a user's script
 would: import the sample list, estimate, start a bulk enrichment, watch it with a progress bar,
-print a summary and export the result. Children are stopped on exit, Ctrl-C included.
+print a summary and export the result. Children are stopped on exit, Ctrl-C included (a second
+Ctrl-C while they stop kills them instead of waiting).
 
-On embedded defaults (no DATABASE_URL / REDIS_URL) that is SQLite and Celery's filesystem broker
-under var/; with them set, PostgreSQL and Redis.
+On embedded defaults (DATABASE_URL / REDIS_URL empty or unset, as in a copied .env.example) that
+is SQLite and Celery's filesystem broker under var/; with them set, PostgreSQL and Redis. The
+providers are always the demo's own sandboxes, whatever the environment names for the stack.
 """
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
 
 import requests
 from django.conf import settings
@@ -25,22 +30,28 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import ApiKey, Workspace
 from accounts.scopes import ALL_SCOPES
 from accounts.services import api_key_create, api_key_revoke, workspace_create
+from common.exceptions import details_text
 from credits.models import Tool
 from credits.prices import EnrichmentType
 from credits.selectors import balance_get
 from credits.services import credits_grant
-from ops.cli import render_progress
-from providers.selectors import provider_call_stats
+from enrichment.models import Workflow
+from ops.cli import render_progress, summary_table
 
 ROOT = Path(settings.BASE_DIR)
+# What stops the demo: Ctrl-C, and a SIGTERM (e.g. from a process supervisor).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SAMPLE = ROOT / "sample_data" / "leads.csv"
 DEMO_WORKSPACE = "Demo"
 DEMO_CREDITS = 50_000
 # Three sandbox providers in a row, each finding part of the people at its own speed, so the
-# waterfall visibly falls through; deterministic and offline.
+# waterfall visibly falls through; deterministic and offline. Every waterfall and the verifier
+# are set, so a `.env` written for the stack (real providers, keys or none) never steers it.
 DEMO_PROVIDERS = {
     "SLUICE_WATERFALL_EMAIL": "sandbox_a,sandbox_b,sandbox_c",
     "SLUICE_WATERFALL_PHONE": "sandbox_a",
+    "SLUICE_WATERFALL_COMPANY": "sandbox_a",
+    "SLUICE_VERIFIER": "sandbox",
     "SLUICE_SANDBOX_A_EMAIL_HIT_RATE": "0.45",
     "SLUICE_SANDBOX_A_LATENCY_MS": "40",
     "SLUICE_SANDBOX_B_EMAIL_HIT_RATE": "0.35",
@@ -51,6 +62,12 @@ DEMO_PROVIDERS = {
     "SLUICE_RATE_LIMIT_PER_KEY": "6000/min",
     "SLUICE_RATE_LIMIT_PER_WORKSPACE": "6000/min",
 }
+
+
+def demo_environment(environment: Mapping[str, str], *, settings_module: str) -> dict[str, str]:
+    """The environment of the demo's worker and web server: this process's, with the demo's
+    providers and request limits on top."""
+    return {**environment, **DEMO_PROVIDERS, "DJANGO_SETTINGS_MODULE": settings_module}
 
 
 def _free_port() -> int:
@@ -71,16 +88,34 @@ class Command(BaseCommand):
 
     def handle(self, *args, scope: str, file: str, timeout: float, **options):
         self.children: list[subprocess.Popen] = []
+        self.stopping = self.hurry = False
         self.logs = Path(settings.VAR_DIR) / "demo"
         self.logs.mkdir(parents=True, exist_ok=True)
-        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        exit_code = 0
         try:
             self._run(scope=scope, path=Path(file), timeout=timeout)
         except KeyboardInterrupt:
             self.stdout.write("\nInterrupted; stopping the worker and the server.")
+            exit_code = 130
         finally:
+            self.stopping = True
             self._stop_children()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if exit_code:
+            sys.exit(exit_code)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """The first Ctrl-C (or SIGTERM) stops the demo; one arriving while the children stop
+        only hurries them (killed instead of waited for) rather than breaking the shutdown."""
+        if self.stopping:
+            self.hurry = True
+            return
+        self.stopping = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        sys.exit(128 + signum)
 
     # --- orchestration ------------------------------------------------------------------------
 
@@ -147,7 +182,7 @@ class Command(BaseCommand):
         return raw_key
 
     def _start_children(self, port: int) -> None:
-        env = {**os.environ, **DEMO_PROVIDERS, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
+        env = demo_environment(os.environ, settings_module=settings.SETTINGS_MODULE)
         worker_pool = (
             ["--pool", "threads", "--concurrency", "4"]
             if settings.EMBEDDED_MODE
@@ -188,15 +223,20 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def _stop_children(self) -> None:
+        """SIGTERM to each child's process group, up to 20 s for them to finish (cut short by
+        a second Ctrl-C), then SIGKILL to what is left."""
         for child in self.children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while (
+            any(child.poll() is None for child in self.children)
+            and not self.hurry
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
         for child in self.children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
         self.children = []
 
     # --- API ----------------------------------------------------------------------------------
@@ -204,13 +244,13 @@ class Command(BaseCommand):
     def _post(self, path: str, **kwargs) -> dict:
         response = self.session.post(f"{self.base}/{path}", timeout=120, **kwargs)
         if response.status_code >= 400:
-            raise CommandError(f"POST /{path} → {response.status_code}: {response.text[:500]}")
+            raise CommandError(f"POST /{path} → {api_error_text(response)}")
         return response.json()
 
     def _get(self, path: str, **kwargs) -> dict:
         response = self.session.get(f"{self.base}/{path}", timeout=30, **kwargs)
         if response.status_code >= 400:
-            raise CommandError(f"GET /{path} → {response.status_code}: {response.text[:500]}")
+            raise CommandError(f"GET /{path} → {api_error_text(response)}")
         return response.json()
 
     def _watch(self, workflow_id: str, *, timeout: float) -> dict:
@@ -219,7 +259,7 @@ class Command(BaseCommand):
         last_line = ""
         while True:
             status = self._get(f"enrichment/status/{workflow_id}")
-            elapsed = max(time.monotonic() - started, 1e-6)
+            elapsed = time.monotonic() - started
             line = render_progress(status)
             if interactive:
                 self.stdout.write("\r" + line.ljust(len(last_line)), ending="")
@@ -230,46 +270,15 @@ class Command(BaseCommand):
             if status["status"] in ("completed", "failed", "cancelled"):
                 if interactive:
                     self.stdout.write("")
-                status["elapsed_s"] = elapsed
                 return status
             if elapsed > timeout:
                 raise CommandError(f"{workflow_id} still {status['status']} after {timeout:.0f} s")
             time.sleep(0.5)
 
     def _summary(self, status: dict) -> None:
-        total, summary = status["total"], status["summary"]
-        found_pct = 100 * summary["found"] / total if total else 0
-        rows = [
-            ("workflow", status["workflow_id"]),
-            ("status", status["status"]),
-            ("leads enriched", f"{total} in {status['elapsed_s']:.1f} s "
-                               f"({total / status['elapsed_s']:.0f} leads/s)"),
-            ("found", f"{summary['found']} ({found_pct:.1f} %): {summary['found_emails']} emails, "
-                      f"{summary['found_phones']} phones"),
-            ("not found / errors", f"{summary['not_found']} / {summary['errors']}"),
-            ("credits reserved", status["credits_reserved"]),
-            ("credits charged", status["credits_charged"]),
-            ("credits refunded", status["credits_refunded"]),
-        ]  # fmt: skip
+        """The same summary as `enrich --wait` and `watch` (ops.cli.summary_table)."""
         self._say("")
-        self._say("Summary")
-        for label, value in rows:
-            self._say(f"  {label:<20} {value}")
-        stats = provider_call_stats(tag=status["workflow_id"])
-        if stats:
-            self._say("")
-            self._say(f"  {'provider':<17} {'calls':>7} {'cached':>7} {'found':>7} {'hit %':>6} "
-                      f"{'p50 ms':>7} {'p95 ms':>7}")  # fmt: skip
-            for row in stats:
-                # The verifier's "found" are verdicts given, not emails found.
-                label = row["provider"] + (
-                    " (verify)" if row["provider"] == settings.SLUICE_VERIFIER else ""
-                )
-                self._say(
-                    f"  {label:<17} {row['calls']:>7} {row['cache_hits']:>7} "
-                    f"{row['found']:>7} {_pct(row['hit_rate']):>6} {_ms(row['p50_ms']):>7} "
-                    f"{_ms(row['p95_ms']):>7}"
-                )
+        self._say(summary_table(Workflow.objects.get(pk=status["workflow_id"])))
 
     def _export(self, list_id: str) -> None:
         export = self._post("export/csv/signed-url", json={"list_id": list_id})
@@ -284,9 +293,21 @@ class Command(BaseCommand):
         self.stdout.write(text)
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
+def _signal_group(child: subprocess.Popen, sig: int) -> None:
+    """Signals the child's whole process group: a worker's pool processes too, even when the
+    worker itself has already ended."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group has ended
+        os.killpg(child.pid, sig)
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
+def api_error_text(response: requests.Response) -> str:
+    """`402 insufficient_credits: This operation needs … (required: 31636, balance: 9315)`
+    from the error envelope, or the start of the body when it is not one."""
+    try:
+        error = response.json()["error"]
+        text = f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code}: {response.text[:500]}"
+    if error.get("details"):
+        text += f" ({details_text(error['details'])})"
+    return f"{response.status_code} {text}"
