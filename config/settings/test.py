@@ -13,6 +13,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 # set their own rates.
 os.environ.setdefault("SLUICE_RATE_LIMIT_PER_KEY", "100000/min")
 os.environ.setdefault("SLUICE_RATE_LIMIT_PER_WORKSPACE", "100000/min")
+os.environ.setdefault("SLUICE_RATE_LIMIT_FAILED_AUTH", "100000/min")
 os.environ.setdefault("SLUICE_VAR_DIR", "/tmp/sluice-test-var")
 
 from config.env import env
