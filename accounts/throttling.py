@@ -23,8 +23,6 @@ from accounts.rate_limits import Decision, Limit, get_windows
 
 # Where a request's decision waits for RateLimitHeadersMiddleware (on the Django request).
 _DECISION_ATTRIBUTE = "sluice_rate_limit"
-
-
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
