@@ -21,4 +21,6 @@ RUN useradd --create-home sluice && mkdir -p /app/var && chown -R sluice /app/va
 USER sluice
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# config/gunicorn.py: bind 0.0.0.0:8000, WEB_CONCURRENCY workers (3), an access log on stdout
+# without query strings (download links carry their token there).
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

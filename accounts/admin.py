@@ -3,7 +3,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from accounts.models import ApiKey, Workspace
 from accounts.scopes import ALL_SCOPES
@@ -84,10 +86,30 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
         obj.pk = api_key.pk
         obj.refresh_from_db()
+        # Shown by response_add on this very response, never carried to another request.
         messages.warning(
             request,
             f"New API key (shown once, copy it now): {raw_key}",
         )
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """A page instead of the usual redirect: a message kept for the page after a redirect
+        travels in the messages cookie, and this one holds the whole secret."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "API key created",
+            "api_key": obj,
+        }
+        response = TemplateResponse(request, "admin/accounts/apikey/created.html", context)
+        response.render()
+        # Whatever the page showed or not, no message of this request is kept for the next.
+        for _ in messages.get_messages(request):
+            pass
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected API keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

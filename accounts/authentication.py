@@ -4,12 +4,14 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
+from accounts.throttling import authentication_attempt_begin
 from common.api import WorkspaceRequest
 
 
 class ApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer clapi_…`. No header → anonymous (the scope permission answers
-    401); a header with an unknown, malformed or revoked key → 401 at once."""
+    401); a header with an unknown, malformed or revoked key → 401 at once, and counts against
+    the client address's failed-authentication limit (429 once it is used up)."""
 
     keyword = b"bearer"
 
@@ -17,6 +19,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts:
             return None
+        attempt = authentication_attempt_begin(request)
         if parts[0].lower() != self.keyword or len(parts) != 2:
             raise AuthenticationFailed("Use `Authorization: Bearer clapi_…`.")
         try:
@@ -26,6 +29,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = api_key_authenticate(raw_key=raw_key)
         if api_key is None:
             raise AuthenticationFailed("Invalid or revoked API key.")
+        attempt.succeeded()
         return api_key, api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -2,8 +2,10 @@
 
 Both project the same columns (`DEFAULT_COLUMNS` unless the caller picks), read the list in
 membership order with a keyset, and never hold more than one batch of rows in memory. CSV files
-are written to `settings.EXPORT_DIR/<workspace>/<file id>.csv` and handed out as a link whose
-token signs workspace, file and expiry together: the signature is the credential.
+are written to `settings.EXPORT_DIR/<workspace>/<fingerprint>.csv`, named after their list and
+content, so exporting an unchanged list again reuses its file. Each export is handed out as a
+link of its own whose token signs workspace, link, file, list, key and expiry together: the
+signature is the credential, and the link dies with its list and with the key that asked.
 
 CSV cells a spreadsheet would run as a formula get a leading `'` (leads.columns.csv_safe_cell),
 unless the caller turns that off for an export whose reader is a program, not a spreadsheet.
@@ -12,6 +14,7 @@ only digits, so a spreadsheet can at most read it as a number, never run anythin
 """
 
 import csv
+import hashlib
 import os
 import time
 import uuid
@@ -19,12 +22,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from django.conf import settings
 from django.core import signing
 
-from accounts.models import Workspace
+from accounts.models import ApiKey, Workspace
 from common.exceptions import ApplicationError, NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
 from leads import canonical
@@ -188,28 +191,56 @@ def iter_csv_rows(
         after = batch[-1][0]
 
 
+def _csv_into(
+    sink: Any, *, lead_list: LeadList, columns: list[str], escape_formulas: bool = True
+) -> int:
+    """Writes the list's CSV text into `sink` (anything with `write(str)`); returns the number
+    of data rows."""
+    writer = csv.writer(sink)
+    writer.writerow([csv_safe_cell(name) for name in columns])
+    count = 0
+    for row in iter_csv_rows(lead_list=lead_list, columns=columns, escape_formulas=escape_formulas):
+        writer.writerow(row)
+        count += 1
+    return count
+
+
 def write_csv(
     *, lead_list: LeadList, columns: list[str], path: Path, escape_formulas: bool = True
 ) -> int:
     """Writes the list to `path` (atomically: a reader never sees half a file); returns the
     number of data rows."""
     partial = path.with_name(path.name + ".part")
-    count = 0
     with partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([csv_safe_cell(name) for name in columns])
-        rows = iter_csv_rows(lead_list=lead_list, columns=columns, escape_formulas=escape_formulas)
-        for row in rows:
-            writer.writerow(row)
-            count += 1
+        count = _csv_into(
+            handle, lead_list=lead_list, columns=columns, escape_formulas=escape_formulas
+        )
     os.replace(partial, path)
     return count
+
+
+class _Fingerprint:
+    """A text sink that hashes the list id and the CSV text passing through it, and hands the
+    text on to `target` (a file) when there is one."""
+
+    def __init__(self, lead_list: LeadList, target: TextIO | None = None) -> None:
+        self._hash = hashlib.sha256(f"{lead_list.pk}\n".encode())
+        self._target = target
+
+    def write(self, text: str) -> int:
+        self._hash.update(text.encode("utf-8"))
+        if self._target is not None:
+            self._target.write(text)
+        return len(text)
+
+    def name(self) -> str:
+        return self._hash.hexdigest()
 
 
 @dataclass(frozen=True)
 class CsvExport:
     list_id: str
-    file_id: str
+    file_id: str  # the link's own id (the download path), not the file's name
     token: str
     expires_at: datetime
     row_count: int
@@ -251,15 +282,45 @@ def exports_purge_expired() -> int:
     )
 
 
+def _file_reused(path: Path) -> bool:
+    """True when `path` exists; its age is reset, so the purge (which goes by age) keeps it as
+    long as the new link lives."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _file_write(
+    *, directory: Path, lead_list: LeadList, columns: list[str], escape_formulas: bool
+) -> tuple[Path, int]:
+    """Writes the list's CSV under its fingerprint, taken from the very rows written (the list
+    may have changed since it was fingerprinted); returns the file and its row count."""
+    partial = directory / f"{uuid.uuid4()}.part"
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        fingerprint = _Fingerprint(lead_list, target=handle)
+        row_count = _csv_into(
+            fingerprint, lead_list=lead_list, columns=columns, escape_formulas=escape_formulas
+        )
+    path = directory / f"{fingerprint.name()}.csv"
+    os.replace(partial, path)
+    return path, row_count
+
+
 def export_csv_create(
     *,
     workspace: Workspace,
+    api_key: ApiKey,
     list_id: uuid.UUID | str,
     columns: Sequence[str] | None = None,
     escape_formulas: bool = True,
 ) -> CsvExport:
-    """Writes the list's CSV and signs a download token for it (valid
-    SLUICE_EXPORT_URL_TTL_SECONDS). `escape_formulas=False` writes every cell as stored."""
+    """Signs a download link for the list's CSV (valid SLUICE_EXPORT_URL_TTL_SECONDS, and only
+    while the list exists and `api_key` is active). The file is written only when no file of
+    the same list, columns and rows exists yet: the list is read once to fingerprint it, and a
+    second time to write it when it changed. `escape_formulas=False` writes every cell as
+    stored (a different text, so a different file)."""
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     chosen = resolve_columns(columns)
     ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
@@ -267,19 +328,32 @@ def export_csv_create(
     directory.mkdir(parents=True, exist_ok=True)
     # Beat purges every workspace's expired files; a workspace's own export also clears them.
     export_files_purge(workspace_id=workspace.pk, older_than_seconds=ttl)
-    file_id = str(uuid.uuid4())
-    path = directory / f"{file_id}.csv"
-    row_count = write_csv(
-        lead_list=lead_list, columns=chosen, path=path, escape_formulas=escape_formulas
+    fingerprint = _Fingerprint(lead_list)
+    row_count = _csv_into(
+        fingerprint, lead_list=lead_list, columns=chosen, escape_formulas=escape_formulas
     )
+    path = directory / f"{fingerprint.name()}.csv"
+    if not _file_reused(path):
+        path, row_count = _file_write(
+            directory=directory,
+            lead_list=lead_list,
+            columns=chosen,
+            escape_formulas=escape_formulas,
+        )
+    link_id = str(uuid.uuid4())
     expires = int(time.time()) + ttl
-    token = signing.dumps(
-        {"w": str(workspace.pk), "f": file_id, "e": expires}, salt=_TOKEN_SALT, compress=True
-    )
+    grant = {
+        "w": str(workspace.pk),
+        "f": link_id,
+        "d": path.stem,
+        "l": str(lead_list.pk),
+        "k": str(api_key.pk),
+        "e": expires,
+    }
     return CsvExport(
         list_id=str(lead_list.pk),
-        file_id=file_id,
-        token=token,
+        file_id=link_id,
+        token=signing.dumps(grant, salt=_TOKEN_SALT, compress=True),
         expires_at=datetime.fromtimestamp(expires, tz=UTC),
         row_count=row_count,
         file_size_bytes=path.stat().st_size,
@@ -287,8 +361,9 @@ def export_csv_create(
 
 
 def export_csv_file(*, file_id: uuid.UUID | str, token: str | None) -> Path:
-    """The file a download token grants. A forged or altered token, or one for another file,
-    is a 404 (no oracle); a genuine but expired one a 410 `link_expired`."""
+    """The file a download token grants. A forged or altered token, one for another link, one
+    whose list was deleted or whose key was revoked is a 404 (no oracle); a genuine but expired
+    one a 410 `link_expired`."""
     try:
         grant = signing.loads(token or "", salt=_TOKEN_SALT)
     except signing.BadSignature:
@@ -297,7 +372,13 @@ def export_csv_file(*, file_id: uuid.UUID | str, token: str | None) -> Path:
         raise NotFound()
     if int(grant.get("e", 0)) < time.time():
         raise LinkExpired()
-    path = _workspace_dir(grant["w"]) / f"{grant['f']}.csv"
+    if not {"w", "d", "l", "k"} <= grant.keys():
+        raise NotFound()  # signed before links were bound to their list and key
+    if not LeadList.objects.filter(pk=grant["l"], workspace_id=grant["w"]).exists():
+        raise NotFound()
+    if not ApiKey.objects.filter(pk=grant["k"], is_active=True).exists():
+        raise NotFound()
+    path = _workspace_dir(grant["w"]) / f"{grant['d']}.csv"
     if not path.is_file():
         raise NotFound("The export file no longer exists; export the list again.")
     return path

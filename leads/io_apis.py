@@ -302,8 +302,9 @@ class ExportJsonApi(APIView):
 
 
 class ExportCsvApi(APIView):
-    """Writes the list's CSV and returns a signed link, served by Sluice, that expires after
-    SLUICE_EXPORT_URL_TTL_SECONDS."""
+    """Writes the list's CSV (or reuses the file of an unchanged list) and returns a signed
+    link, served by Sluice, that expires after SLUICE_EXPORT_URL_TTL_SECONDS, or earlier when
+    the list is deleted or the key revoked."""
 
     required_scope = scopes.EXPORT_READ
     error_codes = {404: ["not_found"]}
@@ -340,6 +341,7 @@ class ExportCsvApi(APIView):
         params.is_valid(raise_exception=True)
         export = export_csv_create(
             workspace=request.auth.workspace,
+            api_key=request.auth,
             list_id=params.validated_data["list_id"],
             columns=params.validated_data.get("columns"),
             escape_formulas=params.validated_data["escape_formulas"],

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SETUP = "import django; django.setup(); from django.conf import settings; settings.DATABASES"
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "x" * 60,
+    "SLUICE_METRICS_TOKEN": "m" * 40,  # production refuses to start without one
     "DATABASE_URL": "postgres://sluice@db.invalid:5432/sluice",
     "REDIS_URL": "redis://redis.invalid:6379/0",
 }

@@ -16,7 +16,11 @@ from config.env import BASE_DIR, VAR_DIR, env  # noqa: F401 - BASE_DIR is a sett
 
 from .celery import *  # noqa: F403
 from .limits import *  # noqa: F403
-from .limits import SLUICE_RATE_LIMIT_PER_KEY, SLUICE_RATE_LIMIT_PER_WORKSPACE
+from .limits import (
+    SLUICE_RATE_LIMIT_FAILED_AUTH,
+    SLUICE_RATE_LIMIT_PER_KEY,
+    SLUICE_RATE_LIMIT_PER_WORKSPACE,
+)
 from .logging import *  # noqa: F403
 from .providers import *  # noqa: F403
 
@@ -66,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.ApiUsageMiddleware",
+    "accounts.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -133,13 +138,11 @@ def cache_config(redis_url: str) -> dict:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.ScopePermission"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "accounts.throttling.ApiKeyRateThrottle",
-        "accounts.throttling.WorkspaceRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": SLUICE_RATE_LIMIT_PER_KEY,
         "workspace": SLUICE_RATE_LIMIT_PER_WORKSPACE,
+        "failed_auth": SLUICE_RATE_LIMIT_FAILED_AUTH,
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # A JSON API: form bodies cannot carry null, nested objects or typed values, so a form

@@ -5,6 +5,13 @@ from config.env import VAR_DIR, env
 # Requests per API key and per workspace (Cleanlist's defaults); see REST_FRAMEWORK's throttles.
 SLUICE_RATE_LIMIT_PER_KEY = env.str("SLUICE_RATE_LIMIT_PER_KEY", default="30/min")
 SLUICE_RATE_LIMIT_PER_WORKSPACE = env.str("SLUICE_RATE_LIMIT_PER_WORKSPACE", default="60/min")
+# Failed authentications (unknown, malformed or revoked keys) per client address; past it every
+# request offering a key from that address is refused 429 until the minute moves on.
+SLUICE_RATE_LIMIT_FAILED_AUTH = env.str("SLUICE_RATE_LIMIT_FAILED_AUTH", default="20/min")
+# Reverse proxies in front of gunicorn that set X-Forwarded-For and X-Forwarded-Proto. 0: clients
+# connect to gunicorn directly, so those headers are the client's own and are not believed
+# (the client address is REMOTE_ADDR; production does not take the proxy's word for HTTPS).
+SLUICE_TRUSTED_PROXIES = env.int("SLUICE_TRUSTED_PROXIES", default=0)
 
 # JSON bodies (csv-import's base64 included) are capped here; the streamed `/import` endpoint
 # has its own, much larger cap (SLUICE_IMPORT_MAX_BYTES).

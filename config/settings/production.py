@@ -1,15 +1,39 @@
 """Production settings: secrets and services have no default, so a missing one stops the process
-at start."""
+at start, and so does a weak secret."""
+
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import SPECTACULAR_SETTINGS, cache_config, database_config
+from .base import SLUICE_TRUSTED_PROXIES, SPECTACULAR_SETTINGS, cache_config, database_config
 from .celery import broker_transport_options
 from .logging import LOG_LEVEL, logging_config
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+
+def _strong_secret(name: str, *, min_length: int) -> str:
+    """The secret in `name`, refused when unset, empty, a placeholder (.env.example's, the
+    local profile's, Django's `django-insecure-` keys) or shorter than `min_length`."""
+    value = env.str(name, default="")
+    lowered = value.lower()
+    if not value:
+        problem = "is not set"
+    elif "change-me" in lowered or "changeme" in lowered or lowered.startswith("django-insecure"):
+        problem = "is a placeholder"
+    elif len(value) < min_length:
+        problem = f"is shorter than {min_length} characters"
+    else:
+        return value
+    raise ImproperlyConfigured(
+        f"{name} {problem}: production needs a random secret of at least {min_length} "
+        "characters, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+    )
+
+
+SECRET_KEY = _strong_secret("DJANGO_SECRET_KEY", min_length=50)
 DEBUG = False
+# /metrics is an operator surface (volumes, provider errors): never served without a token here.
+SLUICE_METRICS_TOKEN = _strong_secret("SLUICE_METRICS_TOKEN", min_length=32)
 
 DATABASES = {"default": database_config(env.str("DATABASE_URL"))}
 REDIS_URL = env.str("REDIS_URL")
@@ -17,7 +41,10 @@ CACHES = cache_config(REDIS_URL)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only a proxy of ours may say a request came over HTTPS: with gunicorn exposed directly, the
+# header would be whatever the client sent.
+if SLUICE_TRUSTED_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = True

@@ -24,6 +24,7 @@ os.environ.pop("CELERY_BROKER_WRITE_URL", None)
 # set their own rates.
 os.environ.setdefault("SLUICE_RATE_LIMIT_PER_KEY", "100000/min")
 os.environ.setdefault("SLUICE_RATE_LIMIT_PER_WORKSPACE", "100000/min")
+os.environ.setdefault("SLUICE_RATE_LIMIT_FAILED_AUTH", "100000/min")
 os.environ.setdefault("SLUICE_VAR_DIR", "/tmp/sluice-test-var")
 
 from config.env import env

@@ -105,13 +105,17 @@ def _create(
     return workflow
 
 
-def _start(workflow_factory) -> Workflow:
-    with transaction.atomic():
-        workflow = workflow_factory()
+def _enqueue_on_commit(workflow: Workflow) -> None:
     # After the commit (of an enclosing transaction too, if a caller has one), so a worker never
     # looks for a workflow it cannot see yet. Not robust: a refusal must reach the client as a
     # 502.
     transaction.on_commit(lambda: workflow_enqueue(workflow=workflow), robust=False)
+
+
+def _start(workflow_factory) -> Workflow:
+    with transaction.atomic():
+        workflow = workflow_factory()
+    _enqueue_on_commit(workflow)
     return workflow
 
 
@@ -157,15 +161,6 @@ def _reusable_workflow(*, lead: Lead, enrichment_type: str) -> Workflow | None:
     return item.workflow if item else None
 
 
-class _Reused(Exception):
-    """A concurrent request started the same lookup first: its run is the answer (raised to
-    roll back this start's transaction, nothing of it kept)."""
-
-    def __init__(self, workflow: Workflow) -> None:
-        super().__init__(workflow.pk)
-        self.workflow = workflow
-
-
 def person_enrichment_start(
     *,
     workspace: Workspace,
@@ -175,36 +170,32 @@ def person_enrichment_start(
     quote_id: str | None = None,
     preview: bool = False,
 ) -> Preview | Started:
+    """One transaction writes the lead, its list membership, the workflow, its item and hold,
+    or (a run to reuse) only the lead and membership; a refusal (402, 409, 404, 400) rolls all
+    of it back. The enqueue runs after the commit."""
+    if preview:
+        return Preview(
+            plan=_person_preview_plan(
+                workspace=workspace,
+                lead_list_id=lead_list_id,
+                person=person,
+                enrichment_type=enrichment_type,
+            )
+        )
+    plan = _plan(
+        workspace=workspace, enrichment_type=enrichment_type, total=1, already=0, to_enrich=1
+    )
     with transaction.atomic():
         lead_list = lead_list_get(workspace=workspace, list_id=lead_list_id)
         lead = lead_resolve_person(workspace=workspace, person=person)
         _add_to_list(lead_list, [lead.pk])
-        reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
-        if preview:
-            # A preview creates nothing, not even the lead or its membership: the same code
-            # path, rolled back.
-            transaction.set_rollback(True)
-    already = int(preview and reused is not None)
-    plan = _plan(
-        workspace=workspace,
-        enrichment_type=enrichment_type,
-        total=1,
-        already=already,  # a reusable run answers it for free
-        to_enrich=1 - already,
-    )
-    if preview:
-        return Preview(plan=plan)
-    if reused is not None:
-        return Started(workflow=reused, plan=plan, reused=True)
-
-    def create() -> Workflow:
         # Concurrent starts for the same lead queue on its row lock until this transaction
-        # commits, then find this run above and reuse it: without the lock each of them saw
-        # no run yet and reserved (and could charge) the same lookup again.
+        # commits, then find this run and reuse it: without the lock each of them saw no run
+        # yet and reserved (and could charge) the same lookup again.
         list(Lead.objects.select_for_update().filter(pk=lead.pk).values_list("pk", flat=True))
-        raced = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
-        if raced is not None:
-            raise _Reused(raced)
+        reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+        if reused is not None:
+            return Started(workflow=reused, plan=plan, reused=True)
         quote = None
         if quote_id:
             quote = credits.quote_redeem(
@@ -215,7 +206,7 @@ def person_enrichment_start(
                 row_count=1,
                 cost=plan.credits_reserved,
             )
-        return _create(
+        workflow = _create(
             workspace=workspace,
             kind=Workflow.Kind.PERSON,
             plan=plan,
@@ -224,11 +215,29 @@ def person_enrichment_start(
             lead_ids=[lead.pk],
             output=Workflow.Output.OVERWRITE,
         )
+        _enqueue_on_commit(workflow)
+    return Started(workflow=workflow, plan=plan)
 
-    try:
-        return Started(workflow=_start(create), plan=plan)
-    except _Reused as reused_run:
-        return Started(workflow=reused_run.workflow, plan=plan, reused=True)
+
+def _person_preview_plan(
+    *, workspace: Workspace, lead_list_id: Any, person: dict[str, Any], enrichment_type: str
+) -> Plan:
+    """The price of a person enrichment, free when a run can be reused. A preview creates
+    nothing, not even the lead or its membership: the same code path, rolled back."""
+    with transaction.atomic():
+        lead_list = lead_list_get(workspace=workspace, list_id=lead_list_id)
+        lead = lead_resolve_person(workspace=workspace, person=person)
+        _add_to_list(lead_list, [lead.pk])
+        reused = _reusable_workflow(lead=lead, enrichment_type=enrichment_type)
+        transaction.set_rollback(True)
+    already = int(reused is not None)
+    return _plan(
+        workspace=workspace,
+        enrichment_type=enrichment_type,
+        total=1,
+        already=already,  # a reusable run answers it for free
+        to_enrich=1 - already,
+    )
 
 
 # --- Bulk list --------------------------------------------------------------------------------

@@ -265,6 +265,8 @@ def test_security_admin_requires_staff(client, django_user_model, name):
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    # production refuses to start without a metrics token (test_security_hardening.py)
+    environment.setdefault("SLUICE_METRICS_TOKEN", secrets.token_urlsafe(32))
     environment.update(DJANGO_SETTINGS_MODULE="config.settings.production", **env)
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True,
