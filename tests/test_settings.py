@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_DIRS = {".git", ".venv", "venv", "var", "node_modules", "__pycache__", ".ruff_cache"}
 TEXT_SUFFIXES = {".py", ".sh", ".yml", ".yaml", ".toml", ".md", ".cfg", ".ini", ".txt", ""}
@@ -132,9 +134,12 @@ PRODUCTION_ENV = {
 }
 
 
-def test_settings_production_refuses_to_start_without_its_services(tmp_path):
+@pytest.mark.parametrize("blank", [None, ""], ids=["unset", "empty"])
+def test_settings_production_refuses_to_start_without_its_services(tmp_path, blank):
     for missing in ("DATABASE_URL", "REDIS_URL"):
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+        if blank is not None:
+            env[missing] = blank  # as a copied .env.example leaves it
         result = _run_python(SHOW, "config.settings.production", **env)
         assert result.returncode != 0, missing
         assert f"Set the {missing} environment variable" in result.stderr

@@ -30,13 +30,24 @@ def _strong_secret(name: str, *, min_length: int) -> str:
     )
 
 
+def _service_url(name: str) -> str:
+    """A service URL production cannot run without; empty (as a copied .env.example leaves it)
+    counts as unset, never as the embedded defaults."""
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(
+            f"Set the {name} environment variable: production runs on PostgreSQL and Redis."
+        )
+    return value
+
+
 SECRET_KEY = _strong_secret("DJANGO_SECRET_KEY", min_length=50)
 DEBUG = False
 # /metrics is an operator surface (volumes, provider errors): never served without a token here.
 SLUICE_METRICS_TOKEN = _strong_secret("SLUICE_METRICS_TOKEN", min_length=32)
 
-DATABASES = {"default": database_config(env.str("DATABASE_URL"))}
-REDIS_URL = env.str("REDIS_URL")
+DATABASES = {"default": database_config(_service_url("DATABASE_URL"))}
+REDIS_URL = _service_url("REDIS_URL")
 CACHES = cache_config(REDIS_URL)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
