@@ -1,7 +1,7 @@
 """Production settings: secrets and services have no default, so a missing one stops the process
 at start."""
 
-from config.env import env
+from config.env import VAR_DIR, env
 
 from .base import *  # noqa: F403
 from .base import SPECTACULAR_SETTINGS, cache_config, database_config
@@ -26,6 +26,15 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Static files are collected when the image is built (and again by compose's migrate service):
+# hashed names, cached for a year, gzip-compressed ahead of time.
+STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # One JSON object per line for the log shipper, unless SLUICE_LOG_FORMAT says otherwise.
 LOG_FORMAT = env.str("SLUICE_LOG_FORMAT", default="json")
