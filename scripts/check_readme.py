@@ -133,10 +133,11 @@ __ready() {  # __ready <url> <pid> <log> <command>
 """
 
 
-def script_for(blocks: list[Block], logs: Path) -> tuple[str, list[str]]:
-    """The bash session, and what it leaves out (for the report)."""
+def script_for(blocks: list[Block], logs: Path) -> tuple[str, list[str], int]:
+    """The bash session, what it leaves out and how many blocks it runs (for the report)."""
     parts = [PRELUDE.replace("__READY_SECONDS", str(BACKGROUND_READY_SECONDS))]
     left_out = []
+    ran = 0
     for block in blocks:
         where = f"README.md:{block.line}"
         if block.skip:
@@ -147,9 +148,11 @@ def script_for(blocks: list[Block], logs: Path) -> tuple[str, list[str]]:
         if block.language == "python":
             parts.append(f"echo {shlex.quote(f'--- {where} (python)')}")
             parts.append(f".venv/bin/python - <<'__README_PYTHON__'\n{block.body}__README_PYTHON__")
+            ran += 1
             continue
         parts.append(f"echo {shlex.quote(f'--- {where}')}")
         unused = set(block.omit) | set(block.background)
+        commands = 0
         for index, line in enumerate(logical_lines(block.body)):
             command = command_of(line)
             unused.discard(command)
@@ -157,6 +160,7 @@ def script_for(blocks: list[Block], logs: Path) -> tuple[str, list[str]]:
                 left_out.append(f"{where}: `{command}` omitted: {block.omit[command]}")
                 continue
             parts.append(f"echo {shlex.quote('$ ' + line)}")
+            commands += 1
             if command in block.background:
                 log = logs / f"background-{block.line}-{index}.log"
                 url = block.background[command]
@@ -169,7 +173,8 @@ def script_for(blocks: list[Block], logs: Path) -> tuple[str, list[str]]:
                 parts.append(line)
         if unused:
             raise SystemExit(f"{where}: directives name commands not in the block: {unused}")
-    return "\n".join(parts) + "\n", left_out
+        ran += commands > 0
+    return "\n".join(parts) + "\n", left_out, ran
 
 
 def rewrite(text: str, rewrites: list[tuple[str, str]]) -> str:
@@ -216,7 +221,7 @@ def main() -> int:
     readme = README.read_text()
     blocks = parse(rewrite(readme, rewrites))
     scratch = Path(tempfile.mkdtemp(prefix="sluice-readme-"))
-    script, left_out = script_for(blocks, scratch)
+    script, left_out, ran = script_for(blocks, scratch)
     (scratch / "readme.sh").write_text(script)
     env = {
         key: value
@@ -245,7 +250,6 @@ def main() -> int:
         if created in readme:  # a file a README command wrote (q3.csv), never anyone else's
             (ROOT / created).unlink()
     _scratch_services(args.database, args.redis_db)
-    ran = sum(1 for block in blocks if not block.skip)
     print(f"\nreadme-check: {ran} of {len(blocks)} blocks run in {elapsed:.0f} s; left out:")
     for line in left_out:
         print(f"  {line}")
