@@ -178,8 +178,8 @@ SPECTACULAR_SETTINGS = {
 # --- Static, i18n -----------------------------------------------------------------------------
 
 STATIC_URL = "static/"
-# WhiteNoise serves /static/. The local and test profiles run no collectstatic (runserver, the
-# demo, the tests), so it finds the files in the installed apps once at start: they all ship in
+# WhiteNoise serves /static/. Nothing runs collectstatic for the local profile (`make run`, the
+# demo: runserver), so it finds the files in the installed apps once at start: they all ship in
 # installed packages and never change under a running server, so no autorefresh. Production
 # serves a collected STATIC_ROOT instead (production.py).
 WHITENOISE_USE_FINDERS = True
