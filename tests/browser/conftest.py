@@ -95,7 +95,7 @@ class ServerProcess:
 
 
 @pytest.fixture(scope="module")
-def local_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[ServerProcess]:
+def local_server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
     """`manage.py runserver` on the local profile: the web server of `make run` and the demo."""
     server = ServerProcess(
         "runserver",
@@ -110,9 +110,7 @@ def local_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterat
 
 
 @pytest.fixture(scope="module")
-def production_server(
-    django_db_setup, django_db_blocker, tmp_path_factory
-) -> Iterator[ServerProcess]:
+def production_server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
     """gunicorn on the production profile after `collectstatic`, as the Docker image runs."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
