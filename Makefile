@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 # CI always starts from an empty test database; locally the test database is reused.
 PYTEST_FLAGS ?= $(if $(CI),--create-db,)
+# Where `make run` / `make web` and `make flower` listen: this machine only, unless told
+# (`make run WEB_ADDR=0.0.0.0:8000` exposes the development server to the network).
+WEB_ADDR ?= 127.0.0.1:8000
+FLOWER_ADDR ?= 127.0.0.1
+FLOWER_PORT ?= 5555
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint format run web worker beat flower bench chaos migrate clean
@@ -15,7 +20,7 @@ help:
 	@echo "make demo    run the demo enrichment on embedded defaults (SQLite + local broker)"
 	@echo "make test    run the test suite (needs PostgreSQL and Redis on localhost)"
 	@echo "make lint    ruff lint + format check, import contracts, mypy"
-	@echo "make run     web + worker + beat on the configured database and broker"
+	@echo "make run     web (WEB_ADDR, default 127.0.0.1:8000) + worker + beat on the configured database and broker"
 	@echo "make worker | beat | flower | bench | chaos | migrate | install | clean"
 
 $(VENV)/.installed: pyproject.toml
@@ -46,10 +51,10 @@ migrate: install
 	$(MANAGE) migrate --noinput
 
 run: migrate
-	@bash scripts/run_all.sh "$(BIN)"
+	@bash scripts/run_all.sh "$(BIN)" "$(WEB_ADDR)"
 
 web: migrate
-	$(MANAGE) runserver 0.0.0.0:8000
+	$(MANAGE) runserver "$(WEB_ADDR)"
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO $(WORKER_FLAGS)
@@ -58,7 +63,7 @@ beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO
 
 flower: install
-	$(BIN)/celery -A config flower --port=5555
+	$(BIN)/celery -A config flower --address=$(FLOWER_ADDR) --port=$(FLOWER_PORT)
 
 bench: install
 	@bash bench/run_all.sh "$(BIN)"

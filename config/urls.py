@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.permissions import ScopePermission
 from accounts.scopes import PUBLIC
+from config.index import IndexApi
 
 
 class SchemaApi(SpectacularAPIView):
@@ -51,6 +52,7 @@ _PREFIXES = {"v2": "api/v2/", "v1": "api/v1/public/"}
 
 
 urlpatterns = [
+    path("", IndexApi.as_view(api_prefixes=_PREFIXES), name="index"),
     path(_PREFIXES["v2"], include((_api_patterns("v2"), "api"), namespace="v2")),
     path(_PREFIXES["v1"], include((_api_patterns("v1"), "api"), namespace="v1")),
     path("admin/", admin.site.urls),

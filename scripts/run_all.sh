@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: web, worker and beat in the foreground; Ctrl-C stops all three.
+#   scripts/run_all.sh [BIN] [ADDR]   ADDR: where the web server listens (default: loopback only)
 set -euo pipefail
 BIN="${1:-.venv/bin}"
+ADDR="${2:-127.0.0.1:8000}"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
@@ -13,7 +15,7 @@ if [ -z "${REDIS_URL:-}" ] && [ -z "${CELERY_BROKER_URL:-}" ]; then
   worker_flags=(--pool threads --concurrency 8)
 fi
 
-"$BIN/python" manage.py runserver 0.0.0.0:8000 --noreload & pids+=($!)
+"$BIN/python" manage.py runserver "$ADDR" --noreload & pids+=($!)
 "$BIN/celery" -A config worker --loglevel=INFO "${worker_flags[@]}" & pids+=($!)
 "$BIN/celery" -A config beat --loglevel=INFO & pids+=($!)
 wait -n

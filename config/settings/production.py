@@ -3,7 +3,7 @@ at start, and so does a weak secret."""
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env
+from config.env import VAR_DIR, env
 
 from .base import *  # noqa: F403
 from .base import SLUICE_TRUSTED_PROXIES, SPECTACULAR_SETTINGS, cache_config, database_config
@@ -74,6 +74,15 @@ SLUICE_WATERFALL_PHONE = env.list("SLUICE_WATERFALL_PHONE", default=["prospeo", 
 SLUICE_WATERFALL_COMPANY = env.list("SLUICE_WATERFALL_COMPANY", default=["pdl"])
 SLUICE_VERIFIER = env.str("SLUICE_VERIFIER", default="zerobounce")
 SLUICE_SANDBOX_ALLOWED = env.bool("SLUICE_ALLOW_SANDBOX_IN_PRODUCTION", default=False)
+
+# Static files are collected when the image is built (and again by compose's migrate service):
+# hashed names, cached for a year, gzip-compressed ahead of time.
+STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # One JSON object per line for the log shipper, unless SLUICE_LOG_FORMAT says otherwise.
 LOG_FORMAT = env.str("SLUICE_LOG_FORMAT", default="json")
