@@ -56,6 +56,8 @@ urlpatterns = [
     path(_PREFIXES["v2"], include((_api_patterns("v2"), "api"), namespace="v2")),
     path(_PREFIXES["v1"], include((_api_patterns("v1"), "api"), namespace="v1")),
     path("admin/", admin.site.urls),
+    # The seed vendors' own APIs, each at its own paths (compat/urls.py).
+    path("", include("compat.urls")),
     # Operator endpoints at the root (/healthz, /readyz, /metrics): plain views, no API key.
     path("", include("ops.urls")),
 ]

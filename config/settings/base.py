@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "credits",
     "providers",
     "enrichment",
+    "compat",  # the seed vendors' own APIs (Lance, Enrich Leads, LocalLeads)
     "ops",  # /healthz, /readyz, /metrics
 ]
 
