@@ -6,6 +6,7 @@ commit. A broker that refuses the enqueue fails the workflow and releases the ho
 API answers 502 (enrichment.services.lifecycle.workflow_enqueue).
 """
 
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from enrichment.results import CompanyCohortEnriched, Plan, Preview, Started
 from enrichment.services.company import company_cohort_enrich
 from enrichment.services.lifecycle import workflow_enqueue
 from leads.models import Cohort, Lead, LeadList, ListMembership
-from leads.selectors import cohort_get, cohort_select_ids, lead_list_get
+from leads.selectors import cohort_get, cohort_select_ids, lead_list_get, parse_uuid
 from leads.services import lead_list_create, lead_resolve_person
 
 MCP_RESULTS_LIST = "MCP Results"
@@ -345,55 +346,130 @@ def task_enrichment_start(
             workspace=workspace, cohort=cohort, company_ids=ids, preview=preview
         )
     enrichment_type = prices.enrichment_type_from_data_points(data_points)
-    lead_ids = list(
-        Lead.objects.filter(workspace=workspace, pk__in=ids).values_list("pk", flat=True)
+
+    def redeem(plan: Plan, lead_count: int) -> Quote | None:
+        if not quote_id:
+            return None
+        return credits.quote_redeem(
+            workspace=workspace,
+            quote_id=quote_id,
+            tool=Tool.ENRICH_TASK,
+            params={
+                "task_id": task_id,
+                "entity_ids": entity_ids,
+                "enrichment_type": enrichment_type,
+            },
+            row_count=lead_count,
+            cost=plan.credits_reserved,
+        )
+
+    def link_cohort(workflow: Workflow) -> None:
+        Cohort.objects.filter(pk=cohort.pk).update(workflow_id=workflow.pk)
+
+    return _lead_ids_start(
+        workspace=workspace,
+        lead_ids=ids,
+        enrichment_type=enrichment_type,
+        output=Workflow.Output.OVERWRITE,
+        lead_list_id=lead_list_id,
+        max_credits=max_credits,
+        preview=preview,
+        empty_details={"task_id": task_id},
+        redeem=redeem,
+        on_created=link_cohort,
     )
-    if not lead_ids:
-        raise EmptyLeadScope(details={"task_id": task_id})
+
+
+def leads_enrichment_start(
+    *,
+    workspace: Workspace,
+    lead_ids: Sequence[str],
+    enrichment_type: str,
+    output: str = Workflow.Output.OVERWRITE,
+    lead_list_id: Any | None = None,
+    max_credits: int | None = None,
+    preview: bool = False,
+) -> Preview | Started:
+    """A run over leads named by id (the explicit scopes of the vendor dialects). Ids that are
+    not this workspace's leads are left out, as a cohort's are; a malformed id is a 400. With
+    `skip_existing`, leads that already hold the data are counted but not looked up."""
+    malformed = [lead_id for lead_id in lead_ids if parse_uuid(lead_id) is None]
+    if malformed:
+        raise ValidationFailed(details={"lead_ids": [f"Not a lead id: {malformed[0]!r}."]})
+    return _lead_ids_start(
+        workspace=workspace,
+        lead_ids=list(lead_ids),
+        enrichment_type=enrichment_type,
+        output=output,
+        lead_list_id=lead_list_id,
+        max_credits=max_credits,
+        preview=preview,
+        empty_details={"lead_ids": list(lead_ids)[:20]},
+    )
+
+
+def _lead_ids_start(
+    *,
+    workspace: Workspace,
+    lead_ids: list[str],
+    enrichment_type: str,
+    output: str,
+    lead_list_id: Any | None,
+    max_credits: int | None,
+    preview: bool,
+    empty_details: dict[str, Any],
+    redeem: Callable[[Plan, int], Quote | None] | None = None,
+    on_created: Callable[[Workflow], None] | None = None,
+) -> Preview | Started:
+    """The run over a set of the workspace's leads that by-task and the dialects' explicit
+    scopes share: one transaction writes the list (when none is named, the workspace's
+    "MCP Results"), its memberships, the workflow, its items and the hold, or nothing."""
+    in_scope = Lead.objects.filter(workspace=workspace, pk__in=lead_ids)
+    all_ids = list(in_scope.values_list("pk", flat=True))
+    if not all_ids:
+        raise EmptyLeadScope(details=empty_details)
+    to_enrich = all_ids
+    if output == Workflow.Output.SKIP_EXISTING:
+        missing = waterfall.missing_data_filter(enrichment_type)
+        to_enrich = list(in_scope.filter(missing).values_list("pk", flat=True))
     plan = _plan(
         workspace=workspace,
         enrichment_type=enrichment_type,
-        total=len(lead_ids),
-        already=0,
-        to_enrich=len(lead_ids),
+        total=len(all_ids),
+        already=len(all_ids) - len(to_enrich),
+        to_enrich=len(to_enrich),
         max_credits=max_credits,
     )
     if preview:
         return Preview(plan=plan)
-    lead_list = (
-        lead_list_get(workspace=workspace, list_id=lead_list_id)
-        if lead_list_id
-        else lead_list_create(workspace=workspace, name=MCP_RESULTS_LIST)[0]
-    )
+    if not to_enrich:
+        raise EmptyLeadScope(
+            "Every lead in scope already holds the data asked for.",
+            details={**empty_details, "total": len(all_ids), "already_enriched": len(all_ids)},
+        )
 
     def create() -> Workflow:
-        quote = None
-        if quote_id:
-            quote = credits.quote_redeem(
-                workspace=workspace,
-                quote_id=quote_id,
-                tool=Tool.ENRICH_TASK,
-                params={
-                    "task_id": task_id,
-                    "entity_ids": entity_ids,
-                    "enrichment_type": enrichment_type,
-                },
-                row_count=len(lead_ids),
-                cost=plan.credits_reserved,
-            )
-        _add_to_list(lead_list, lead_ids)
+        quote = redeem(plan, len(all_ids)) if redeem else None
+        lead_list = (
+            lead_list_get(workspace=workspace, list_id=lead_list_id)
+            if lead_list_id
+            else lead_list_create(workspace=workspace, name=MCP_RESULTS_LIST)[0]
+        )
+        _add_to_list(lead_list, all_ids)
         workflow = _create(
             workspace=workspace,
             kind=Workflow.Kind.TASK,
             plan=plan,
             lead_list=lead_list,
             quote=quote,
-            lead_ids=lead_ids,
-            entity_ids=[str(lead_id) for lead_id in lead_ids],
-            output=Workflow.Output.OVERWRITE,
+            lead_ids=to_enrich,
+            entity_ids=[str(lead_id) for lead_id in to_enrich],
+            output=output,
             max_credits=max_credits,
+            skipped_existing=len(all_ids) - len(to_enrich),
         )
-        Cohort.objects.filter(pk=cohort.pk).update(workflow_id=workflow.pk)
+        if on_created:
+            on_created(workflow)
         return workflow
 
     return Started(workflow=_start(create), plan=plan)
