@@ -265,8 +265,11 @@ def test_security_admin_requires_staff(client, django_user_model, name):
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    # production refuses to start without a metrics token (test_security_hardening.py)
+    # production refuses to start without a metrics token (test_security_hardening.py) and its
+    # services (never the suite's own: these are not reached by a check)
     environment.setdefault("SLUICE_METRICS_TOKEN", secrets.token_urlsafe(32))
+    environment.setdefault("DATABASE_URL", "postgres://sluice@db.invalid:5432/sluice")
+    environment.setdefault("REDIS_URL", "redis://redis.invalid:6379/0")
     environment.update(DJANGO_SETTINGS_MODULE="config.settings.production", **env)
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True,
