@@ -1,11 +1,15 @@
 """The Lance dialect, driven as Lance's own curl examples do: `POST|GET
 /api/v1/operations/enrichment/{personId}?field=emails|phones` and `POST .../batch/query`."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from common.exceptions import InternalError
+from compat.lance.apis import LanceApiView
 from credits.models import Hold, LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_grant
@@ -15,6 +19,7 @@ from enrichment.waterfall import person_input
 from leads.models import Lead, LeadList, ListMembership
 from providers.adapters.sandbox import SandboxProvider
 from providers.base import OutcomeKind
+from tests.conftest import client_for
 from tests.enrichment.conftest import (  # noqa: F401  (fixtures)
     SANDBOX_INSTANCES,
     _sandbox_settings,
@@ -25,9 +30,11 @@ from tests.enrichment.conftest import (  # noqa: F401  (fixtures)
     wait_terminal,
     worker,
 )
+from tests.factories import ApiKeyFactory
 from tests.leads.factories import LeadFactory
 
 BASE = "/api/v1/operations/enrichment"
+CONCURRENT = 10
 SANDBOX = SandboxProvider(name="sandbox", config=SANDBOX_INSTANCES["sandbox"])
 RECORD_KEYS = {
     "id",
@@ -438,3 +445,83 @@ def test_lance_reads_a_run_started_through_cleanlist(make_client, workspace):
     balance = balance_get(workspace=workspace)
     assert client.post(f"{BASE}/{lead.pk}?field=emails").json() == record
     assert balance_get(workspace=workspace) == balance
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("funded")
+def test_lance_idempotency_key_replays_the_first_answer(make_client, workspace):
+    client = make_client(workspace)
+    lead, other = LeadFactory(workspace=workspace), LeadFactory(workspace=workspace)
+
+    first = client.post(f"{BASE}/{lead.pk}?field=emails", HTTP_IDEMPOTENCY_KEY="lance-1")
+    replay = client.post(f"{BASE}/{lead.pk}?field=emails", HTTP_IDEMPOTENCY_KEY="lance-1")
+    reused = client.post(f"{BASE}/{other.pk}?field=emails", HTTP_IDEMPOTENCY_KEY="lance-1")
+
+    assert replay.status_code == 200
+    assert replay.json() == {**first.json(), "idempotent_replayed": True}
+    # the same key for another person is a different request
+    _lance_error(reused, 409, "CONFLICT")
+    assert Hold.objects.filter(workspace=workspace).count() == 1
+
+
+def test_lance_unexpected_errors_read_as_internal_error():
+    body = LanceApiView().render_error(InternalError())
+
+    assert body == {"error": {"code": "INTERNAL_ERROR", "message": InternalError.default_message}}
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("funded", "worker")
+def test_lance_concurrent_posts_make_one_enrichment(workspace):
+    api_key = ApiKeyFactory(workspace=workspace)
+    lead = _lead(workspace, email_found=True)
+    barrier = threading.Barrier(CONCURRENT)
+    responses = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        client = client_for(api_key)
+        barrier.wait()
+        try:
+            response = client.post(f"{BASE}/{lead.pk}?field=emails")
+        finally:
+            connection.close()
+        with lock:
+            responses.append(response)
+
+    threads = [threading.Thread(target=send) for _ in range(CONCURRENT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [r.status_code for r in responses] == [200] * CONCURRENT
+    workflow = Workflow.objects.get(workspace=workspace)
+    assert {r.json()["workflowId"] for r in responses} == {workflow.pk}
+    assert Hold.objects.filter(workspace=workspace).count() == 1
+    assert_settled(wait_terminal(workflow.pk))
+    assert_ledger_consistent(workspace)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("funded", "worker")
+def test_lance_replacing_a_failed_enrichment_answers_from_the_cache(make_client, workspace):
+    client = make_client(workspace)
+    lead = _lead(workspace, email_found=True)
+    first = client.post(f"{BASE}/{lead.pk}?field=emails").json()
+    wait_terminal(first["workflowId"])
+    assert client.get(f"{BASE}/{lead.pk}?field=emails").json()["globalEnrichmentId"] is None
+    # the item failed after the provider's answer was cached (an error while saving it, say)
+    WorkflowItem.objects.filter(pk=first["id"]).update(status="failed", error="lost")
+
+    second = client.post(f"{BASE}/{lead.pk}?field=emails").json()
+    workflow = wait_terminal(second["workflowId"])
+    record = client.get(f"{BASE}/{lead.pk}?field=emails").json()
+
+    assert second["workflowId"] != first["workflowId"]
+    assert (record["status"], record["dataFound"]) == ("finished", True)
+    assert record["globalEnrichmentId"].startswith("cache:")
+    assert record["globalEnrichmentId"].endswith(":email")
+    assert_settled(workflow)
