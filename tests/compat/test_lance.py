@@ -225,6 +225,7 @@ def test_lance_validation_errors_are_400(make_client, workspace):
         {"tasks": "emails"},
     ):
         _lance_error(client.post(batch, body, format="json"), 400, "VALIDATION_ERROR")
+    _lance_error(client.get(batch), 405, "METHOD_NOT_ALLOWED")
     assert not Workflow.objects.filter(workspace=workspace).exists()
 
 
