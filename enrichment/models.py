@@ -3,7 +3,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Workspace
+from accounts.models import ApiKey, Workspace
 from common.models import TimestampedModel
 from credits.models import Hold, RefundStatus
 from credits.prices import EnrichmentType
@@ -88,6 +88,10 @@ class Workflow(TimestampedModel):
         Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     quote_id = models.CharField(max_length=200, null=True, blank=True)
+    # The key that started the run, where the start records it (the Lance dialect's createdBy).
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     credits_reserved = models.PositiveIntegerField(default=0)
     credits_charged = models.PositiveIntegerField(default=0)
     credits_refunded = models.PositiveIntegerField(default=0)

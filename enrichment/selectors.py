@@ -1,12 +1,14 @@
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Workspace
 from common.exceptions import NotFound
 from common.pagination import decode_cursor, make_cursor
-from credits.models import RefundStatus
+from credits.models import LedgerEntry, RefundStatus
 from credits.prices import EnrichmentType
 from enrichment.models import (
     TERMINAL_WORKFLOW_STATUSES,
@@ -17,6 +19,7 @@ from enrichment.models import (
     WorkflowStatus,
 )
 from leads.models import Cohort, Company
+from leads.selectors import parse_uuid
 
 REFUND_MESSAGES: dict[str, str] = {
     RefundStatus.PENDING_REVIEW: (
@@ -175,6 +178,130 @@ def _company_record(company: Company, field: str) -> EnrichmentRecord:
         created_at=company.created_at,
         updated_at=company.enriched_at,
     )
+
+
+# Per field: the data point an item's attempts name, and what `dataFound` reads.
+_FIELD_DATA_POINT: dict[str, str] = {"emails": "email", "phones": "phone"}
+PERSON_FIELDS = tuple(_FIELD_TYPES)
+# What a new enrichment of one field may reuse (or must replace): the Lance dialect's rule.
+ACTIVE_FIELD_STATUSES = ("pending", "finished")
+
+
+@dataclass(frozen=True)
+class PersonFieldEnrichment:
+    """The latest enrichment of one field (emails | phones) of one of the workspace's leads,
+    with who started it and what it cost: a workflow item seen through its run.
+
+    `status` adds `timeout` to the item statuses: an item still queued or running after its
+    run's deadline (the sweeper fails such runs on its next pass). `global_enrichment_id`
+    names the cached provider answer the data came from, `credit_transaction_id` the ledger
+    charge of the run that paid for it."""
+
+    id: str
+    entity_id: str
+    field: str
+    status: str
+    error: str | None
+    data_found: bool | None
+    workflow_id: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    org_id: str
+    global_enrichment_id: str | None
+    credit_transaction_id: str | None
+
+
+def person_field_enrichments(
+    *, workspace: Workspace, tasks: list[tuple[str, str]]
+) -> list[PersonFieldEnrichment]:
+    """The latest enrichment of each (lead id, field) asked about, in the order asked; pairs
+    never enriched, malformed ids and other workspaces' leads are left out. Two queries."""
+    lead_ids = {str(parse_uuid(lead_id)) for lead_id, _ in tasks if parse_uuid(lead_id)}
+    latest = _latest_field_items(workspace=workspace, lead_ids=lead_ids)
+    charges = _charge_entries({item.workflow.hold_id for item in latest.values()})
+    now = timezone.now()
+    records = []
+    for lead_id, field in tasks:
+        uid = parse_uuid(lead_id)
+        item = latest.get((str(uid), field)) if uid else None
+        if item is not None:
+            records.append(_person_field_record(item, field, charges=charges, now=now))
+    return records
+
+
+def person_field_enrichment_get(
+    *, workspace: Workspace, lead_id: str, field: str
+) -> PersonFieldEnrichment:
+    records = person_field_enrichments(workspace=workspace, tasks=[(lead_id, field)])
+    if not records:
+        raise NotFound(f"No {field} enrichment for person {lead_id}.")
+    return records[0]
+
+
+def _latest_field_items(
+    *, workspace: Workspace, lead_ids: set[str]
+) -> dict[tuple[str, str], WorkflowItem]:
+    latest: dict[tuple[str, str], WorkflowItem] = {}
+    items = (
+        WorkflowItem.objects.filter(workflow__workspace=workspace, lead_id__in=lead_ids)
+        .select_related("workflow")
+        .order_by("id")
+    )
+    for item in items:
+        for field, types in _FIELD_TYPES.items():
+            if item.workflow.enrichment_type in types:
+                latest[(str(item.lead_id), field)] = item
+    return latest
+
+
+def _charge_entries(hold_ids: set[Any]) -> dict[Any, int]:
+    """The charge entry of each settled hold (a hold charges at settlement, once)."""
+    entries = LedgerEntry.objects.filter(
+        hold_id__in={h for h in hold_ids if h}, kind=LedgerEntry.Kind.CHARGE
+    ).order_by("id")
+    charges: dict[Any, int] = {}
+    for entry in entries:
+        charges.setdefault(entry.hold_id, entry.pk)
+    return charges
+
+
+def _person_field_record(
+    item: WorkflowItem, field: str, *, charges: dict[Any, int], now: datetime
+) -> PersonFieldEnrichment:
+    base = _item_record(item, field)
+    workflow = item.workflow
+    status = base.status
+    if status == "pending" and workflow.deadline < now:
+        status = "timeout"
+    charge = charges.get(workflow.hold_id) if item.credits_charged else None
+    return PersonFieldEnrichment(
+        id=base.id,
+        entity_id=base.entity_id,
+        field=field,
+        status=status,
+        error=base.error if status != "timeout" else "The enrichment ran past its deadline.",
+        data_found=base.data_found,
+        workflow_id=workflow.pk,
+        created_at=base.created_at,
+        updated_at=base.updated_at or workflow.updated_at,
+        created_by=str(workflow.api_key_id) if workflow.api_key_id else None,
+        org_id=str(workflow.workspace_id),
+        global_enrichment_id=_cached_answer(item, _FIELD_DATA_POINT[field]),
+        credit_transaction_id=str(charge) if charge else None,
+    )
+
+
+def _cached_answer(item: WorkflowItem, data_point: str) -> str | None:
+    """The result-cache answer a found value came from, as `cache:<provider>:<data point>`."""
+    for attempt in item.attempts or []:
+        if (
+            attempt.get("cached")
+            and attempt.get("outcome") == "found"
+            and attempt.get("data_point") == data_point
+        ):
+            return f"cache:{attempt.get('provider')}:{data_point}"
+    return None
 
 
 def is_terminal_status(status: str) -> bool:

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Workspace
-from common.exceptions import EmptyLeadScope, ValidationFailed
+from accounts.models import ApiKey, Workspace
+from common.exceptions import EmptyLeadScope, NotFound, ValidationFailed
 from credits import prices
 from credits import selectors as credit_selectors
 from credits import services as credits
@@ -24,6 +24,12 @@ from credits.prices import EnrichmentType
 from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus, new_workflow_id
 from enrichment.results import CompanyCohortEnriched, Plan, Preview, Started
+from enrichment.selectors import (
+    ACTIVE_FIELD_STATUSES,
+    PERSON_FIELDS,
+    PersonFieldEnrichment,
+    person_field_enrichments,
+)
 from enrichment.services.company import company_cohort_enrich
 from enrichment.services.lifecycle import workflow_enqueue
 from leads.models import Cohort, Lead, LeadList, ListMembership
@@ -218,6 +224,67 @@ def person_enrichment_start(
         )
         _enqueue_on_commit(workflow)
     return Started(workflow=workflow, plan=plan)
+
+
+# What one field of a person costs to look up (and what its run asks the waterfall for).
+FIELD_ENRICHMENT_TYPES: dict[str, str] = {
+    "emails": EnrichmentType.PARTIAL,
+    "phones": EnrichmentType.PHONE_ONLY,
+}
+
+
+def person_field_enrichment_start(
+    *, workspace: Workspace, lead_id: str, field: str, api_key: ApiKey | None
+) -> tuple[PersonFieldEnrichment, bool]:
+    """Enriches one field (emails | phones) of one of the workspace's leads, by id; returns the
+    enrichment and whether it was created now. A pending or finished enrichment of that field
+    (whichever run made it) is returned as it is, free; a failed, timed-out or cancelled one is
+    replaced by a new run, which reserves the field's price and is charged only for data found.
+    The new run joins the workspace's "MCP Results" list."""
+    if field not in PERSON_FIELDS:
+        raise ValidationFailed(details={"field": [f"Expected one of {', '.join(PERSON_FIELDS)}."]})
+    uid = parse_uuid(lead_id)
+    if uid is None:
+        raise ValidationFailed(details={"personId": [f"Not a person id: {lead_id!r}."]})
+    enrichment_type = FIELD_ENRICHMENT_TYPES[field]
+    plan = _plan(
+        workspace=workspace, enrichment_type=enrichment_type, total=1, already=0, to_enrich=1
+    )
+    with transaction.atomic():
+        # Concurrent starts for the same lead wait here, then see the run the first one made.
+        locked = list(
+            Lead.objects.select_for_update()
+            .filter(workspace=workspace, pk=uid)
+            .values_list("pk", flat=True)
+        )
+        if not locked:
+            raise NotFound(f"No person {lead_id}.")
+        current = _field_enrichment(workspace=workspace, lead_id=str(uid), field=field)
+        if current is not None and current.status in ACTIVE_FIELD_STATUSES:
+            return current, False
+        lead_list = lead_list_create(workspace=workspace, name=MCP_RESULTS_LIST)[0]
+        _add_to_list(lead_list, [uid])
+        workflow = _create(
+            workspace=workspace,
+            kind=Workflow.Kind.PERSON,
+            plan=plan,
+            lead_list=lead_list,
+            lead_ids=[uid],
+            output=Workflow.Output.OVERWRITE,
+            api_key=api_key,
+        )
+        _enqueue_on_commit(workflow)
+        created = _field_enrichment(workspace=workspace, lead_id=str(uid), field=field)
+    assert created is not None
+    assert created.workflow_id == workflow.pk
+    return created, True
+
+
+def _field_enrichment(
+    *, workspace: Workspace, lead_id: str, field: str
+) -> PersonFieldEnrichment | None:
+    found = person_field_enrichments(workspace=workspace, tasks=[(lead_id, field)])
+    return found[0] if found else None
 
 
 def _person_preview_plan(
