@@ -4,12 +4,14 @@ run's status, items and cancel, over the services the Cleanlist API uses."""
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import Direction, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts import scopes
 from accounts.authentication import ApiRequest
+from accounts.schema import ScopedAutoSchema
 from common.api import idempotent_response
 from common.context import current_request_id
 from common.exceptions import ApplicationError, DispatchFailed, InsufficientCredits
@@ -33,9 +35,44 @@ def run_status(status: str) -> str:
     return _STATUS.get(status, status)
 
 
+class ErrorSerializer(serializers.Serializer):
+    """This API's error body: Sluice's error code in upper case; a 402 adds `required` and
+    `balance`, a 502 the run it failed."""
+
+    class Meta:
+        ref_name = "EnrichLeadsError"
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+    requestId = serializers.CharField()  # noqa: N815
+    # Declared fields move off the class (serializer metaclass): no shadowing of Field.required.
+    required = serializers.IntegerField(required=False)  # type: ignore[assignment]
+    balance = serializers.IntegerField(required=False)
+    enrichmentRunId = serializers.CharField(required=False)  # noqa: N815
+    runId = serializers.CharField(required=False)  # noqa: N815
+    status = serializers.CharField(required=False)
+
+
+class EnrichLeadsAutoSchema(ScopedAutoSchema):
+    """Documents each operation's errors in this API's body and code names."""
+
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
+        # The success bodies as drf-spectacular documents them; the errors are ours.
+        responses = AutoSchema._get_response_bodies(self, direction)
+        for status, codes in sorted(self._error_statuses().items()):
+            if str(status) in responses:
+                continue
+            response = self._get_response_for_code(
+                ErrorSerializer, str(status), direction=direction
+            )
+            response["description"] = "Error codes: " + ", ".join(f"`{c.upper()}`" for c in codes)
+            responses[str(status)] = response
+        return responses
+
+
 class EnrichLeadsApiView(DialectApiView):
-    """Errors as `{code, message, details, requestId}`, the code in upper case; a 402 adds
-    `required` and `balance`, a 502 the id of the run it failed."""
+    schema = EnrichLeadsAutoSchema()
 
     def render_error(self, error: ApplicationError) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -95,6 +132,8 @@ class EnrichmentSerializer(serializers.Serializer):
 
 
 class EnrichmentsApi(EnrichLeadsApiView):
+    """The enrichments a run can use: subject, price and the schema of their `input`."""
+
     required_scope = scopes.LISTS_READ
 
     class OutputSerializer(serializers.Serializer):
@@ -211,7 +250,17 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class EnrichmentStartApi(EnrichLeadsApiView):
+    """Starts an enrichment over a lead scope (or, with `mode: "preview"`, prices it and writes
+    nothing). The answer comes at once; the run goes on in the background."""
+
     required_scope = scopes.ENRICH_WRITE
+    error_codes = {
+        400: ["empty_lead_scope", "subject_mismatch", "output_target_unsupported"],
+        402: ["insufficient_credits"],
+        404: ["not_found"],
+        409: ["idempotency_conflict"],
+        502: ["dispatch_failed"],
+    }
 
     @extend_schema(
         operation_id="enrich_leads",
@@ -353,6 +402,8 @@ class RunSerializer(serializers.Serializer):
 
 
 class EnrichmentRunApi(EnrichLeadsApiView):
+    """A run's status, counters and credits; poll until completed, failed or cancelled."""
+
     required_scope = scopes.ENRICH_READ
 
     @extend_schema(operation_id="get_enrichment", responses=RunSerializer)
@@ -385,6 +436,8 @@ class EnrichedLeadSerializer(serializers.Serializer):
 
 
 class EnrichmentItemsApi(EnrichLeadsApiView):
+    """A run's leads and what was found for each, oldest first, a page at a time."""
+
     required_scope = scopes.ENRICH_READ
 
     class InputSerializer(serializers.Serializer):
@@ -433,6 +486,8 @@ class EnrichmentItemsApi(EnrichLeadsApiView):
 
 
 class EnrichmentCancelApi(EnrichLeadsApiView):
+    """Stops a run: queued leads are cancelled, running ones finish, unused credits return."""
+
     required_scope = scopes.ENRICH_WRITE
 
     @extend_schema(operation_id="cancel_enrichment", request=None, responses=RunSerializer)

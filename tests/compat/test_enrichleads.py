@@ -123,6 +123,15 @@ def test_enrichleads_schema_is_public_and_documents_only_this_api(client):
         "/api/enrichment/{run_id}/cancel",
     }
     assert spec["info"]["title"] == "Enrich Leads API"
+    for item in spec["paths"].values():
+        for op in item.values():
+            assert "Scope:" in op["description"]
+            assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/EnrichLeadsError"
+            }
+    start = spec["paths"]["/api/enrichment"]["post"]["responses"]
+    assert {"200", "202", "400", "402", "404", "409", "502"} <= set(start)
+    assert "SUBJECT_MISMATCH" in start["400"]["description"]
 
 
 # --- Start: answers and refusals (no worker: nothing is enqueued before the test's commit) ----
@@ -220,6 +229,8 @@ def test_enrichleads_same_idempotency_key_returns_the_same_run_reused(funded):
     assert first.status_code == again.status_code == 202
     assert first.json()["reusedExistingRun"] is False
     assert again.json() == {**first.json(), "reusedExistingRun": True}
+    other_body = vendor.post("/api/enrichment", {**body, "output": "skip_existing"})
+    assert_vendor_error(other_body, 409, "IDEMPOTENCY_CONFLICT")
     assert Workflow.objects.count() == 1
     assert balance_get(workspace=funded).held == 1
 
