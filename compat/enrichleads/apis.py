@@ -16,7 +16,6 @@ from common.api import idempotent_response
 from common.context import current_request_id
 from common.exceptions import ApplicationError, DispatchFailed, InsufficientCredits
 from compat.enrichleads import catalog
-from compat.enrichleads.exceptions import OutputTargetUnsupported
 from compat.views import DialectApiView
 from enrichment import selectors
 from enrichment.models import ItemStatus, Workflow, WorkflowStatus
@@ -273,10 +272,7 @@ class EnrichmentStartApi(EnrichLeadsApiView):
         data = body.validated_data
         enrichment: catalog.Enrichment = data["enrichmentId"]
         enrichment_type = catalog.runnable_type(enrichment)
-        if data["output"] not in Workflow.Output.values:
-            raise OutputTargetUnsupported(
-                details={"output": [f"{data['output']!r} is not overwrite or skip_existing."]}
-            )
+        data["output"] = catalog.output_mode(data["output"])
         preview = data["mode"] == "preview"
 
         def work() -> tuple[int, dict[str, Any]]:

@@ -4,9 +4,10 @@ there."""
 
 from dataclasses import dataclass, field
 
-from compat.enrichleads.exceptions import SubjectMismatch
+from compat.enrichleads.exceptions import OutputTargetUnsupported, SubjectMismatch
 from credits import prices
 from credits.prices import EnrichmentType
+from enrichment.models import Workflow
 
 PERSON = "person"
 COMPANY = "company"
@@ -103,6 +104,16 @@ def runnable_type(enrichment: Enrichment) -> EnrichmentType:
             details={"enrichmentId": [f"Subject is {enrichment.subject}, the scope's is person."]},
         )
     return enrichment.enrichment_type
+
+
+def output_mode(output: str) -> str:
+    """Results land on the lead, the one place Sluice keeps them: overwritten, or looked up only
+    where missing. Any other target is refused."""
+    if output not in Workflow.Output.values:
+        raise OutputTargetUnsupported(
+            details={"output": [f"{output!r} is not overwrite or skip_existing."]}
+        )
+    return output
 
 
 def enrichment_for_type(enrichment_type: str) -> Enrichment:

@@ -215,6 +215,18 @@ def test_enrichleads_start_answers_the_run_and_holds_its_credits(funded):
     }
     assert (workflow.enrichment_type, workflow.output, workflow.total) == ("full", "overwrite", 2)
     assert balance_get(workspace=funded).held == before.held + 22
+    status = vendor_for(funded).get(f"/api/enrichment/{workflow.pk}")
+    assert status.status_code == 200
+    assert status["Retry-After"]
+    run = status.json()
+    assert (run["status"], run["leadCount"], run["listId"]) == ("queued", 2, str(lead_list.pk))
+    assert run["credits"] == {
+        "reserved": 22,
+        "charged": 0,
+        "refunded": 0,
+        "creditAction": "enrichment.email_and_phone",
+    }
+    assert (run["counters"]["processed"], run["error"], run["finishedAt"]) == (0, None, None)
 
 
 @pytest.mark.django_db
