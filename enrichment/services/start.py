@@ -33,7 +33,13 @@ from enrichment.selectors import (
 from enrichment.services.company import company_cohort_enrich
 from enrichment.services.lifecycle import workflow_enqueue
 from leads.models import Cohort, Lead, LeadList, ListMembership
-from leads.selectors import cohort_get, cohort_select_ids, lead_list_get, parse_uuid
+from leads.selectors import (
+    cohort_get,
+    cohort_select_ids,
+    lead_list_get,
+    parse_uuid,
+    people_search_queryset,
+)
 from leads.services import lead_list_create, lead_resolve_person
 
 MCP_RESULTS_LIST = "MCP Results"
@@ -540,3 +546,33 @@ def _lead_ids_start(
         return workflow
 
     return Started(workflow=_start(create), plan=plan)
+
+
+def filtered_list_enrichment_start(
+    *,
+    workspace: Workspace,
+    list_id: Any,
+    filters: dict[str, Any],
+    enrichment_type: str,
+    output: str = Workflow.Output.OVERWRITE,
+    max_credits: int | None = None,
+    preview: bool = False,
+) -> Preview | Started:
+    """A run over the members of a list that match a people-search filter (the grammar of
+    `POST /search/people`): the matches are resolved once, at the start, and run as explicit
+    leads, written back to that list."""
+    members = people_search_queryset(workspace=workspace, filters={**filters, "list_id": list_id})
+    lead_ids = [str(lead_id) for lead_id in members.values_list("pk", flat=True)]
+    if not lead_ids:
+        raise EmptyLeadScope(
+            "No lead in this list matches the filter.", details={"list_id": str(list_id)}
+        )
+    return leads_enrichment_start(
+        workspace=workspace,
+        lead_ids=lead_ids,
+        enrichment_type=enrichment_type,
+        output=output,
+        lead_list_id=list_id,
+        max_credits=max_credits,
+        preview=preview,
+    )
