@@ -115,7 +115,7 @@ class ScopeInputSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("queryId" in attrs) == ("leadIds" in attrs):
-            raise serializers.ValidationError("Provide either queryId or leadIds, not both.")
+            raise serializers.ValidationError("Provide exactly one of queryId and leadIds.")
         return attrs
 
 

@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from rest_framework.settings import api_settings
 
 from accounts import scopes
 from credits.selectors import balance_get
@@ -132,7 +133,8 @@ def test_localleads_preview_by_query_id_and_lead_ids_prices_only_what_lacks_an_e
 def test_localleads_preview_needs_exactly_one_of_query_id_and_lead_ids(
     client, workspace, key, body
 ):
-    _error(_post(client, key, "/preview", body), 400, "VALIDATION_ERROR")
+    message = _error(_post(client, key, "/preview", body), 400, "VALIDATION_ERROR")
+    assert message.startswith("The request is not valid. (")
 
 
 @pytest.mark.django_db
@@ -148,6 +150,9 @@ def test_localleads_preview_unknown_foreign_or_company_query_is_refused(
     ).pk
 
     _error(_post(client, key, "/preview", {"queryId": "cl-task_unknown"}), 404, "NOT_FOUND")
+    assert _error(_post(client, key, "/preview", {}), 400, "VALIDATION_ERROR") == (
+        "The request is not valid. (non field errors: Provide exactly one of queryId and leadIds.)"
+    )
     _error(_post(client, key, "/preview", {"queryId": theirs}), 404, "NOT_FOUND")
     _error(_post(client, key, "/preview", {"queryId": companies}), 400, "VALIDATION_ERROR")
     # another workspace's lead ids are left out; none left is an empty scope
@@ -441,3 +446,16 @@ def test_localleads_status_reads_a_run_started_through_cleanlist(client, api, fu
         "totalLeads": 4,
         "foundEmails": workflow.found_emails,
     }
+
+
+@pytest.mark.django_db
+def test_localleads_rate_limit_answers_429_in_its_envelope(client, workspace, key, monkeypatch):
+    # given a key allowed two requests a minute
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "api_key": "2/min", "workspace": "60/min"}
+    monkeypatch.setattr("rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES", rates)
+
+    responses = [_get(client, key, "/jobs") for _ in range(3)]
+
+    assert [response.status_code for response in responses] == [200, 200, 429]
+    _error(responses[2], 429, "RATE_LIMITED")
+    assert int(responses[2]["Retry-After"]) >= 1
