@@ -18,6 +18,7 @@ from tests.enrichment import conftest as enrichment_fixtures
 from tests.enrichment.conftest import assert_ledger_consistent, assert_settled, wait_terminal
 from tests.factories import ApiKeyFactory
 from tests.leads.factories import CompanyFactory, LeadFactory
+from tests.test_schema import _untyped_objects
 
 BASE = "/api/v1/enrichment"
 
@@ -367,6 +368,12 @@ def test_localleads_schema_is_public_and_types_every_operation(client):
     }
     error = spec["paths"][f"{BASE}/start"]["post"]["responses"]["402"]
     assert error["content"]["application/json"]["schema"]["$ref"].endswith("/LocalLeadsError")
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert "Scope:" in operation["description"], (path, method)
+            assert {"401", "403", "429", "500"} <= set(operation["responses"]), (path, method)
+            body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            assert _untyped_objects(body, components, f"{method} {path}", set()) == []
 
 
 # --- with a worker ------------------------------------------------------------------------------
