@@ -77,6 +77,15 @@ def lead_list_get(*, workspace: Workspace, list_id: uuid.UUID | str) -> LeadList
     return lead_list
 
 
+def lead_get(*, workspace: Workspace, lead_id: Any) -> Lead:
+    """One lead of this workspace by id; a malformed id is answered like an unknown one."""
+    parsed = parse_uuid(lead_id)
+    lead = Lead.objects.filter(workspace=workspace, id=parsed).first() if parsed else None
+    if lead is None:
+        raise NotFound("Lead not found.", details={"lead_id": str(lead_id)})
+    return lead
+
+
 def lead_list_find_by_name(*, workspace: Workspace, name: str) -> LeadList | None:
     """The one lookup of a list by name: case-insensitive exactly as the unique constraint
     compares (`Lower("name")`, the database's `lower()`, which its index serves). Not

@@ -9,6 +9,7 @@ from leads.models import Cohort, Lead, ListMembership
 from leads.selectors import (
     cohort_enrichment_counts,
     cohort_get,
+    lead_get,
     lead_list_find,
     lead_list_find_by_name,
     list_enrichment_counts,
@@ -159,3 +160,13 @@ def test_lead_list_find_foreign_or_unknown_is_not_found(workspace, other_workspa
     for ref in (str(foreign.pk), "Theirs", "nope", str(uuid.uuid4())):
         with pytest.raises(NotFound, match="No list with id or name"):
             lead_list_find(workspace=workspace, ref=ref)
+
+
+def test_lead_get_by_id_and_foreign_unknown_or_malformed_is_not_found(workspace, other_workspace):
+    mine = LeadFactory(workspace=workspace)
+    theirs = LeadFactory(workspace=other_workspace)
+
+    assert lead_get(workspace=workspace, lead_id=str(mine.pk)) == mine
+    for lead_id in (str(theirs.pk), str(uuid.uuid4()), "not-a-uuid"):
+        with pytest.raises(NotFound, match="Lead not found"):
+            lead_get(workspace=workspace, lead_id=lead_id)
