@@ -118,16 +118,7 @@ def enrichments_query(
     not the workspace's) are left out. Two queries in all."""
     person_ids = {t["entity_id"] for t in tasks if t["entity_type"] == "person"}
     company_ids = {t["entity_id"] for t in tasks if t["entity_type"] == "company"}
-    latest: dict[tuple[str, str], WorkflowItem] = {}
-    items = (
-        WorkflowItem.objects.filter(workflow__workspace=workspace, lead_id__in=person_ids)
-        .select_related("workflow")
-        .order_by("id")
-    )
-    for item in items:
-        for field, types in _FIELD_TYPES.items():
-            if item.workflow.enrichment_type in types:
-                latest[(str(item.lead_id), field)] = item
+    latest = _latest_field_items(workspace=workspace, lead_ids=person_ids)
     companies = {
         str(c.pk): c
         for c in Company.objects.filter(
