@@ -284,14 +284,16 @@ def _person_field_record(
 
 
 def _cached_answer(item: WorkflowItem, data_point: str) -> str | None:
-    """The result-cache answer a found value came from, as `cache:<provider>:<data point>`."""
+    """The id of the workspace's result-cache entry a found value was read from (None when a
+    provider was called, or for answers recorded before entries were named)."""
     for attempt in item.attempts or []:
         if (
             attempt.get("cached")
             and attempt.get("outcome") == "found"
             and attempt.get("data_point") == data_point
+            and attempt.get("cache_entry_id") is not None
         ):
-            return f"cache:{attempt.get('provider')}:{data_point}"
+            return str(attempt["cache_entry_id"])
     return None
 
 

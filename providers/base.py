@@ -372,6 +372,8 @@ class Attempt:
     provider_status: str = ""
     value: Any = None
     verdict: EmailStatus | None = None
+    # The workspace's result-cache entry a cached answer was read from.
+    cache_entry_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -384,6 +386,7 @@ class Attempt:
             "provider_status": self.provider_status,
             # A found or verified email's normalized verdict: what the run summary counts.
             "verdict": str(self.verdict) if self.verdict else None,
+            "cache_entry_id": self.cache_entry_id,
         }
 
 

@@ -447,7 +447,9 @@ class WaterfallEngine:
             provider_status=entry.provider_status,
         )
         self._record(name, data_point, outcome, cached=True)
-        return outcome, [self._attempt(name, data_point, outcome, cached=True)]
+        attempt = self._attempt(name, data_point, outcome, cached=True)
+        attempt.cache_entry_id = entry.pk
+        return outcome, [attempt]
 
     def _skipped(self, name: str, data_point: DataPoint, reason: str) -> tuple[Outcome, list]:
         outcome = Outcome.skipped(reason)

@@ -19,6 +19,7 @@ from enrichment.waterfall import person_input
 from leads.models import Lead, LeadList, ListMembership
 from providers.adapters.sandbox import SandboxProvider
 from providers.base import OutcomeKind
+from providers.models import ResultCacheEntry
 from tests.conftest import client_for
 from tests.enrichment.conftest import (  # noqa: F401  (fixtures)
     SANDBOX_INSTANCES,
@@ -523,6 +524,7 @@ def test_lance_replacing_a_failed_enrichment_answers_from_the_cache(make_client,
 
     assert second["workflowId"] != first["workflowId"]
     assert (record["status"], record["dataFound"]) == ("finished", True)
-    assert record["globalEnrichmentId"].startswith("cache:")
-    assert record["globalEnrichmentId"].endswith(":email")
+    # the id of the cache entry the email was read from
+    entry = ResultCacheEntry.objects.get(pk=int(record["globalEnrichmentId"]))
+    assert (entry.data_point, entry.kind) == ("email", "found")
     assert_settled(workflow)
