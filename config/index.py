@@ -23,9 +23,16 @@ class ApiSurface:
 
 
 @dataclass(frozen=True)
+class Dialect:
+    name: str
+    schema: str
+
+
+@dataclass(frozen=True)
 class SiteIndex:
     name: str
     api: list[ApiSurface]
+    dialects: list[Dialect]
     admin: str
     health: str
     ready: str
@@ -36,6 +43,19 @@ class ApiSurfaceSerializer(serializers.Serializer):
     prefix = serializers.CharField(help_text="Every operation under this path, e.g. /api/v2")
     schema = serializers.CharField(help_text="The OpenAPI document of this prefix")
     docs = serializers.CharField(help_text="Swagger UI for this prefix")
+
+
+class DialectSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The vendor whose API this is (docs/compatibility.md)")
+    schema = serializers.CharField(help_text="Its OpenAPI document, listing its paths")
+
+
+# Other vendors' APIs served beside Cleanlist's: (vendor, URL name of its OpenAPI document).
+DIALECTS = (
+    ("Lance", "lance-schema"),
+    ("Enrich Leads API", "enrichleads-schema"),
+    ("LocalLeads", "localleads-schema"),
+)
 
 
 class IndexApi(APIView):
@@ -51,6 +71,7 @@ class IndexApi(APIView):
     class OutputSerializer(serializers.Serializer):
         name = serializers.CharField()
         api = ApiSurfaceSerializer(many=True, help_text="The same operations under each prefix")
+        dialects = DialectSerializer(many=True, help_text="Other vendors' APIs, at their paths")
         admin = serializers.CharField(help_text="Django admin (a superuser's login)")
         health = serializers.CharField(help_text="Liveness: database and broker reachable")
         ready = serializers.CharField(help_text="Readiness: dependencies up, migrations applied")
@@ -68,6 +89,7 @@ class IndexApi(APIView):
                 )
                 for namespace, prefix in self.api_prefixes.items()
             ],
+            dialects=[Dialect(name=name, schema=reverse(url)) for name, url in DIALECTS],
             admin=reverse("admin:index"),
             health=reverse("healthz"),
             ready=reverse("readyz"),

@@ -25,6 +25,11 @@ def test_index_names_the_api_docs_admin_and_health_endpoints(client):
                 "docs": "/api/v1/public/docs",
             },
         ],
+        "dialects": [
+            {"name": "Lance", "schema": "/api/v1/operations/enrichment/schema"},
+            {"name": "Enrich Leads API", "schema": "/api/schema"},
+            {"name": "LocalLeads", "schema": "/api/v1/enrichment/schema"},
+        ],
         "admin": "/admin/",
         "health": "/healthz",
         "ready": "/readyz",
@@ -36,6 +41,7 @@ def test_index_every_path_it_names_is_served_without_an_api_key(client):
     index = client.get("/").json()
     paths = [index["admin"], index["health"], index["ready"], index["metrics"]]
     paths += [surface[name] for surface in index["api"] for name in ("schema", "docs")]
+    paths += [dialect["schema"] for dialect in index["dialects"]]
 
     statuses = {name: client.get(name).status_code for name in paths}
 
@@ -60,6 +66,9 @@ def test_index_response_is_a_typed_schema_component():
     }
     components = schema["components"]["schemas"]
     output = components["IndexOutput"]
-    assert set(output["required"]) == {"name", "api", "admin", "health", "ready", "metrics"}
+    assert set(output["required"]) == {
+        "name", "api", "dialects", "admin", "health", "ready", "metrics"
+    }  # fmt: skip
     assert output["properties"]["api"]["items"] == {"$ref": "#/components/schemas/ApiSurface"}
     assert set(components["ApiSurface"]["required"]) == {"prefix", "schema", "docs"}
+    assert output["properties"]["dialects"]["items"] == {"$ref": "#/components/schemas/Dialect"}
