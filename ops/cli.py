@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.core.management.base import OutputWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -86,6 +87,15 @@ def _is_tty(out: ProgressOutput) -> bool:
         return False
 
 
+def _write_as_is(out: ProgressOutput, text: str) -> None:
+    """Writes `text` without a line end: a management command's stdout (Django's OutputWrapper)
+    ends every write with a newline, and a line redrawn in place must not move down."""
+    if isinstance(out, OutputWrapper):
+        out.write(text, ending="")
+    else:
+        out.write(text)
+
+
 def watch_workflow(
     workflow_id: str, *, out: ProgressOutput, interval: float = 0.5, timeout: float | None = None
 ) -> dict[str, Any]:
@@ -100,7 +110,7 @@ def watch_workflow(
         status = WorkflowStatusSerializer(Workflow.objects.get(pk=workflow_id)).data
         line = render_progress(status)
         if tty:
-            out.write(f"\r{line}\x1b[K")
+            _write_as_is(out, f"\r{line}\x1b[K")
             out.flush()
         elif line != last:
             out.write(line + "\n")

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.core.management.base import OutputWrapper
 from django.utils import timezone
 
 from credits.models import Hold
@@ -103,6 +104,21 @@ def test_watch_workflow_redraws_in_place_on_a_tty(workspace):
 
     assert out.getvalue().startswith("\r[")
     assert "\x1b[K" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_watch_workflow_redraws_in_place_through_a_commands_stdout(workspace):
+    # given a management command's stdout (which ends every write with a newline) on a terminal
+    workflow = WorkflowFactory(workspace=workspace, status="completed", total=3, processed=3)
+    terminal = Terminal()
+
+    watch_workflow(workflow.pk, out=OutputWrapper(terminal), interval=0.01)
+
+    # then the progress line is redrawn in place and ended once, when the run is over
+    text = terminal.getvalue()
+    assert text.startswith("\r[")
+    assert text.count("\n") == 1
+    assert text.endswith("\x1b[K\n")
 
 
 @pytest.mark.django_db
