@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts import scopes
 from accounts.authentication import ApiRequest
 from common.api import absolute_url, idempotent_response, status_for_client, timestamp_ms
+from common.exceptions import NotFound
 from common.serializers import BlankAsNullCharField
 from credits import prices
 from credits.models import Tool
@@ -499,6 +500,22 @@ class EnrichmentItemsApi(APIView):
             "timestamp_ms": timestamp_ms(),
         }
         return Response(self.OutputSerializer(body).data)
+
+
+class EnrichmentStatusOrCancelApi(APIView):
+    """`/enrichment/status/cancel` reads both as the status of a workflow named "cancel" and as
+    the cancellation of one named "status"; no workflow has either name, so both are a 404 (not
+    the 405 the status route would answer a POST with)."""
+
+    required_scope = {"GET": scopes.ENRICH_READ, "POST": scopes.ENRICH_WRITE}
+
+    @extend_schema(exclude=True)
+    def get(self, request: ApiRequest) -> Response:
+        raise NotFound("No enrichment workflow cancel.")
+
+    @extend_schema(exclude=True)
+    def post(self, request: ApiRequest) -> Response:
+        raise NotFound("No enrichment workflow status.")
 
 
 class EnrichmentCancelApi(APIView):

@@ -15,6 +15,12 @@ urlpatterns = [
         apis.EnrichmentBatchQueryApi.as_view(),
         name="enrichment-batch-query",
     ),
+    # Before the status route, which would answer this path's POST with a 405.
+    path(
+        "enrichment/status/cancel",
+        apis.EnrichmentStatusOrCancelApi.as_view(),
+        name="enrichment-status-or-cancel",
+    ),
     path(
         "enrichment/status/<str:workflow_id>",
         apis.EnrichmentStatusApi.as_view(),

@@ -108,3 +108,13 @@ def test_reads_items_filter_and_cursor_and_batch_query(api, funded, other_api, w
         "validation_error",
     )
     assert Workflow.objects.filter(workspace=funded).count() == 1
+
+
+def test_reads_status_cancel_path_is_404_for_both_of_its_readings(api):
+    # `/enrichment/status/cancel` is the status of "cancel" and the cancel of "status": neither
+    # workflow exists, whichever method asks
+    get = api.get("/api/v2/enrichment/status/cancel")
+    post = api.post("/api/v2/enrichment/status/cancel")
+
+    assert_error(get, 404, "not_found")
+    assert_error(post, 404, "not_found")
