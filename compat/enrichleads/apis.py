@@ -72,6 +72,7 @@ class EnrichLeadsAutoSchema(ScopedAutoSchema):
 
 class EnrichLeadsApiView(DialectApiView):
     schema = EnrichLeadsAutoSchema()
+    error_serializer = ErrorSerializer
 
     def render_error(self, error: ApplicationError) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -69,6 +69,8 @@ class EnrichmentSerializer(serializers.Serializer):
 
 
 class LanceApiView(DialectApiView):
+    error_serializer = LanceErrorSerializer
+
     def render_error(self, error: ApplicationError) -> dict[str, Any]:
         code = _CODES.get(error.status_code, "INTERNAL_ERROR")
         body: dict[str, Any] = {"code": code, "message": error.message}

@@ -12,10 +12,8 @@ from rest_framework.response import Response
 from accounts import scopes
 from accounts.authentication import ApiRequest
 from accounts.permissions import ScopePermission
-from accounts.schema import ScopedAutoSchema
 from common.api import idempotent_response
 from common.exceptions import ApplicationError, ValidationFailed, error_text
-from common.schema import ErrorResponseSerializer
 from compat.views import DialectApiView
 from credits import selectors as credit_selectors
 from credits.prices import EnrichmentType
@@ -67,17 +65,8 @@ EmailSerializer = type(
 )
 
 
-class LocalLeadsAutoSchema(ScopedAutoSchema):
-    """The Cleanlist schema's scopes and error statuses, with LocalLeads' error body."""
-
-    def _get_response_for_code(self, serializer: Any, *args: Any, **kwargs: Any) -> Any:
-        if serializer is ErrorResponseSerializer:
-            serializer = LocalLeadsErrorSerializer
-        return super()._get_response_for_code(serializer, *args, **kwargs)
-
-
 class LocalLeadsApiView(DialectApiView):
-    schema = LocalLeadsAutoSchema()
+    error_serializer = LocalLeadsErrorSerializer
 
     def render_error(self, error: ApplicationError) -> dict[str, Any]:
         # Sluice's code in LocalLeads' upper-case style; details, if any, in the message.
