@@ -1,3 +1,4 @@
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,3 +29,35 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def at_once(requests: list[Callable[[], Any]], *, threads: int) -> list:
+    """Runs every request from `threads` threads released together (each thread with its own
+    database connection, as concurrent web workers would); returns the results, any order."""
+    from django.db import connection
+
+    threads = min(threads, len(requests))
+    barrier = threading.Barrier(threads)
+    results: list = []
+    errors: list = []
+    lock = threading.Lock()
+
+    def run(batch: list[Callable[[], Any]]) -> None:
+        try:
+            barrier.wait()
+            for request in batch:
+                response = request()
+                with lock:
+                    results.append(response)
+        except Exception as exc:  # surfaced below: a thread must not fail silently
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=run, args=(requests[i::threads],)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert errors == []
+    return results

@@ -23,7 +23,7 @@ from enrichment.models import Workflow, WorkflowStatus
 from enrichment.services.execution import workflows_sweep
 from tests.conftest import client_for
 from tests.factories import ApiKeyFactory
-from tests.helpers import wait_until
+from tests.helpers import at_once, wait_until
 from tests.leads.factories import LeadListFactory
 from tests.reliability.conftest import LONG
 from tests.reliability.faults import (
@@ -47,32 +47,10 @@ CHUNK = int(CHAOS_ENV["SLUICE_CHUNK_SIZE"])
 def concurrently(api_key, requests: list[Callable], *, threads: int = THREADS) -> list:
     """Runs `request(client)` for every request, spread over `threads` threads that start
     together; returns the responses (any order)."""
-    threads = min(threads, len(requests))
-    barrier = threading.Barrier(threads)
-    results: list = []
-    errors: list = []
-    lock = threading.Lock()
-
-    def run(batch: list[Callable]) -> None:
-        client = client_for(api_key)
-        try:
-            barrier.wait()
-            for request in batch:
-                response = request(client)
-                with lock:
-                    results.append(response)
-        except Exception as exc:  # surfaced below: a thread must not fail silently
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    pool = [threading.Thread(target=run, args=(requests[i::threads],)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    assert errors == []
-    return results
+    return at_once(
+        [lambda request=request: request(client_for(api_key)) for request in requests],
+        threads=threads,
+    )
 
 
 def _person_body(lead_list, n: int) -> dict:

@@ -3,13 +3,11 @@ many threads at once (each with its own database connection), as concurrent guni
 would send them. Every count must be exact: a limit of 30 lets 30 through, never 31."""
 
 import math
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
@@ -17,6 +15,7 @@ from accounts.services import api_key_revoke
 from tests.conftest import client_for
 from tests.factories import ApiKeyFactory
 from tests.helpers import assert_error
+from tests.helpers import at_once as run_at_once
 from tests.reliability.conftest import count_case
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
@@ -45,30 +44,7 @@ def rates(monkeypatch):
 
 def at_once(requests: list[Callable[[], object]], *, threads: int = THREADS) -> list:
     """Runs every request from `threads` threads released together; returns the responses."""
-    threads = min(threads, len(requests))
-    barrier = threading.Barrier(threads)
-    results: list = []
-    errors: list = []
-    lock = threading.Lock()
-
-    def run(batch: list[Callable[[], object]]) -> None:
-        try:
-            barrier.wait()
-            for request in batch:
-                response = request()
-                with lock:
-                    results.append(response)
-        except Exception as exc:  # surfaced below: a thread must not fail silently
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    pool = [threading.Thread(target=run, args=(requests[i::threads],)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    assert errors == []
+    results = run_at_once(requests, threads=threads)
     count_case("rate limits: concurrent requests", len(results))
     return results
 
