@@ -45,6 +45,7 @@ def _operations() -> list:
         path("", include("leads.urls")),
         path("", include("credits.urls")),
         path("", include("enrichment.urls")),
+        path("", include("agents.urls")),
     ]
 
 

@@ -64,7 +64,13 @@ class CreditsEstimateApi(APIView):
         list_id = serializers.CharField(required=False, allow_null=True, max_length=64)
         filters = serializers.DictField(required=False, allow_null=True)
         row_count = serializers.IntegerField(
-            required=False, allow_null=True, min_value=0, help_text="Ignored: rows are derived."
+            required=False,
+            allow_null=True,
+            min_value=0,
+            help_text=(
+                "Ignored: rows are derived; for run_smart_agent, the run's max_rows (rows are "
+                "the list's, at most this many)."
+            ),
         )
         scope = serializers.CharField(required=False, allow_null=True, allow_blank=True)
         agent_type = serializers.CharField(required=False, allow_null=True, allow_blank=True)
@@ -83,7 +89,12 @@ class CreditsEstimateApi(APIView):
             max_length=2000,
         )
         extra = serializers.DictField(
-            required=False, allow_null=True, help_text='`{"output": "overwrite"}` prices all rows.'
+            required=False,
+            allow_null=True,
+            help_text=(
+                '`{"output": "overwrite"}` prices all rows; `{"column_name": …}` names a smart '
+                "agent's column (also accepted at the top level)."
+            ),
         )
 
     class OutputSerializer(serializers.Serializer):
@@ -108,6 +119,8 @@ class CreditsEstimateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         tool = data["tool"]
+        if tool == Tool.RUN_SMART_AGENT:
+            return Response(self.OutputSerializer(_smart_agent_estimate(request, data)).data)
         enrichment_type = prices.resolve_enrichment_type(
             enrichment_type=data.get("enrichment_type"),
             scope=data.get("scope"),
@@ -141,6 +154,38 @@ class CreditsEstimateApi(APIView):
             "timestamp_ms": timestamp_ms(),
         }
         return Response(self.OutputSerializer(body).data)
+
+
+def _smart_agent_estimate(request: ApiRequest, data: dict) -> dict:
+    """`run_smart_agent`: rows are the list's, at most `row_count` (the run's `max_rows`; none
+    for `lead_scope: "all"`); the quote binds list, agent type and column name."""
+    extra = data.get("extra") or {}
+    column_name = request.data.get("column_name") or extra.get("column_name")
+    estimate = quote_create(
+        workspace=request.auth.workspace,
+        tool=Tool.RUN_SMART_AGENT,
+        params={
+            "list_id": data.get("list_id"),
+            "agent_type": data.get("agent_type"),
+            "column_name": column_name if isinstance(column_name, str) else None,
+        },
+        row_limit=data.get("row_count"),
+    )
+    quote = estimate.quote
+    return {
+        "quote_id": quote.quote_id,
+        "expires_at": int(quote.expires_at.timestamp()),
+        "estimated_cost": quote.estimated_cost,
+        "tool": quote.tool,
+        "row_count": quote.row_count,
+        "filter_hash": estimate.filter_hash,
+        "available_credits": estimate.available_credits,
+        "sufficient": estimate.sufficient,
+        "already_enriched": 0,
+        "to_enrich": quote.row_count,
+        "enrichment_type": None,
+        "timestamp_ms": timestamp_ms(),
+    }
 
 
 class LedgerEntrySerializer(serializers.Serializer):

@@ -3,7 +3,9 @@
 `enrich_list` and `enrich_task` rows are a lead list / a search cohort, owned by the leads app,
 which sits above credits: leads registers a counter for each (`LeadsConfig.ready`) instead of
 credits importing it. A counter returns `(total, already_enriched)` for the canonical params
-of its tool and raises `NotFound` for an unknown or other workspace's list / cohort."""
+of its tool and raises `NotFound` for an unknown or other workspace's list / cohort.
+`run_smart_agent` rows are counted by the agents app, which also refuses there an agent type
+that needs a language model when none is configured."""
 
 from typing import Protocol
 
@@ -13,7 +15,7 @@ from accounts.models import Workspace
 from credits.models import Tool
 
 # A list's or a cohort's rows are counted by the leads app; a person or a company is one row.
-_COUNTED_TOOLS = (Tool.ENRICH_LIST, Tool.ENRICH_TASK)
+_COUNTED_TOOLS = (Tool.ENRICH_LIST, Tool.ENRICH_TASK, Tool.RUN_SMART_AGENT)
 
 
 class ScopeCounter(Protocol):

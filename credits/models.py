@@ -55,6 +55,7 @@ class Tool(models.TextChoices):
     ENRICH_PERSON = "enrich_person"
     ENRICH_COMPANY = "enrich_company"
     ENRICH_TASK = "enrich_task"
+    RUN_SMART_AGENT = "run_smart_agent"
 
 
 class RefundStatus(models.TextChoices):

@@ -75,6 +75,51 @@ def resolve_enrichment_type(
     return EnrichmentType.PARTIAL
 
 
+class AgentType(models.TextChoices):
+    """What a smart agent writes into a list column (the SDK's `agent_type` enum)."""
+
+    CUSTOM_AI = "custom_ai"
+    COLD_INTRO_EMAIL = "cold_intro_email"
+    TITLE_NORMALIZER = "title_normalizer"
+    COMPANY_INTEL = "company_intel"
+    PAIN_POINT_HYPOTHESIS = "pain_point_hypothesis"
+
+
+# Credits per row that produced a value, per agent type: the deterministic normaliser costs
+# least; types that always need a language model cost more; the template and company brief
+# types sit between (deterministic, polished by a model when one is configured).
+AGENT_PRICE_PER_ROW: dict[str, int] = {
+    AgentType.TITLE_NORMALIZER: 1,
+    AgentType.COMPANY_INTEL: 2,
+    AgentType.CUSTOM_AI: 2,
+    AgentType.COLD_INTRO_EMAIL: 3,
+    AgentType.PAIN_POINT_HYPOTHESIS: 3,
+}
+
+
+def agent_type_normalize(value: str | None) -> AgentType:
+    """The SDK's default is `custom_ai`; anything unknown is a validation error."""
+    key = (value or AgentType.CUSTOM_AI).strip().lower()
+    if key not in AgentType.values:
+        raise ValidationFailed(
+            details={
+                "agent_type": [
+                    f"Unknown agent type; expected one of {', '.join(AgentType.values)}."
+                ]
+            }
+        )
+    return AgentType(key)
+
+
+def agent_row_price(agent_type: str) -> int:
+    return AGENT_PRICE_PER_ROW[agent_type_normalize(agent_type)]
+
+
+def agent_reserve_cost(*, agent_type: str, rows: int) -> int:
+    """The most a run over `rows` rows can cost (every row produces a value): its hold."""
+    return agent_row_price(agent_type) * rows
+
+
 def price_per_lead(enrichment_type: str) -> int:
     return PRICE_PER_LEAD[normalize_enrichment_type(enrichment_type)]
 

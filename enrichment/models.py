@@ -51,6 +51,8 @@ class Workflow(TimestampedModel):
         PERSON = "person"
         BULK = "bulk"
         TASK = "task"
+        # A smart-agent run (the agents app): the same items, claims and settlement.
+        AGENT = "agent"
 
     class Output(models.TextChoices):
         SKIP_EXISTING = "skip_existing"
@@ -139,7 +141,8 @@ class Workflow(TimestampedModel):
 
 
 def new_workflow_id(kind: str) -> str:
-    prefix = "enrich" if kind == Workflow.Kind.PERSON else "bulk-enrich"
+    prefixes = {Workflow.Kind.PERSON: "enrich", Workflow.Kind.AGENT: "agent"}
+    prefix = prefixes.get(kind, "bulk-enrich")
     return f"{prefix}-{secrets.token_hex(12)}"
 
 

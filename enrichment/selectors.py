@@ -41,6 +41,7 @@ def workflow_get(*, workspace: Workspace, workflow_id: str) -> Workflow:
         workflow_id = cohort.workflow_id if cohort and cohort.workflow_id else ""
     workflow = (
         Workflow.objects.filter(workspace=workspace, pk=workflow_id)
+        .exclude(kind=Workflow.Kind.AGENT)  # smart-agent runs answer at /smart-agents
         .select_related("lead_list")
         .first()
     )
@@ -74,9 +75,13 @@ def items_page(
 
 
 def jobs_active(*, workspace: Workspace) -> QuerySet[Workflow]:
-    return Workflow.objects.filter(
-        workspace=workspace, status__in=(WorkflowStatus.PENDING, WorkflowStatus.RUNNING)
-    ).order_by("-created_at")
+    return (
+        Workflow.objects.filter(
+            workspace=workspace, status__in=(WorkflowStatus.PENDING, WorkflowStatus.RUNNING)
+        )
+        .exclude(kind=Workflow.Kind.AGENT)
+        .order_by("-created_at")
+    )
 
 
 _FIELD_TYPES: dict[str, tuple[str, ...]] = {

@@ -15,6 +15,7 @@ only digits, so a spreadsheet can at most read it as a number, never run anythin
 
 import csv
 import hashlib
+import json
 import os
 import time
 import uuid
@@ -85,21 +86,27 @@ class LinkExpired(ApplicationError):
     default_message = "This download link has expired; export the list again for a new one."
 
 
-def resolve_columns(requested: Sequence[str] | None) -> list[str]:
+def resolve_columns(
+    requested: Sequence[str] | None,
+    *,
+    lead_list: LeadList | None = None,
+    include_custom: bool = True,
+) -> list[str]:
     """Accepts repeated values and comma-separated ones (`columns=a,b&columns=c`); unknown
-    names are a 400 listing the known ones."""
+    names are a 400 listing the known ones. The list's custom columns (a smart agent's output)
+    may be named, and follow the default set unless `include_custom` is false."""
+    custom = list(lead_list.custom_columns) if lead_list is not None else []
     names: list[str] = []
     for value in requested or []:
         names.extend(part.strip() for part in value.split(",") if part.strip())
     if not names:
-        return list(DEFAULT_COLUMNS)
-    unknown = [name for name in names if name not in COLUMNS]
+        return list(DEFAULT_COLUMNS) + (custom if include_custom else [])
+    known = [*COLUMNS, *custom]
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise ValidationFailed(
             details={
-                "columns": [
-                    f"Unknown column(s): {', '.join(unknown)}. Known: {', '.join(COLUMNS)}."
-                ]
+                "columns": [f"Unknown column(s): {', '.join(unknown)}. Known: {', '.join(known)}."]
             }
         )
     return list(dict.fromkeys(names))
@@ -116,16 +123,25 @@ def _json_value(value: Any) -> Any:
 def _rows(
     *, lead_list: LeadList, columns: list[str], after: int, limit: int
 ) -> list[tuple[int, dict[str, Any]]]:
-    paths = [COLUMNS[name] for name in columns]
+    builtin = [name for name in columns if name in COLUMNS]
     rows = (
         ListMembership.objects.filter(lead_list=lead_list, id__gt=after)
         .order_by("id")
-        .values_list("id", *paths)[:limit]
+        .values_list("id", "custom_values", *[COLUMNS[name] for name in builtin])[:limit]
     )
-    return [
-        (row[0], {name: _json_value(value) for name, value in zip(columns, row[1:], strict=True)})
-        for row in rows
-    ]
+    page = []
+    for row in rows:
+        values = dict(zip(builtin, row[2:], strict=True))
+        page.append(
+            (
+                row[0],
+                {
+                    name: _json_value(values[name] if name in COLUMNS else row[1].get(name))
+                    for name in columns
+                },
+            )
+        )
+    return page
 
 
 def export_json_page(
@@ -138,7 +154,7 @@ def export_json_page(
 ) -> dict[str, Any]:
     """One page of the SDK's `ExportJsonResponse`. The cursor is bound to the list."""
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
-    chosen = resolve_columns(columns)
+    chosen = resolve_columns(columns, lead_list=lead_list)
     position = decode_cursor(cursor, kind=_CURSOR_KIND)
     if position is not None and position.get("list") != str(lead_list.pk):
         raise ValidationFailed(details={"cursor": ["This cursor belongs to another list."]})
@@ -170,7 +186,8 @@ def _csv_cell(value: Any, *, escape_formulas: bool) -> str:
     value = _json_value(value)
     if value is None:
         return ""
-    text = str(value)
+    # A smart agent's structured value (title_normalizer's) as compact JSON text.
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
     if not escape_formulas or (text.startswith("+") and _is_e164_phone(text)):
         return text
     return csv_safe_cell(text)
@@ -315,14 +332,16 @@ def export_csv_create(
     list_id: uuid.UUID | str,
     columns: Sequence[str] | None = None,
     escape_formulas: bool = True,
+    include_custom: bool = True,
 ) -> CsvExport:
     """Signs a download link for the list's CSV (valid SLUICE_EXPORT_URL_TTL_SECONDS, and only
     while the list exists and `api_key` is active). The file is written only when no file of
     the same list, columns and rows exists yet: the list is read once to fingerprint it, and a
     second time to write it when it changed. `escape_formulas=False` writes every cell as
-    stored (a different text, so a different file)."""
+    stored (a different text, so a different file). `include_custom=False` leaves the list's
+    custom (smart-agent) columns out of the default set."""
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
-    chosen = resolve_columns(columns)
+    chosen = resolve_columns(columns, lead_list=lead_list, include_custom=include_custom)
     ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
     directory = _workspace_dir(workspace.pk)
     directory.mkdir(parents=True, exist_ok=True)

@@ -251,7 +251,8 @@ class ExportLeadRowSerializer(serializers.Serializer):
 
     def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
         data = super().to_representation(instance)
-        return {column: data[column] for column in instance}
+        # A list's custom (smart-agent) column is not a declared field: its value as stored.
+        return {column: data.get(column, instance[column]) for column in instance}
 
 
 class ExportJsonApi(APIView):
@@ -315,8 +316,10 @@ class ExportCsvApi(APIView):
         columns = serializers.ListField(
             child=serializers.CharField(), required=False, allow_null=True
         )
-        # Cleanlist's smart-agent columns; Sluice has none, so there is nothing to append.
-        include_smart_agents = serializers.BooleanField(default=True)
+        include_smart_agents = serializers.BooleanField(
+            default=True,
+            help_text="Append the list's smart-agent columns to the default column set.",
+        )
         escape_formulas = serializers.BooleanField(
             default=True,
             help_text=(
@@ -345,6 +348,7 @@ class ExportCsvApi(APIView):
             list_id=params.validated_data["list_id"],
             columns=params.validated_data.get("columns"),
             escape_formulas=params.validated_data["escape_formulas"],
+            include_custom=params.validated_data["include_smart_agents"],
         )
         url = absolute_url(
             request, f"export/csv/download/{export.file_id}?token={quote(export.token, safe='')}"

@@ -349,3 +349,17 @@ def search_page(*, queryset: QuerySet, kind: str, limit: int, cursor: str | None
     total = queryset.count()
     rows, next_cursor = _newest_first_page(queryset, kind=kind, limit=limit, cursor=cursor)
     return Page(items=rows, total=total, cursor=next_cursor)
+
+
+def list_column_values(
+    *, lead_list_id: uuid.UUID | str, column: str, lead_ids: list[Any]
+) -> dict[str, Any]:
+    """lead id → the value the list's `column` holds for it (only leads holding one)."""
+    rows = ListMembership.objects.filter(
+        lead_list_id=lead_list_id, lead_id__in=lead_ids
+    ).values_list("lead_id", "custom_values")
+    return {
+        str(lead_id): values[column]
+        for lead_id, values in rows
+        if values.get(column) not in (None, "")
+    }

@@ -385,3 +385,47 @@ def company_search(
             source="search_companies",
         )
     return page, cohort
+
+
+# --- Custom columns (a smart agent's output) ------------------------------------------------
+
+
+def list_column_add(*, lead_list_id: uuid.UUID | str, column: str) -> None:
+    """Adds `column` to the list's custom columns (once), under the list's row lock."""
+    with transaction.atomic():
+        lead_list = LeadList.objects.select_for_update().get(pk=lead_list_id)
+        if column not in lead_list.custom_columns:
+            lead_list.custom_columns = [*lead_list.custom_columns, column]
+            lead_list.save(update_fields=["custom_columns", "updated_at"])
+
+
+def list_column_write(
+    *,
+    lead_list_id: uuid.UUID | str,
+    column: str,
+    values: Mapping[str, Any],
+    overwrite: bool,
+) -> set[str]:
+    """Writes lead id → value into the list's `column`; without `overwrite`, a lead that
+    already holds a value keeps it. Returns the lead ids written. Locks the memberships in id
+    order (two runs filling other columns of the same leads never lose each other's values);
+    call it inside the transaction that records the values elsewhere."""
+    if not values:
+        return set()
+    written: set[str] = set()
+    with transaction.atomic():
+        memberships = list(
+            ListMembership.objects.select_for_update()
+            .filter(lead_list_id=lead_list_id, lead_id__in=list(values))
+            .order_by("id")
+        )
+        for membership in memberships:
+            lead_id = str(membership.lead_id)
+            if not overwrite and membership.custom_values.get(column) not in (None, ""):
+                continue
+            membership.custom_values = {**membership.custom_values, column: values[lead_id]}
+            written.add(lead_id)
+        ListMembership.objects.bulk_update(
+            [m for m in memberships if str(m.lead_id) in written], ["custom_values"]
+        )
+    return written

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import BASE_DIR, VAR_DIR, env  # noqa: F401 - BASE_DIR is a setting too
 
+from .agents import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .limits import *  # noqa: F403
 from .limits import (
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "credits",
     "providers",
     "enrichment",
+    "agents",  # smart agents: list columns filled per lead, run as enrichment workflows
     "compat",  # the seed vendors' own APIs (Lance, Enrich Leads, LocalLeads)
     "ops",  # /healthz, /readyz, /metrics
 ]

@@ -74,6 +74,9 @@ SLUICE_WATERFALL_PHONE = env.list("SLUICE_WATERFALL_PHONE", default=["prospeo", 
 SLUICE_WATERFALL_COMPANY = env.list("SLUICE_WATERFALL_COMPANY", default=["pdl"])
 SLUICE_VERIFIER = env.str("SLUICE_VERIFIER", default="zerobounce")
 SLUICE_SANDBOX_ALLOWED = env.bool("SLUICE_ALLOW_SANDBOX_IN_PRODUCTION", default=False)
+# Likewise the sandbox language model: no model unless one is configured; naming the sandbox
+# stops the process at start (agents.llm.sandbox_model_check) without the same opt-in.
+SLUICE_LLM_PROVIDER = env.str("SLUICE_LLM_PROVIDER", default="none")
 
 # Static files are collected when the image is built (and again by compose's migrate service):
 # hashed names, cached for a year, gzip-compressed ahead of time.

@@ -89,6 +89,8 @@ def canonical_params(
     entity_ids: list[str] | None = None,
     enrichment_type: str | None = None,
     output: str | None = None,
+    agent_type: str | None = None,
+    column_name: str | None = None,
 ) -> dict:
     """The parameters a quote for `tool` is bound to, in one canonical form, so the estimate
     and the paid call compare like with like (`phone-only` = `phone_only`, entity ids as a
@@ -100,6 +102,8 @@ def canonical_params(
         )
     if tool == Tool.ENRICH_COMPANY:
         return {}
+    if tool == Tool.RUN_SMART_AGENT:
+        return _smart_agent_params(list_id=list_id, agent_type=agent_type, column_name=column_name)
     kind = prices.normalize_enrichment_type(enrichment_type or EnrichmentType.PARTIAL)
     if tool == Tool.ENRICH_PERSON:
         return {"enrichment_type": kind}
@@ -123,8 +127,35 @@ def canonical_params(
     return {"task_id": task_id, "entity_ids": ids, "enrichment_type": kind}
 
 
+def _smart_agent_params(
+    *, list_id: str | uuid.UUID | None, agent_type: str | None, column_name: str | None
+) -> dict:
+    """A smart-agent quote is bound to the list, the agent type and the column it fills (the
+    row count is bound apart, as for every tool)."""
+    if not list_id:
+        raise ValidationFailed(details={"list_id": ["Required for run_smart_agent."]})
+    try:
+        list_id = str(uuid.UUID(str(list_id)))
+    except ValueError:
+        raise NotFound(f"No lead list {list_id}.") from None
+    if not column_name or len(column_name) > 100:
+        raise ValidationFailed(
+            details={
+                "column_name": [
+                    "Required for run_smart_agent (1 to 100 characters; for an estimate, "
+                    "send it as `column_name` or `extra.column_name`)."
+                ]
+            }
+        )
+    return {
+        "list_id": list_id,
+        "agent_type": prices.agent_type_normalize(agent_type),
+        "column_name": column_name,
+    }
+
+
 def _filter_hash(tool: str, params: dict) -> str:
-    if tool == Tool.ENRICH_LIST:
+    if tool in (Tool.ENRICH_LIST, Tool.RUN_SMART_AGENT):
         return _digest({"list_id": params["list_id"]})[:16]
     if tool == Tool.ENRICH_TASK:
         return _digest({"task_id": params["task_id"], "entity_ids": params["entity_ids"]})[:16]
@@ -134,6 +165,8 @@ def _filter_hash(tool: str, params: dict) -> str:
 def _cost(*, tool: str, params: dict, rows: int) -> int:
     if tool == Tool.ENRICH_COMPANY:
         return prices.company_cost(companies=rows)
+    if tool == Tool.RUN_SMART_AGENT:
+        return prices.agent_reserve_cost(agent_type=params["agent_type"], rows=rows)
     return prices.reserve_cost(enrichment_type=params["enrichment_type"], leads=rows)
 
 
@@ -149,12 +182,17 @@ class Estimate:
         return self.available_credits >= self.quote.estimated_cost
 
 
-def quote_create(*, workspace: Workspace, tool: str, params: dict) -> Estimate:
+def quote_create(
+    *, workspace: Workspace, tool: str, params: dict, row_limit: int | None = None
+) -> Estimate:
     """Prices `tool` over its scope and issues a signed quote. `params` are passed through
-    canonical_params. Rows come from the list / cohort, never from the caller. Free: it
-    reserves nothing, so `sufficient` is advice, not a promise."""
+    canonical_params. Rows come from the list / cohort, never from the caller; `row_limit`
+    (a smart agent's `max_rows`) can only lower them. Free: it reserves nothing, so
+    `sufficient` is advice, not a promise."""
     params = canonical_params(tool=tool, **params)
     total, already_enriched = scope_counts(workspace=workspace, tool=tool, params=params)
+    if row_limit is not None and total > row_limit:
+        total, already_enriched = row_limit, min(already_enriched, row_limit)
     to_enrich = total if params.get("output") == "overwrite" else total - already_enriched
     keys = _signing_keys()
     kid = next(iter(keys))

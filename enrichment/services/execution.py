@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from common.bulk import insert_defaults, rows_update
-from enrichment import dispatch, waterfall
+from enrichment import chunk_processors, dispatch, waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services.lifecycle import (
     items_cancel_queued,
@@ -199,7 +199,11 @@ def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
         return
     token = secrets.token_hex(16)
     items = _claim(workflow, chunk_no, token)
-    if items:
+    # Another app's kind of workflow (agents) runs its own work on the same claims.
+    processor = chunk_processors.for_kind(workflow.kind)
+    if items and processor is not None:
+        processor(workflow=workflow, claim_token=token, items=items)
+    elif items:
         plans = [waterfall.plan_for(workflow, item.lead) for item in items]
         worst_case = sum(plan.max_cost for plan in plans)
         budget = _claim_budget(workflow, worst_case)

@@ -576,3 +576,41 @@ def filtered_list_enrichment_start(
         max_credits=max_credits,
         preview=preview,
     )
+
+
+# --- Other apps' kinds ------------------------------------------------------------------------
+
+
+def workflow_start_for_leads(
+    *,
+    workspace: Workspace,
+    kind: str,
+    lead_list: LeadList,
+    lead_ids: list,
+    credits_reserved: int,
+    quote: Quote | None,
+    api_key: ApiKey | None = None,
+) -> Workflow:
+    """A workflow of another app's kind (a smart-agent run) over explicit leads: workflow,
+    items and hold written inside the CALLER's transaction (which redeems the quote and adds
+    its own rows), enqueued after that transaction commits."""
+    plan = Plan(
+        enrichment_type="",
+        total=len(lead_ids),
+        already_enriched=0,
+        to_enrich=len(lead_ids),
+        estimated_cost=credits_reserved,
+        credits_reserved=credits_reserved,
+        available_credits=0,
+    )
+    workflow = _create(
+        workspace=workspace,
+        kind=kind,
+        plan=plan,
+        lead_list=lead_list,
+        quote=quote,
+        lead_ids=lead_ids,
+        api_key=api_key,
+    )
+    _enqueue_on_commit(workflow)
+    return workflow

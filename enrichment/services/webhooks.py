@@ -81,7 +81,10 @@ def event_payload(workflow: Workflow) -> dict[str, Any]:
 
 
 def webhooks_enqueue_for(*, workflow: Workflow) -> None:
-    """Records one delivery per active endpoint (once per event) and sends them after commit."""
+    """Records one delivery per active endpoint (once per event) and sends them after commit.
+    Smart-agent runs send none: the event and its body describe an enrichment."""
+    if workflow.kind == Workflow.Kind.AGENT:
+        return
     endpoints = list(
         WebhookEndpoint.objects.filter(workspace=workflow.workspace_id, is_active=True)
     )

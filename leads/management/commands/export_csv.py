@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if lead_list is None:
             raise CommandError(f"No list named {list_name!r} in workspace {target.name!r}.")
         try:
-            chosen = resolve_columns(columns)
+            chosen = resolve_columns(columns, lead_list=lead_list)
         except ApplicationError as exc:
             raise CommandError(error_text(exc)) from exc
         path = Path(output)
