@@ -129,7 +129,14 @@ class OpenAICompatibleModel:
             except openai.APIConnectionError:
                 limits.breaker_failure(LIMITS_NAME, self._policy)
                 wait, error = None, "the model could not be reached"
-            except (openai.APIResponseValidationError, ValueError, KeyError, TypeError):
+            except (
+                openai.APIResponseValidationError,
+                ValueError,
+                KeyError,
+                IndexError,
+                TypeError,
+                AttributeError,
+            ):
                 raise ModelError("the model's answer was malformed") from None
             else:
                 limits.breaker_success(LIMITS_NAME)
