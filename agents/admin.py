@@ -17,7 +17,7 @@ class AgentRunAdmin(admin.ModelAdmin):
         "status",
         "progress",
         "charged",
-        "model",
+        "language_model",
         "created_at",
     )
     list_filter = ("agent_type", "workflow__status")
@@ -44,7 +44,7 @@ class AgentRunAdmin(admin.ModelAdmin):
         return obj.workflow.credits_charged
 
     @admin.display(description="model")
-    def model(self, obj: AgentRun) -> str:
+    def language_model(self, obj: AgentRun) -> str:
         if obj.model_name == "sandbox":
             return f"sandbox {SANDBOX_MARK} (invented text)"
         return obj.model_name or "—"

@@ -250,7 +250,7 @@ def _record(
             .values_list("id", flat=True)
         )
         recorded, outputs, column = [], [], {}
-        counts = {
+        counts: dict[str, int] = {
             ItemStatus.COMPLETED: 0,
             ItemStatus.NOT_FOUND: 0,
             ItemStatus.FAILED: 0,

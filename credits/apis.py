@@ -88,6 +88,13 @@ class CreditsEstimateApi(APIView):
             allow_null=True,
             max_length=2000,
         )
+        column_name = serializers.CharField(
+            required=False,
+            allow_null=True,
+            max_length=100,
+            trim_whitespace=False,
+            help_text="run_smart_agent: the column the run fills (or `extra.column_name`).",
+        )
         extra = serializers.DictField(
             required=False,
             allow_null=True,
@@ -160,7 +167,7 @@ def _smart_agent_estimate(request: ApiRequest, data: dict) -> dict:
     """`run_smart_agent`: rows are the list's, at most `row_count` (the run's `max_rows`; none
     for `lead_scope: "all"`); the quote binds list, agent type and column name."""
     extra = data.get("extra") or {}
-    column_name = request.data.get("column_name") or extra.get("column_name")
+    column_name = data.get("column_name") or extra.get("column_name")
     estimate = quote_create(
         workspace=request.auth.workspace,
         tool=Tool.RUN_SMART_AGENT,

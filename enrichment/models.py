@@ -141,7 +141,7 @@ class Workflow(TimestampedModel):
 
 
 def new_workflow_id(kind: str) -> str:
-    prefixes = {Workflow.Kind.PERSON: "enrich", Workflow.Kind.AGENT: "agent"}
+    prefixes: dict[str, str] = {Workflow.Kind.PERSON: "enrich", Workflow.Kind.AGENT: "agent"}
     prefix = prefixes.get(kind, "bulk-enrich")
     return f"{prefix}-{secrets.token_hex(12)}"
 

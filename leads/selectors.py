@@ -352,7 +352,7 @@ def search_page(*, queryset: QuerySet, kind: str, limit: int, cursor: str | None
 
 
 def list_column_values(
-    *, lead_list_id: uuid.UUID | str, column: str, lead_ids: list[Any]
+    *, lead_list_id: uuid.UUID, column: str, lead_ids: list[Any]
 ) -> dict[str, Any]:
     """lead id → the value the list's `column` holds for it (only leads holding one)."""
     rows = ListMembership.objects.filter(

@@ -390,7 +390,7 @@ def company_search(
 # --- Custom columns (a smart agent's output) ------------------------------------------------
 
 
-def list_column_add(*, lead_list_id: uuid.UUID | str, column: str) -> None:
+def list_column_add(*, lead_list_id: uuid.UUID, column: str) -> None:
     """Adds `column` to the list's custom columns (once), under the list's row lock."""
     with transaction.atomic():
         lead_list = LeadList.objects.select_for_update().get(pk=lead_list_id)
@@ -401,7 +401,7 @@ def list_column_add(*, lead_list_id: uuid.UUID | str, column: str) -> None:
 
 def list_column_write(
     *,
-    lead_list_id: uuid.UUID | str,
+    lead_list_id: uuid.UUID,
     column: str,
     values: Mapping[str, Any],
     overwrite: bool,

@@ -31,12 +31,14 @@ def titled_list(workspace, titles=TITLES, *, blanks: int = 1):
     lead_list = LeadListFactory(workspace=workspace)
     leads = [LeadFactory(workspace=workspace, title=title) for title in titles]
     leads += [LeadFactory(workspace=workspace, title="") for _ in range(blanks)]
-    ListMembership.objects.bulk_create(ListMembership(lead_list=lead_list, lead=l) for l in leads)
+    ListMembership.objects.bulk_create(
+        ListMembership(lead_list=lead_list, lead=lead) for lead in leads
+    )
     return lead_list
 
 
 @pytest.fixture
-def sdk(live_server, funded, worker):
+def sdk(live_server, funded, worker):  # noqa: F811 - the shared fixture
     api_key = ApiKeyFactory(workspace=funded)
     with Cleanlist(access_token=api_key.raw_key, host=live_server.url) as client:
         yield client

@@ -57,7 +57,9 @@ def _start(workspace) -> Workflow:
     return run.workflow
 
 
-def test_crash_agent_run_whole_worker_sigkilled_then_replaced(funded, crash_settings, sole_consumer):
+def test_crash_agent_run_whole_worker_sigkilled_then_replaced(
+    funded, crash_settings, sole_consumer
+):
     before = balance_get(workspace=funded).balance
     first = WorkerProcess(env=CRASH_ENV, concurrency=2).start()
     try:
@@ -87,7 +89,8 @@ def test_crash_agent_run_whole_worker_sigkilled_then_replaced(funded, crash_sett
     assert_ledger_consistent(funded)
     items = WorkflowItem.objects.filter(workflow=workflow)
     assert items.count() == items.values("lead").distinct().count() == LEADS
-    assert workflow.completed == LEADS and workflow.failed == 0
+    assert workflow.completed == LEADS
+    assert workflow.failed == 0
     # exactly one settlement, charging the succeeded rows' price
     entries = LedgerEntry.objects.filter(workflow_id=workflow.pk)
     assert entries.filter(kind="charge").count() == 1
@@ -97,4 +100,6 @@ def test_crash_agent_run_whole_worker_sigkilled_then_replaced(funded, crash_sett
     # one value per lead, in the run's results and in the list's column
     assert AgentOutput.objects.filter(item__workflow=workflow).count() == LEADS
     column = ListMembership.objects.filter(lead_list_id=workflow.lead_list_id)
-    assert all(v["Angle"].startswith("[sandbox] ") for v in column.values_list("custom_values", flat=True))
+    assert all(
+        v["Angle"].startswith("[sandbox] ") for v in column.values_list("custom_values", flat=True)
+    )
