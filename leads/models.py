@@ -122,7 +122,7 @@ class LeadList(TimestampedModel):
     leads = models.ManyToManyField(Lead, through="ListMembership", related_name="lead_lists")
     # The list's own columns (a smart agent's output), in the order they were added; each
     # lead's value is in its membership's `custom_values`.
-    custom_columns = models.JSONField(default=list, blank=True)
+    custom_columns = models.JSONField(default=list, db_default=[], blank=True)
 
     class Meta:
         constraints = [
@@ -146,8 +146,9 @@ class ListMembership(models.Model):
     lead_list = models.ForeignKey(LeadList, on_delete=models.CASCADE, related_name="memberships")
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="memberships")
     added_at = models.DateTimeField(auto_now_add=True)
-    # This lead's values of the list's custom columns, by column name.
-    custom_values = models.JSONField(default=dict, blank=True)
+    # This lead's values of the list's custom columns, by column name. A database default
+    # too: the importers and list services insert memberships in SQL of their own.
+    custom_values = models.JSONField(default=dict, db_default={}, blank=True)
 
     class Meta:
         constraints = [

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0001_initial'),
         ('enrichment', '0004_alter_workflow_kind'),
-        ('leads', '0003_leadlist_custom_columns_listmembership_custom_values'),
+        ('leads', '0003_list_custom_columns'),
     ]
 
     operations = [
