@@ -14,10 +14,11 @@ FLOWER_ADDR ?= 127.0.0.1
 FLOWER_PORT ?= 5555
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format run web worker beat flower bench chaos migrate clean
+.PHONY: help install demo demo-agents test lint format run web worker beat flower bench chaos migrate clean
 
 help:
 	@echo "make demo    run the demo enrichment on embedded defaults (SQLite + local broker)"
+	@echo "make demo-agents  run the title_normalizer smart agent over the sample list (same defaults)"
 	@echo "make test    run the test suite (needs PostgreSQL and Redis on localhost)"
 	@echo "make lint    ruff lint + format check, import contracts, mypy"
 	@echo "make run     web (WEB_ADDR, default 127.0.0.1:8000) + worker + beat on the configured database and broker"
@@ -33,6 +34,9 @@ install: $(VENV)/.installed
 
 demo: install
 	$(MANAGE) demo
+
+demo-agents: install
+	$(MANAGE) demo_agents
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_FLAGS)
