@@ -51,7 +51,7 @@ def test_company_intel_brief_from_the_company_record(worker, funded, settings):
     unknown = LeadFactory(workspace=funded, company=None, company_name="", domain="")
     lead_list = LeadListFactory(workspace=funded)
     ListMembership.objects.bulk_create(
-        [ListMembership(lead_list=lead_list, lead=known), ListMembership(lead_list=lead_list, lead=unknown)]
+        ListMembership(lead_list=lead_list, lead=x) for x in (known, unknown)
     )
 
     workflow = _run(funded, lead_list, "company_intel", "Brief")
@@ -68,7 +68,7 @@ def test_cold_intro_email_fills_the_template(worker, funded):
     nameless = LeadFactory(workspace=funded, first_name="", company_name="Acme")
     lead_list = LeadListFactory(workspace=funded)
     ListMembership.objects.bulk_create(
-        [ListMembership(lead_list=lead_list, lead=lead), ListMembership(lead_list=lead_list, lead=nameless)]
+        ListMembership(lead_list=lead_list, lead=x) for x in (lead, nameless)
     )
 
     workflow = _run(
