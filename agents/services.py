@@ -28,12 +28,17 @@ from common.exceptions import EmptyLeadScope, ValidationFailed
 from credits import prices
 from credits import services as credits
 from credits.models import Tool
+from credits.prices import AgentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
+from enrichment.services.company import company_save_result
 from enrichment.services.start import workflow_start_for_leads
+from leads import canonical
 from leads.exports import COLUMNS as BUILTIN_COLUMNS
-from leads.models import Company, ListMembership
+from leads.models import Company, Lead, ListMembership
 from leads.selectors import lead_list_get, list_column_values
 from leads.services import list_column_add, list_column_write
+from providers import engine
+from providers.base import CompanyInput
 
 logger = logging.getLogger(__name__)
 
@@ -150,20 +155,48 @@ def _asks_model(agent_type: str) -> bool:
 # --- A chunk on a worker ----------------------------------------------------------------------
 
 
+def _company_record(company: Company) -> dict[str, Any]:
+    return {
+        "name": company.name,
+        "domain": company.domain or "",
+        "industry": company.industry,
+        "employee_count": company.employee_count,
+        "employee_count_range": company.employee_count_range,
+        "hq_location": company.hq_location,
+        "funding_stage": company.funding_stage,
+        "total_funding_usd": company.total_funding_usd,
+        "tech_stack": company.tech_stack,
+    }
+
+
+def _companies_look_up(run: AgentRun, items: list[WorkflowItem]) -> None:
+    """company_intel: a lead with a domain but no company record gets one from the company
+    waterfall (outside any transaction; the run's price pays for it), saved to the workspace's
+    companies and linked to the lead, as `POST /enrichment/company` would."""
+    for item in items:
+        lead = item.lead
+        domain = canonical.domain(lead.domain)
+        if lead.company_id or not domain:
+            continue
+        known = Company.objects.filter(workspace_id=lead.workspace_id, domain=domain).first()
+        if known is None:
+            query = CompanyInput(domain=domain, name=lead.company_name or None)
+            try:
+                result = engine.enrich_company(query, workspace_id=str(lead.workspace_id))
+            except Exception:  # a provider's outage leaves this lead briefed from its own fields
+                logger.warning("company lookup failed for %s", domain, exc_info=True)
+                continue
+            if result is None:
+                continue
+            known = company_save_result(workspace=run.workspace, result=result)
+        Lead.objects.filter(pk=lead.pk, company__isnull=True).update(company=known)
+        lead.company = known
+
+
 def _facts(items: list[WorkflowItem]) -> dict[int, kinds.LeadFacts]:
     company_ids = {item.lead.company_id for item in items if item.lead.company_id}
     companies = {
-        company.pk: {
-            "name": company.name,
-            "domain": company.domain or "",
-            "industry": company.industry,
-            "employee_count": company.employee_count,
-            "employee_count_range": company.employee_count_range,
-            "hq_location": company.hq_location,
-            "funding_stage": company.funding_stage,
-            "total_funding_usd": company.total_funding_usd,
-            "tech_stack": company.tech_stack,
-        }
+        company.pk: _company_record(company)
         for company in Company.objects.filter(pk__in=company_ids)
     }
     facts = {}
@@ -219,6 +252,8 @@ def agent_chunk_process(*, workflow: Workflow, claim_token: str, items: list[Wor
             lead_ids=[item.lead_id for item in items],
         )
     todo = [item for item in items if str(item.lead_id) not in kept]
+    if run.agent_type == AgentType.COMPANY_INTEL:
+        _companies_look_up(run, todo)
     results = _produce_all(run, todo, _facts(todo))
     for item in items:
         if str(item.lead_id) in kept:

@@ -53,6 +53,12 @@ def _company_save(*, workspace: Workspace, result: CompanyResult, existing: Comp
     return company
 
 
+def company_save_result(*, workspace: Workspace, result: CompanyResult) -> Company:
+    """Saves a company waterfall answer obtained elsewhere (a smart agent's lookup, which its
+    own run pays for) into the workspace's company with that domain, or a new one."""
+    return _company_save(workspace=workspace, result=result, existing=None)
+
+
 def _lookup(*, workspace: Workspace, query: CompanyInput, existing: Company | None):
     """One company under its own one-credit hold: charged if found, released if not. Never a
     network call inside a transaction: the hold commits first, the provider is called outside

@@ -12,10 +12,15 @@ from agents.services import smart_agent_start
 from common.exceptions import ValidationFailed
 from credits.services import quote_create
 from leads.exports import resolve_columns, write_csv
-from leads.models import LeadList, ListMembership
+from leads.models import Company, Lead, LeadList, ListMembership
+from providers.adapters.sandbox import SandboxProvider
+from providers.base import CompanyInput
 from tests.agents.conftest import titled_list
 from tests.leads.factories import CompanyFactory, LeadFactory, LeadListFactory
-from tests.workers import assert_settled, wait_terminal
+from tests.workers import SANDBOX_INSTANCES, assert_settled, wait_terminal
+
+# The session worker's sandbox (tests/workers.py SANDBOX_ENV): which domains it knows.
+SANDBOX = SandboxProvider(name="sandbox", config=SANDBOX_INSTANCES["sandbox"])
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -61,6 +66,23 @@ def test_company_intel_brief_from_the_company_record(worker, funded, settings):
     # the worker's model is the sandbox: the brief comes back polished and marked as such
     assert values[str(known.pk)].startswith("[sandbox] ")
     assert (workflow.completed, workflow.not_found, workflow.credits_charged) == (1, 1, 2)
+
+
+def test_company_intel_looks_a_company_up_through_the_company_waterfall(worker, funded):
+    domains = [f"brief{n}.example.com" for n in range(100)]
+    found = next(
+        d for d in domains if SANDBOX.enrich_company(CompanyInput(domain=d)).kind == "found"
+    )
+    lead = LeadFactory(workspace=funded, company=None, company_name="", domain=found)
+    lead_list = LeadListFactory(workspace=funded)
+    ListMembership.objects.create(lead_list=lead_list, lead=lead)
+
+    workflow = _run(funded, lead_list, "company_intel", "Brief")
+
+    company = Company.objects.get(workspace=funded, domain=found)
+    assert Lead.objects.get(pk=lead.pk).company == company
+    assert _values(workflow)[str(lead.pk)].startswith("[sandbox] ")
+    assert workflow.credits_charged == 2  # the run's price covers the lookup
 
 
 def test_cold_intro_email_fills_the_template(worker, funded):
