@@ -65,7 +65,7 @@ def smart_agent_rows(*, workspace: Workspace, params: dict) -> tuple[int, int]:
     return ListMembership.objects.filter(lead_list=lead_list).count(), 0
 
 
-def _column_check(column_name: str) -> str:
+def _column_check(column_name: str) -> None:
     column = column_name.strip()
     if not column or len(column) > 100:
         raise ValidationFailed(details={"column_name": ["1 to 100 characters."]})
@@ -73,7 +73,6 @@ def _column_check(column_name: str) -> str:
         raise ValidationFailed(
             details={"column_name": [f"{column!r} is a built-in column of the list's exports."]}
         )
-    return column_name
 
 
 def smart_agent_start(
