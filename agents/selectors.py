@@ -32,8 +32,11 @@ def agent_runs_list(
 
 
 def agent_run_get(*, workspace: Workspace, run_id: str) -> AgentRun:
+    # PostgreSQL cannot even compare a text holding NUL: no such id can exist.
     run = (
-        AgentRun.objects.filter(workspace=workspace, pk=run_id.replace("\x00", ""))
+        None
+        if "\x00" in run_id
+        else AgentRun.objects.filter(workspace=workspace, pk=run_id)
         .select_related("workflow")
         .first()
     )

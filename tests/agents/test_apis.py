@@ -106,6 +106,7 @@ def test_run_without_credits_is_402_and_keeps_the_quote(api, workspace):
 
 def test_reads_of_another_workspace_are_404(api, other_api, workspace, other_workspace):
     assert_error(api.get("/api/v2/smart-agents/agent-missing"), 404, "not_found")
+    assert_error(api.get("/api/v2/smart-agents/agent-%00x"), 404, "not_found")
     assert_error(
         api.get(f"/api/v2/smart-agents?list_id={LeadListFactory(workspace=other_workspace).pk}"),
         404,
