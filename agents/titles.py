@@ -441,12 +441,20 @@ def _has(text: str, phrase: str) -> bool:
     return f" {phrase} " in f" {text} "
 
 
+# The rewrites as one pass: whole words only, the longest phrase first at each position
+# (so "directeur general" wins over "directeur"); a phrase listed twice keeps its first target.
+_REWRITE_TARGETS: dict[str, str] = {}
+for _source, _target in _REWRITES:
+    _REWRITE_TARGETS.setdefault(_source, _target)
+_REWRITE = re.compile(
+    r"(?<![a-z0-9])(?:"
+    + "|".join(re.escape(s) for s in sorted(_REWRITE_TARGETS, key=len, reverse=True))
+    + r")(?![a-z0-9])"
+)
+
+
 def _rewrite(role: str) -> str:
-    padded = f" {role} "
-    for source, target in _REWRITES:
-        padded = padded.replace(f" {source} ", f" {target} " if target else " ")
-        padded = padded.replace(f" {source} ", f" {target} " if target else " ")
-    return " ".join(padded.split())
+    return " ".join(_REWRITE.sub(lambda m: _REWRITE_TARGETS[m.group(0)], role).split())
 
 
 def _seniority_of(role: str) -> str | None:
