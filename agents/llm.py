@@ -15,16 +15,17 @@ import logging
 import random
 import re
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx2
-import openai
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from common.outgoing_http import ensure_no_transaction
 from providers.base import RateSpec
 from providers.limits import BreakerPolicy, get_limits
+
+if TYPE_CHECKING:
+    import openai
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class SandboxModel:
 # --- OpenAI-compatible servers ----------------------------------------------------------------
 
 
-def _retry_after(error: openai.APIStatusError) -> float | None:
+def _retry_after(error: "openai.APIStatusError") -> float | None:
     value = error.response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -89,7 +90,13 @@ class OpenAICompatibleModel:
     is_sandbox = False
 
     def __init__(self, *, base_url: str, api_key: str, model: str) -> None:
+        # Imported here, not at the top: the package takes seconds to import, and only a
+        # worker running a model-backed agent against such a server needs it.
+        import httpx2
+        import openai
+
         self.name = model
+        self._openai = openai
         self._client = openai.OpenAI(
             base_url=base_url or None,
             # A local server (Ollama, vLLM) takes any key; the package insists on one.
@@ -105,6 +112,7 @@ class OpenAICompatibleModel:
 
     def complete(self, *, system: str, user: str) -> str:
         ensure_no_transaction("a language model call")
+        openai = self._openai
         limits = get_limits()
         attempts = settings.SLUICE_LLM_MAX_RETRIES + 1
         for attempt in range(attempts):
