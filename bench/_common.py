@@ -226,8 +226,8 @@ def start_gunicorn(env: dict[str, str], *, workers: int = 2) -> Server:
             # Any answer will do (401 without a key): the server is up.
             requests.get(f"{server.base}/whoami", timeout=2)
             return server
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not bound yet, or no worker booted yet (a loaded machine)
         if time.monotonic() > deadline or process.poll() is not None:
             server.stop()
             sys.exit("gunicorn did not start")
