@@ -12,7 +12,7 @@ from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.services import quote_create
 from enrichment.models import Workflow, WorkflowItem, WorkflowStatus
-from leads.models import ListMembership
+from leads.models import Lead, ListMembership
 from tests.enrichment.factories import list_with_leads
 from tests.helpers import wait_until
 from tests.workers import (
@@ -25,7 +25,8 @@ from tests.workers import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 LEADS = 600
-PRICE = 2  # custom_ai
+PRICE = 3  # cold_intro_email
+NAMELESS = LEADS // 5  # leads the template cannot fill: no value, nothing charged
 # A slow sandbox model and small chunks: killed mid-run, a crash strands a few chunks, and the
 # short claim and stall windows let the sweeper recover them within the test.
 CRASH_ENV = {
@@ -47,12 +48,19 @@ def crash_settings(settings):
 
 def _start(workspace) -> Workflow:
     lead_list = list_with_leads(workspace, LEADS, title="Head of Growth")
-    params = {"list_id": str(lead_list.pk), "agent_type": "custom_ai", "column_name": "Angle"}
+    nameless = lead_list.memberships.order_by("id").values_list("lead_id", flat=True)[::5]
+    Lead.objects.filter(pk__in=list(nameless)).update(first_name="")
+    params = {
+        "list_id": str(lead_list.pk),
+        "agent_type": "cold_intro_email",
+        "column_name": "Angle",
+    }
     quote = quote_create(workspace=workspace, tool="run_smart_agent", params=params).quote
+    # The sandbox model polishes each filled template: slow enough to be killed mid-run.
     run = smart_agent_start(
-        workspace=workspace, api_key=None, list_id=lead_list.pk, agent_type="custom_ai",
-        prompt="One line on their likely priority.", column_name="Angle", lead_scope="subset",
-        max_rows=LEADS, quote_id=quote.quote_id, overwrite=False,
+        workspace=workspace, api_key=None, list_id=lead_list.pk, agent_type="cold_intro_email",
+        prompt="Hi {first_name}, a thought for {company}.", column_name="Angle",
+        lead_scope="subset", max_rows=LEADS, quote_id=quote.quote_id, overwrite=False,
     )  # fmt: skip
     return run.workflow
 
@@ -89,17 +97,20 @@ def test_crash_agent_run_whole_worker_sigkilled_then_replaced(
     assert_ledger_consistent(funded)
     items = WorkflowItem.objects.filter(workflow=workflow)
     assert items.count() == items.values("lead").distinct().count() == LEADS
-    assert workflow.completed == LEADS
-    assert workflow.failed == 0
-    # exactly one settlement, charging the succeeded rows' price
+    assert (workflow.completed, workflow.not_found, workflow.failed) == (
+        LEADS - NAMELESS, NAMELESS, 0,
+    )  # fmt: skip
+    # exactly one settlement, charging the succeeded rows' price and releasing the rest
     entries = LedgerEntry.objects.filter(workflow_id=workflow.pk)
     assert entries.filter(kind="charge").count() == 1
-    assert workflow.credits_charged == PRICE * workflow.completed
+    assert entries.filter(kind="release").count() == 1
+    assert workflow.credits_charged == PRICE * (LEADS - NAMELESS)
+    assert workflow.credits_refunded == PRICE * NAMELESS
     assert balance_get(workspace=funded).balance == before - workflow.credits_charged
     assert balance_get(workspace=funded).held == 0
-    # one value per lead, in the run's results and in the list's column
+    # one result per lead, and a value in the list's column for each lead that got one
     assert AgentOutput.objects.filter(item__workflow=workflow).count() == LEADS
     column = ListMembership.objects.filter(lead_list_id=workflow.lead_list_id)
-    assert all(
-        v["Angle"].startswith("[sandbox] ") for v in column.values_list("custom_values", flat=True)
-    )
+    values = [v.get("Angle") for v in column.values_list("custom_values", flat=True)]
+    assert sum(1 for v in values if v and v.startswith("[sandbox] ")) == LEADS - NAMELESS
+    assert values.count(None) == NAMELESS
