@@ -1,6 +1,7 @@
 """A smart-agent run survives a SIGKILLed worker like an enrichment run: every lead processed
-exactly once, one value per lead in the list's column, and one settlement that charges the
-succeeded rows. The sweeper is driven from the test, as beat would run it."""
+exactly once, a value in the list's column for each lead that got one, and one settlement that
+charges the succeeded rows and releases the rest. The sweeper is driven from the test, as beat
+would run it."""
 
 import signal
 
