@@ -197,9 +197,18 @@ def test_outgoing_http_guard_ignores_the_test_case_atomics():
 
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "common", "credits", "leads", "providers", "enrichment", "ops", "config")
-# A client of the demo's own local server, not a call Sluice makes to the outside.
-NOT_OUTGOING = {"common/outgoing_http.py", "ops/management/commands/demo.py"}
+APPS = (
+    "accounts", "common", "credits", "leads", "providers", "enrichment", "agents", "ops", "config"
+)  # fmt: skip
+NOT_OUTGOING = {
+    "common/outgoing_http.py",
+    # Clients of the demos' own local server, not calls Sluice makes to the outside.
+    "ops/management/commands/demo.py",
+    "ops/management/commands/demo_agents.py",
+    # The operator's model server, through the openai package (docs/agents.md: a local
+    # Ollama on loopback must stay reachable, so the public-address policy cannot apply).
+    "agents/llm.py",
+}
 OTHER_HTTP = re.compile(
     r"requests\.(Session|get|post|put|patch|delete|head|request)\(|urllib\.request|httpx|urlopen"
 )
