@@ -3,7 +3,7 @@ peak RSS during it.
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/bulk_100k.py [--leads N]
 
-On its own database (`sluice_bench_bulk`): imports N synthetic leads (name, domain, LinkedIn;
+On its own database (`<db>_bulk`): imports N synthetic leads (name, domain, LinkedIn;
 no email) through the import pipeline, starts a real gunicorn (2 workers) and a real Celery
 worker (prefork, 2 processes), gets a quote and POSTs /enrichment/bulk (partial: email with the
 default sandbox finder + sandbox verifier, no latency) through the HTTP API, and polls the

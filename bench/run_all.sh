@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark in turn (`make bench`), each on its own database (sluice_bench_<name>)
+# Runs every benchmark in turn (`make bench`), each on its own database (<db>_<name>, <db> being the database DATABASE_URL names)
 # on the PostgreSQL server of DATABASE_URL, with the Redis of REDIS_URL (its Celery queue is
 # purged: point REDIS_URL at a spare Redis DB). Prints figures; asserts nothing.
 #

@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/status_polling.py [--seconds 10]
 
 Needs `wrk` (Debian/Ubuntu: `apt-get install -y wrk`; macOS: `brew install wrk`); without it
-the benchmark says so and is skipped. On its own database (`sluice_bench_status`): a real
+the benchmark says so and is skipped. On its own database (`<db>_status`): a real
 gunicorn (sync workers, 2 x cores by default) with the per-key and per-workspace request limits
 set out of reach; a workflow of a 1,000-lead list left running (no Celery worker), whose
 GET /enrichment/status/{id} wrk hits with a valid key. The reference is GET /whoami with the

@@ -3,7 +3,7 @@ against the ideal throughput of the workers' call capacity.
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/waterfall_20k.py [--leads N]
 
-On its own database (`sluice_bench_waterfall`): the email waterfall is
+On its own database (`<db>_waterfall`): the email waterfall is
 `sandbox_a,sandbox_b,sandbox_c`, each answering after 200 ms and finding 40 % of the people it
 is asked about (the instances hash differently, so the waterfall really walks on: 1.96 calls
 per lead expected); no verifier, so every call is a finder call. A real gunicorn and a real
