@@ -153,7 +153,7 @@ def _open_chunks(workflow_id: str) -> list[int]:
 # --- Chunks -----------------------------------------------------------------------------------
 
 
-def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[WorkflowItem]:
+def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall.Row]:
     now = timezone.now()
     expired = now - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
     claimable = (
@@ -168,10 +168,10 @@ def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[WorkflowItem]:
         WorkflowItem.objects.filter(id__in=claimable).update(
             status=ItemStatus.RUNNING, claim_token=token, claimed_at=now
         )
-    return list(
-        WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no, claim_token=token)
-        .select_related("lead")
-        .order_by("id")
+    return waterfall.chunk_rows(
+        WorkflowItem.objects.filter(
+            workflow=workflow, chunk_no=chunk_no, claim_token=token
+        ).order_by("id")
     )
 
 
@@ -225,53 +225,37 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
     """Writes results, lead fields and counters in one transaction, only for the items this
     claim still owns (a claim taken over by another worker is not ours to write)."""
     now = timezone.now()
+    for outcome in outcomes:
+        outcome.apply_to_item(now)
+    for item in over_budget:
+        item.status, item.error, item.finished_at = ItemStatus.SKIPPED, OVER_BUDGET, now
     with transaction.atomic():
-        ids = [outcome.item.id for outcome in outcomes] + [item.id for item in over_budget]
-        mine = set(
-            WorkflowItem.objects.select_for_update()
-            .filter(id__in=ids, claim_token=token, status=ItemStatus.RUNNING)
-            .values_list("id", flat=True)
+        # Who wins: the UPDATE writes (and locks) only the items still claimed by this token;
+        # one taken over by another worker after our claim expired is left to that worker.
+        mine = rows_update(
+            WorkflowItem,
+            [outcome.item for outcome in outcomes] + over_budget,
+            waterfall.ITEM_FIELDS,
+            only_if={"claim_token": token, "status": ItemStatus.RUNNING},
         )
-        items, leads = [], []
+        leads = []
         counts = {"completed": 0, "not_found": 0, "failed": 0, "skipped": 0}
         found_emails = found_phones = refund_budget = 0
         for outcome in outcomes:
             if outcome.item.id not in mine:
                 refund_budget += outcome.plan.max_cost
                 continue
-            outcome.apply_to_item(now)
-            items.append(outcome.item)
             counts[outcome.item.status] += 1
             found_emails += bool(outcome.email)
             found_phones += bool(outcome.phone)
             refund_budget += outcome.plan.max_cost - outcome.item.credits_charged
             if outcome.apply_to_lead(workflow, now):
                 leads.append(outcome.item.lead)
-        for item in over_budget:
-            if item.id in mine:
-                item.status, item.error, item.finished_at = ItemStatus.SKIPPED, OVER_BUDGET, now
-                items.append(item)
-                counts["skipped"] += 1
-        rows_update(
-            WorkflowItem,
-            items,
-            [
-                "status",
-                "email",
-                "email_status",
-                "email_confidence",
-                "phone",
-                "provider",
-                "attempts",
-                "error",
-                "credits_charged",
-                "finished_at",
-            ],
-        )
+        counts["skipped"] += sum(1 for item in over_budget if item.id in mine)
         rows_update(Lead, leads, waterfall.LEAD_FIELDS)
         budget_back = refund_budget + unused_budget if workflow.max_credits is not None else 0
         Workflow.objects.filter(pk=workflow.pk).update(
-            processed=F("processed") + len(items),
+            processed=F("processed") + len(mine),
             completed=F("completed") + counts["completed"],
             not_found=F("not_found") + counts["not_found"],
             failed=F("failed") + counts["failed"],
