@@ -232,7 +232,7 @@ def start_gunicorn(env: dict[str, str], *, workers: int = 2) -> Server:
     while True:
         try:
             # Any answer will do (401 without a key): the server is up.
-            requests.get(f"{server.base}/whoami", timeout=2)
+            requests.get(f"{server.base}/whoami", timeout=10)
             return server
         except (requests.ConnectionError, requests.Timeout):
             pass  # not bound yet, or no worker booted yet (a loaded machine)
@@ -355,12 +355,19 @@ def quote(server: Server, tenant: Tenant, *, scope: str = "partial") -> str:
     return response.json()["quote_id"]
 
 
-def bulk_start(server: Server, tenant: Tenant, quote_id: str, *, scope: str = "partial") -> dict:
+def bulk_start(
+    server: Server,
+    tenant: Tenant,
+    quote_id: str | None,
+    *,
+    scope: str = "partial",
+    output: str = "skip_existing",
+) -> dict:
+    body = {"list_id": str(tenant.lead_list.pk), "scope": scope, "output": output}
+    if quote_id:
+        body["quote_id"] = quote_id
     response = requests.post(
-        f"{server.base}/enrichment/bulk",
-        headers=tenant.headers,
-        json={"list_id": str(tenant.lead_list.pk), "scope": scope, "quote_id": quote_id},
-        timeout=60,
+        f"{server.base}/enrichment/bulk", headers=tenant.headers, json=body, timeout=60
     )
     if response.status_code not in (200, 202):
         sys.exit(f"bulk start answered {response.status_code}: {response.text[:500]}")

@@ -376,15 +376,15 @@ class WaterfallEngine:
         return dataclasses.replace(outcome, ms=ms) if ms != outcome.ms else outcome
 
     def _wait_for_token(self, name: str, spec: Any) -> bool:
-        waited = 0.0
-        while True:
-            wait = self.limits.take_token(name, spec)
-            if wait <= 0:
-                return True
-            if waited + wait > self.max_token_wait:
-                return False
+        """Reserves this call's turn under the provider's shared rate limit and waits for it;
+        False when the turn is more than SLUICE_RATE_LIMIT_MAX_WAIT_S away. One request per
+        call however many wait (see `Limits.reserve_token`)."""
+        wait = self.limits.reserve_token(name, spec, self.max_token_wait)
+        if wait < 0:
+            return False
+        if wait > 0:
             time.sleep(wait)
-            waited += wait
+        return True
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""
