@@ -344,12 +344,14 @@ class RssSampler:
 # --- API --------------------------------------------------------------------------------------
 
 
-def quote(server: Server, tenant: Tenant, *, scope: str = "partial") -> str:
+def quote(
+    server: Server, tenant: Tenant, *, scope: str = "partial", output: str = "skip_existing"
+) -> str:
+    body = {"tool": "enrich_list", "list_id": str(tenant.lead_list.pk), "scope": scope}
+    if output != "skip_existing":
+        body["extra"] = {"output": output}
     response = requests.post(
-        f"{server.base}/credits/estimate",
-        headers=tenant.headers,
-        json={"tool": "enrich_list", "list_id": str(tenant.lead_list.pk), "scope": scope},
-        timeout=60,
+        f"{server.base}/credits/estimate", headers=tenant.headers, json=body, timeout=60
     )
     response.raise_for_status()
     return response.json()["quote_id"]

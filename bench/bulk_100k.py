@@ -77,7 +77,8 @@ def main() -> None:
         rerun = None
         if not args.no_rerun:
             # The same list again, every answer now in the result cache: pure overhead.
-            rerun = _run(server, tenant, worker, None, output="overwrite")
+            again_quote = quote(server, tenant, output="overwrite")
+            rerun = _run(server, tenant, worker, again_quote, output="overwrite")
     finally:
         worker.stop()
         server.stop()

@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 : "${REDIS_URL:?set REDIS_URL to a Redis DB the benchmarks may use (redis://…/N)}"
 
 echo "machine: $(nproc) cores, $(free -m | awk '/^Mem:/ {print $2}') MB RAM; $(uptime)"
-for script in bulk_100k waterfall_20k bulk_post_latency status_polling; do
+# bulk_100k prints the DB floor it measured in the same run and every figure's ratio to it.
+for script in bulk_100k waterfall_20k slow_provider bulk_post_latency status_polling; do
     echo
     echo "=== ${script} ($(date -u +%H:%M:%S) UTC)"
     "${BIN}/python" "bench/${script}.py"
+    echo "load after ${script}: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -294,11 +294,14 @@ class WaterfallEngine:
                 outcome = Outcome.skipped("circuit_open")
                 attempts.append(self._attempt(name, data_point, outcome))
                 return outcome, attempts
-            if spec is not None and not self._wait_for_token(name, spec):
-                outcome = Outcome.skipped("rate_limit_wait")
-                attempts.append(self._attempt(name, data_point, outcome))
-                return outcome, attempts
-            outcome = self._call(provider, data_point, subject)
+            # The provider's slot first, then its turn under the rate limit: a process never
+            # holds more turns than it has slots, so the queue of turns stays short.
+            with self._semaphores[name]:
+                if spec is not None and not self._wait_for_token(name, spec):
+                    outcome = Outcome.skipped("rate_limit_wait")
+                    attempts.append(self._attempt(name, data_point, outcome))
+                    return outcome, attempts
+                outcome = self._call(provider, data_point, subject)
             attempts.append(self._attempt(name, data_point, outcome))
             self._record(name, data_point, outcome, cached=False)
             last = attempt == self.max_retries
@@ -364,13 +367,12 @@ class WaterfallEngine:
 
     def _call(self, provider: Provider, data_point: DataPoint, subject: Any) -> Outcome:
         started = time.monotonic()
-        with self._semaphores[provider.name]:
-            try:
-                outcome = provider.lookup(data_point, subject)
-            except Exception:
-                # An adapter bug is this provider's problem, not the chunk's.
-                logger.exception("Provider %s raised", provider.name)
-                outcome = Outcome.permanent("adapter_error")
+        try:
+            outcome = provider.lookup(data_point, subject)
+        except Exception:
+            # An adapter bug is this provider's problem, not the chunk's.
+            logger.exception("Provider %s raised", provider.name)
+            outcome = Outcome.permanent("adapter_error")
         ms = int((time.monotonic() - started) * 1000)
         # Most sandbox answers take no measurable time: spare them the copy.
         return dataclasses.replace(outcome, ms=ms) if ms != outcome.ms else outcome

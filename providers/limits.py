@@ -199,9 +199,7 @@ class RedisLimits:
     @_fail_open(0.0)
     def reserve_token(self, provider: str, spec: RateSpec, max_wait: float) -> float:
         keys = self._keys(provider)
-        return float(
-            self._reserve(keys=[keys["bucket"]], args=[spec.rate, spec.burst, max_wait])
-        )
+        return float(self._reserve(keys=[keys["bucket"]], args=[spec.rate, spec.burst, max_wait]))
 
     @_fail_open(True)
     def breaker_allows(self, provider: str, policy: BreakerPolicy) -> bool:
