@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from common.bulk import insert_defaults, rows_update
@@ -153,7 +153,8 @@ def _open_chunks(workflow_id: str) -> list[int]:
 # --- Chunks -----------------------------------------------------------------------------------
 
 
-def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall.Row]:
+def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem]:
+    """Claims the chunk's claimable items for `token`; returns them (not yet loaded)."""
     now = timezone.now()
     expired = now - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
     claimable = (
@@ -168,11 +169,9 @@ def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall.Row]
         WorkflowItem.objects.filter(id__in=claimable).update(
             status=ItemStatus.RUNNING, claim_token=token, claimed_at=now
         )
-    return waterfall.chunk_rows(
-        WorkflowItem.objects.filter(
-            workflow=workflow, chunk_no=chunk_no, claim_token=token
-        ).order_by("id")
-    )
+    return WorkflowItem.objects.filter(
+        workflow=workflow, chunk_no=chunk_no, claim_token=token
+    ).order_by("id")
 
 
 def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
@@ -198,12 +197,19 @@ def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
         workflow_settle_if_done(workflow_id=workflow_id)
         return
     token = secrets.token_hex(16)
-    items = _claim(workflow, chunk_no, token)
-    # Another app's kind of workflow (agents) runs its own work on the same claims.
+    # Another app's kind of workflow (agents) runs its own work on the same claims, with the
+    # items and leads as model instances.
     processor = chunk_processors.for_kind(workflow.kind)
-    if items and processor is not None:
-        processor(workflow=workflow, claim_token=token, items=items)
-    elif items:
+    claimed = _claim(workflow, chunk_no, token)
+    if processor is not None:
+        claimed_items = list(claimed.select_related("lead"))
+        if claimed_items:
+            processor(workflow=workflow, claim_token=token, items=claimed_items)
+        workflow_settle_if_done(workflow_id=workflow_id)
+        return
+    # The waterfall's own chunks: plain rows, no model instances (docs/benchmarks.md).
+    items = waterfall.chunk_rows(claimed)
+    if items:
         plans = [waterfall.plan_for(workflow, item.lead) for item in items]
         worst_case = sum(plan.max_cost for plan in plans)
         budget = _claim_budget(workflow, worst_case)
