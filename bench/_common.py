@@ -4,7 +4,9 @@ pipeline (COPY on PostgreSQL), quotes and bulk starts through the HTTP API, RSS 
 /proc, and the machine's load next to every figure.
 
 Benchmarks use PostgreSQL and Redis from `DATABASE_URL` / `REDIS_URL`. Each one drops and
-recreates its own database (`sluice_bench_<name>`) on that server, never the test databases.
+recreates its own database on that server, named after the database `DATABASE_URL` names and
+the benchmark (`…/bench_perf` → `bench_perf_bulk`), never the test databases: two people
+benchmarking on one server with different `DATABASE_URL`s never drop each other's databases.
 The Celery queue on `REDIS_URL` is purged before a run (point `REDIS_URL` at a spare Redis DB).
 """
 
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import requests
+from _floor import floor_database_create
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -46,12 +49,13 @@ def say(text: str) -> None:
 
 
 def bench_database_url(name: str) -> str:
-    """Drops and recreates `sluice_bench_<name>` on the DATABASE_URL server; returns its URL."""
+    """Drops and recreates `<DATABASE_URL's database>_<name>` on the DATABASE_URL server;
+    returns its URL."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("DATABASE_URL must point at PostgreSQL (each benchmark creates its own database).")
-    db = f"sluice_bench_{name}"
     parts = urlsplit(url)
+    db = f"{parts.path.strip('/') or 'sluice_bench'}_{name}"
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -77,11 +81,15 @@ def bench_env(name: str, **extra: str) -> dict[str, str]:
     }
 
 
-def setup_django(env: dict[str, str]) -> None:
-    """Migrates the benchmark's database and sets Django up in this process on it."""
+def setup_django(env: dict[str, str], *, floor: bool = False) -> None:
+    """Migrates the benchmark's database and sets Django up in this process on it. With
+    `floor`, also copies the migrated database as the scratch database of the DB floor
+    (bench/_floor.py), before anything connects to it."""
     os.environ.clear()
     os.environ.update(env)
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    if floor:
+        floor_database_create(env["DATABASE_URL"])
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -224,7 +232,7 @@ def start_gunicorn(env: dict[str, str], *, workers: int = 2) -> Server:
     while True:
         try:
             # Any answer will do (401 without a key): the server is up.
-            requests.get(f"{server.base}/whoami", timeout=2)
+            requests.get(f"{server.base}/whoami", timeout=10)
             return server
         except (requests.ConnectionError, requests.Timeout):
             pass  # not bound yet, or no worker booted yet (a loaded machine)
@@ -336,23 +344,32 @@ class RssSampler:
 # --- API --------------------------------------------------------------------------------------
 
 
-def quote(server: Server, tenant: Tenant, *, scope: str = "partial") -> str:
+def quote(
+    server: Server, tenant: Tenant, *, scope: str = "partial", output: str = "skip_existing"
+) -> str:
+    body = {"tool": "enrich_list", "list_id": str(tenant.lead_list.pk), "scope": scope}
+    if output != "skip_existing":
+        body["extra"] = {"output": output}
     response = requests.post(
-        f"{server.base}/credits/estimate",
-        headers=tenant.headers,
-        json={"tool": "enrich_list", "list_id": str(tenant.lead_list.pk), "scope": scope},
-        timeout=60,
+        f"{server.base}/credits/estimate", headers=tenant.headers, json=body, timeout=60
     )
     response.raise_for_status()
     return response.json()["quote_id"]
 
 
-def bulk_start(server: Server, tenant: Tenant, quote_id: str, *, scope: str = "partial") -> dict:
+def bulk_start(
+    server: Server,
+    tenant: Tenant,
+    quote_id: str | None,
+    *,
+    scope: str = "partial",
+    output: str = "skip_existing",
+) -> dict:
+    body = {"list_id": str(tenant.lead_list.pk), "scope": scope, "output": output}
+    if quote_id:
+        body["quote_id"] = quote_id
     response = requests.post(
-        f"{server.base}/enrichment/bulk",
-        headers=tenant.headers,
-        json={"list_id": str(tenant.lead_list.pk), "scope": scope, "quote_id": quote_id},
-        timeout=60,
+        f"{server.base}/enrichment/bulk", headers=tenant.headers, json=body, timeout=60
     )
     if response.status_code not in (200, 202):
         sys.exit(f"bulk start answered {response.status_code}: {response.text[:500]}")

@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/bulk_post_latency.py [--calls 30]
 
-On its own database (`sluice_bench_post`): imports 100,000 leads, starts a real gunicorn (2
+On its own database (`<db>_post`): imports 100,000 leads, starts a real gunicorn (2
 workers) and no Celery worker. Each round gets a fresh quote (not timed), times the bulk POST
 alone (the request writes the workflow and its hold and enqueues the planner: no per-lead work),
 then cancels the run (not timed) so its hold is released. One untimed warm-up round first.

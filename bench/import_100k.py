@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sluice python bench/import_100k.py [--rows N]
 
-Uses a dedicated database (`sluice_bench_import`, recreated and migrated here), starts
+Uses a dedicated database (`<db>_import`, recreated and migrated here), starts
 a real gunicorn server, creates a workspace, an API key and a list through the services, writes
 a synthetic CSV to a temporary directory and POSTs it to `/api/v2/lead-lists/{id}/import` with
 `requests`. Then it posts the same file again (every row now matches an existing lead). It

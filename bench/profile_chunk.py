@@ -3,7 +3,7 @@ running its chunks exactly as the Celery tasks do (same service functions), no b
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/profile_chunk.py [--leads 5000]
 
-Prints wall time per phase and the top functions by cumulative time. Uses `sluice_bench_profile`.
+Prints wall time per phase and the top functions by cumulative time. Uses `<db>_profile`.
 """
 
 import argparse

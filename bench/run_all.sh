@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark in turn (`make bench`), each on its own database (sluice_bench_<name>)
+# Runs every benchmark in turn (`make bench`), each on its own database (<db>_<name>, <db> being the database DATABASE_URL names)
 # on the PostgreSQL server of DATABASE_URL, with the Redis of REDIS_URL (its Celery queue is
 # purged: point REDIS_URL at a spare Redis DB). Prints figures; asserts nothing.
 #
@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 : "${REDIS_URL:?set REDIS_URL to a Redis DB the benchmarks may use (redis://…/N)}"
 
 echo "machine: $(nproc) cores, $(free -m | awk '/^Mem:/ {print $2}') MB RAM; $(uptime)"
-for script in bulk_100k waterfall_20k bulk_post_latency status_polling; do
+# bulk_100k prints the DB floor it measured in the same run and every figure's ratio to it.
+for script in bulk_100k waterfall_20k slow_provider bulk_post_latency status_polling; do
     echo
     echo "=== ${script} ($(date -u +%H:%M:%S) UTC)"
     "${BIN}/python" "bench/${script}.py"
+    echo "load after ${script}: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

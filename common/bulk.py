@@ -12,7 +12,7 @@ methods. All of them run inside the caller's transaction (or their own).
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -59,18 +59,44 @@ def _converter(field: Field) -> Callable[[Any], Any]:
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def _copy(
-    cursor: CursorWrapper, table: str, fields: Sequence[Field], objs: Iterable[Model]
+def _copy(cursor: CursorWrapper, table: str, fields: Sequence[Field], objs: Iterable[Any]) -> None:
+    """COPYs the fields of each object (a model instance or any object with those attributes:
+    the workers' hot path uses plain rows, not model instances)."""
+    attnames = [field.attname for field in fields]
+    _copy_tuples(
+        cursor,
+        table,
+        fields,
+        ([getattr(obj, attname) for attname in attnames] for obj in objs),
+    )
+
+
+def _copy_tuples(
+    cursor: CursorWrapper, table: str, fields: Sequence[Field], rows: Iterable[Sequence[Any]]
 ) -> None:
+    """COPYs rows of values in `fields` order; only the values of fields psycopg cannot write
+    as they are (JSON, …) are converted."""
     columns = ", ".join(_q(_column(field)) for field in fields)
-    plan = [(field.attname, _converter(field)) for field in fields]
+    converted = [
+        (i, _converter(field))
+        for i, field in enumerate(fields)
+        if field.get_internal_type() not in _AS_IS
+    ]
     # psycopg's COPY bypasses Django's cursor: map its errors to django.db's as execute() does.
     with (
         connection.wrap_database_errors,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
-        for obj in objs:
-            copy.write_row([convert(getattr(obj, attname)) for attname, convert in plan])
+        write = copy.write_row
+        if not converted:
+            for row in rows:
+                write(row)
+            return
+        for row in rows:
+            values = list(row)
+            for i, convert in converted:
+                values[i] = convert(values[i])
+            write(values)
 
 
 def _staging(cursor: CursorWrapper, model: type[Model], fields: Sequence[Field]) -> str:
@@ -87,23 +113,59 @@ def _staging(cursor: CursorWrapper, model: type[Model], fields: Sequence[Field])
     return name
 
 
-def rows_update(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
-    """Saves `fields` of every object (by primary key): `bulk_update(objs, fields)`."""
+def rows_update(
+    model: type[Model],
+    objs: Sequence[Any],
+    fields: Sequence[str],
+    *,
+    only_if: Mapping[str, Any] | None = None,
+) -> set[Any]:
+    """Saves `fields` of every object (by primary key): `bulk_update(objs, fields)`. With
+    `only_if` (column values, e.g. a claim token), only the rows that still match them are
+    written, in the same statement (they are locked and rechecked by it). Returns the primary
+    keys of the rows written. Objects need not be model instances: anything with the fields as
+    attributes (and `pk`) will do."""
     if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_update(objs, fields, batch_size=1000)
-        return
+        return set()
     meta = model._meta
+    if connection.vendor != "postgresql":
+        return _rows_update_portable(model, objs, fields, only_if or {})
     columns = [meta.pk, *(_field(model, name) for name in fields)]
     table, pk = _q(meta.db_table), _q(_column(meta.pk))
     sets = ", ".join(f"{_q(_column(f))} = s.{_q(_column(f))}" for f in columns[1:])
+    conditions = "".join(
+        f" AND {table}.{_q(_column(_field(model, name)))} = %s" for name in (only_if or {})
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         stage = _staging(cursor, model, columns)
         _copy(cursor, stage, columns, objs)
         cursor.execute(
-            f"UPDATE {table} SET {sets} FROM {stage} s WHERE {table}.{pk} = s.{pk}"  # noqa: S608
+            f"UPDATE {table} SET {sets} FROM {stage} s "  # noqa: S608 - names are ours
+            f"WHERE {table}.{pk} = s.{pk}{conditions} RETURNING {table}.{pk}",
+            list((only_if or {}).values()),
         )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _rows_update_portable(
+    model: type[Model], objs: Sequence[Any], fields: Sequence[str], only_if: Mapping[str, Any]
+) -> set[Any]:
+    """rows_update through the ORM (the SQLite demo): the matching rows first, then theirs."""
+    pk_name = model._meta.pk.attname
+    with transaction.atomic():
+        wanted = [getattr(obj, pk_name) for obj in objs]
+        mine = set(
+            model._default_manager.select_for_update()
+            .filter(pk__in=wanted, **only_if)
+            .values_list("pk", flat=True)
+        )
+        instances = [
+            model(**{pk_name: getattr(obj, pk_name), **{f: getattr(obj, f) for f in fields}})
+            for obj in objs
+            if getattr(obj, pk_name) in mine
+        ]
+        model._default_manager.bulk_update(instances, fields, batch_size=1000)
+    return mine
 
 
 def rows_insert(model: type[Model], objs: Sequence[Model]) -> None:
@@ -154,6 +216,62 @@ def rows_upsert(
         _copy(cursor, stage, fields, objs)
         cursor.execute(
             f"INSERT INTO {_q(meta.db_table)} ({columns}) "  # noqa: S608 - names are ours
+            f"SELECT {columns} FROM {stage} ORDER BY {unique} "
+            f"ON CONFLICT ({unique}) DO UPDATE SET {sets}"
+        )
+
+
+def tuples_insert(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Inserts rows given as tuples of `fields` values (primary key from the database): no
+    model instance per row."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=1000
+        )
+        return
+    concrete = [_field(model, name) for name in fields]
+    with transaction.atomic(), connection.cursor() as cursor:
+        _copy_tuples(cursor, _q(model._meta.db_table), concrete, rows)
+
+
+def tuples_upsert(
+    model: type[Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+) -> None:
+    """rows_upsert for rows given as tuples of `fields` values. Rows are written in
+    `unique_fields` order (two writers lock overlapping rows in the same order); `rows` must
+    not repeat a unique key."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        positions = [fields.index(name) for name in unique_fields]
+        ordered = sorted(rows, key=lambda row: tuple(row[i] for i in positions))
+        model._default_manager.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in ordered],
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=unique_fields,
+            update_fields=update_fields,
+        )
+        return
+    concrete = [_field(model, name) for name in fields]
+    columns = ", ".join(_q(_column(f)) for f in concrete)
+    unique = ", ".join(_q(_column(_field(model, name))) for name in unique_fields)
+    sets = ", ".join(
+        f"{_q(column)} = EXCLUDED.{_q(column)}"
+        for column in (_column(_field(model, name)) for name in update_fields)
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        stage = _staging(cursor, model, concrete)
+        _copy_tuples(cursor, stage, concrete, rows)
+        cursor.execute(
+            f"INSERT INTO {_q(model._meta.db_table)} ({columns}) "  # noqa: S608 - names are ours
             f"SELECT {columns} FROM {stage} ORDER BY {unique} "
             f"ON CONFLICT ({unique}) DO UPDATE SET {sets}"
         )

@@ -151,8 +151,12 @@ class WorkflowItem(models.Model):
     than SLUICE_CLAIM_TTL_SECONDS belongs to a dead worker and may be taken over."""
 
     id = models.BigAutoField(primary_key=True)
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="items")
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    # No index of their own: the composite indexes below start with each of them, and every
+    # index costs a write per claim and per result (a status change is never a HOT update).
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+", db_index=False)
     chunk_no = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.QUEUED)
     claim_token = models.CharField(max_length=32, blank=True)

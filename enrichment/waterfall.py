@@ -1,9 +1,13 @@
 """Between workflow items and the provider waterfall: what to look up for a lead, the most it
 can cost, and how an answer lands on the item (and is charged) and on the lead."""
 
+import functools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
 from django.db.models import Q
 
@@ -21,6 +25,55 @@ REQUESTED: dict[str, frozenset[DataPoint]] = {
     EnrichmentType.FULL: frozenset({DataPoint.EMAIL, DataPoint.PHONE}),
 }
 LEAD_FIELDS = ["email", "email_status", "email_confidence", "phone", "provider", "enriched_at"]
+# What a chunk writes on its items.
+ITEM_FIELDS = [
+    "status",
+    "email",
+    "email_status",
+    "email_confidence",
+    "phone",
+    "provider",
+    "attempts",
+    "error",
+    "credits_charged",
+    "finished_at",
+]
+# What a chunk reads of its leads: who to look up, what they already hold, what it may write.
+LEAD_READ_FIELDS = [
+    "id",
+    "workspace_id",
+    "first_name",
+    "last_name",
+    "full_name",
+    "company_name",
+    "domain",
+    "linkedin_url",
+    *LEAD_FIELDS,
+]
+
+
+class Row(SimpleNamespace):
+    """An item or a lead as a chunk reads and writes it: its columns as attributes, not a model
+    instance (building two model instances per lead was the largest Python cost of loading a
+    chunk: docs/benchmarks.md). `common.bulk.rows_update` writes it like a model instance."""
+
+    @property
+    def pk(self) -> Any:
+        return self.id
+
+
+def chunk_rows(items: Any) -> list[Row]:
+    """The items of a queryset with their leads (`item.lead`), as rows, in the queryset's
+    order: one query, no model instance."""
+    item_fields = ["id", "lead_id", *ITEM_FIELDS]
+    lead_fields = [f"lead__{name}" for name in LEAD_READ_FIELDS]
+    split = len(item_fields)
+    rows = []
+    for values in items.values_list(*item_fields, *lead_fields):
+        item = Row(**dict(zip(item_fields, values[:split], strict=True)))
+        item.lead = Row(**dict(zip(LEAD_READ_FIELDS, values[split:], strict=True)))
+        rows.append(item)
+    return rows
 
 
 def missing_data_filter(enrichment_type: str, *, prefix: str = "") -> Q:
@@ -33,7 +86,7 @@ def missing_data_filter(enrichment_type: str, *, prefix: str = "") -> Q:
 class LeadPlan:
     wanted: frozenset[DataPoint]
 
-    @property
+    @functools.cached_property
     def max_cost(self) -> int:
         return prices.charge_for_found(
             emails_found=int(DataPoint.EMAIL in self.wanted),
@@ -41,15 +94,23 @@ class LeadPlan:
         )
 
 
-def plan_for(workflow: Workflow, lead: Lead) -> LeadPlan:
-    requested = REQUESTED[workflow.enrichment_type]
-    if workflow.output == Workflow.Output.OVERWRITE:
-        return LeadPlan(requested)
-    held = {DataPoint.EMAIL: bool(lead.email), DataPoint.PHONE: bool(lead.phone)}
-    return LeadPlan(frozenset(dp for dp in requested if not held[dp]))
+def plan_for(workflow: Workflow, lead: Lead | Row) -> LeadPlan:
+    overwrite = workflow.output == Workflow.Output.OVERWRITE
+    return _plan(
+        workflow.enrichment_type,
+        held_email=not overwrite and bool(lead.email),
+        held_phone=not overwrite and bool(lead.phone),
+    )
 
 
-def person_input(lead: Lead) -> PersonInput:
+@functools.cache
+def _plan(enrichment_type: str, *, held_email: bool, held_phone: bool) -> LeadPlan:
+    """One plan per combination (a handful), shared by every lead of every chunk."""
+    held = {DataPoint.EMAIL: held_email, DataPoint.PHONE: held_phone}
+    return LeadPlan(frozenset(dp for dp in REQUESTED[enrichment_type] if not held[dp]))
+
+
+def person_input(lead: Lead | Row) -> PersonInput:
     return PersonInput(
         first_name=lead.first_name,
         last_name=lead.last_name,
@@ -64,7 +125,7 @@ def person_input(lead: Lead) -> PersonInput:
 
 @dataclass
 class LeadOutcome:
-    item: WorkflowItem
+    item: WorkflowItem | Row
     plan: LeadPlan
     result: WaterfallResult | None
 
@@ -124,12 +185,12 @@ class LeadOutcome:
 
 
 def run(
-    affordable: list[tuple[WorkflowItem, LeadPlan]], *, workspace_id: str, tag: str = ""
+    affordable: Sequence[tuple[WorkflowItem | Row, LeadPlan]], *, workspace_id: str, tag: str = ""
 ) -> list[LeadOutcome]:
     """Runs the waterfall for a chunk: one engine batch per distinct set of wanted data
     points (usually one), so cache reads and call records stay batched. The provider cache
     is the workspace's own (docs/providers.md)."""
-    groups: dict[frozenset, list[tuple[WorkflowItem, LeadPlan]]] = defaultdict(list)
+    groups: dict[frozenset, list[tuple[WorkflowItem | Row, LeadPlan]]] = defaultdict(list)
     outcomes = []
     for item, plan in affordable:
         if plan.wanted:

@@ -163,7 +163,16 @@ class PersonInput:
     def identity(self) -> str:
         """The identity the result cache (and the sandbox) is keyed on: the one definition of
         who a person is, `leads.canonical.person_identify`, so a cached answer belongs to the
-        same person as the workspace's lead. Empty when there is none."""
+        same person as the workspace's lead. Empty when there is none. Worked out once per
+        input (the engine and the providers ask several times per lookup)."""
+        known = self.__dict__.get("_identity")
+        if known is None:
+            known = self._identify()
+            # The input is frozen: the memo goes straight into the instance's dict.
+            self.__dict__["_identity"] = known
+        return known
+
+    def _identify(self) -> str:
         return (
             canonical.person_identify(
                 linkedin_url=self.linkedin_url,
@@ -313,6 +322,9 @@ class Provider:
     # In-flight calls per worker process.
     default_concurrency: int = 10
     needs_key: ClassVar[bool] = True
+    # Whether a call waits on something outside the process (the network, a sleep): the
+    # engine runs a batch whose providers never wait in the caller's thread, without a pool.
+    waits: bool = True
 
     def __init__(self, *, name: str | None = None, api_key: str = "", **options: Any) -> None:
         self.name = name or self.kind

@@ -24,9 +24,10 @@ without one (the benchmark, tests) the engine uses the cache of calls made outsi
 workspace.
 
 A batch does one cache read (two: person lookups, then verifications of cached emails) before
-any call, runs people concurrently in a thread pool (provider calls are I/O), and writes new
-cache entries, call records and operator marks in bulk at the end. Worker threads never touch
-the database.
+any call, runs people concurrently in a thread pool when some provider of the batch waits
+(network, latency, rate limits: `Provider.waits`) and in the caller's thread when none does
+(there a pool is pure overhead), and writes new cache entries, call records and operator marks
+in bulk at the end, as plain rows. Worker threads never touch the database.
 
 Neither entry point may run inside a database transaction: both raise
 `common.outgoing_http.NetworkInTransaction` before any provider is called (the sandbox too, so
@@ -67,9 +68,14 @@ from providers.base import (
     identity_key,
 )
 from providers.limits import BreakerPolicy, Limits, get_limits
-from providers.models import ProviderCall, ResultCacheEntry
-from providers.selectors import active_marks, cache_lookup
-from providers.services import cache_store_many, calls_record, provider_mark_set
+from providers.selectors import CachedAnswer, active_marks, cache_lookup
+from providers.services import (
+    CacheAnswer,
+    CallRecord,
+    cache_store_many,
+    calls_record,
+    provider_mark_set,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +136,15 @@ class WaterfallEngine:
                         self.providers[name] = registry.build_provider(name)
                     except ValueError as exc:
                         raise ImproperlyConfigured(str(exc)) from exc
+        # Per provider, looked up once per engine rather than once per call.
+        self._semaphores = {
+            name: _semaphore(name, registry.concurrency(p)) for name, p in self.providers.items()
+        }
+        self._rate_specs = {name: registry.rate_spec(p) for name, p in self.providers.items()}
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, str], ResultCacheEntry] = {}
-        self._new_cache: dict[tuple[str, str, str], ResultCacheEntry] = {}
-        self._calls: list[ProviderCall] = []
+        self._cache: dict[tuple[str, str, str], CachedAnswer] = {}
+        self._new_cache: dict[tuple[str, str, str], CacheAnswer] = {}
+        self._calls: list[CallRecord] = []
         self._blocked: dict[str, str] = {}
         self._new_marks: dict[str, tuple[str, str]] = {}
         self._clear_until: dict[str, float] = {}
@@ -155,7 +166,7 @@ class WaterfallEngine:
             [p.identity() for p in people],
             [dp for dp in (DataPoint.EMAIL, DataPoint.PHONE) if dp in wanted],
         )
-        threads = max(1, min(settings.SLUICE_ENGINE_THREADS, len(people)))
+        threads = self._threads(wanted, len(people))
         if threads == 1:
             results = [self._run_person(person, wanted) for person in people]
         else:
@@ -163,6 +174,17 @@ class WaterfallEngine:
                 results = list(pool.map(lambda p: self._run_person(p, wanted), people))
         self._flush()
         return results
+
+    def _threads(self, wanted: set[DataPoint], people: int) -> int:
+        """Threads for a batch: one (the caller's) when no provider it may call waits, since
+        calls that return at once gain nothing from threads and pay for them in locks and the
+        GIL (bench/profile_chunk.py); else up to SLUICE_ENGINE_THREADS."""
+        names = {name for dp in wanted for name in self.waterfalls[dp]}
+        if DataPoint.EMAIL in wanted:
+            names.update(self.waterfalls[DataPoint.EMAIL_VERIFICATION])
+        if not any(self.providers[n].waits or self._rate_specs[n] for n in names):
+            return 1
+        return max(1, min(settings.SLUICE_ENGINE_THREADS, people))
 
     def enrich_company(self, company: CompanyInput) -> CompanyResult | None:
         ensure_no_transaction("The company waterfall")
@@ -266,17 +288,20 @@ class WaterfallEngine:
             return self._skipped(name, data_point, "rate_limited_until")
 
         attempts: list[Attempt] = []
-        spec = registry.rate_spec(provider)
+        spec = self._rate_specs[name]
         for attempt in range(self.max_retries + 1):
             if not clear and not self.limits.breaker_allows(name, self.policy):
                 outcome = Outcome.skipped("circuit_open")
                 attempts.append(self._attempt(name, data_point, outcome))
                 return outcome, attempts
-            if spec is not None and not self._wait_for_token(name, spec):
-                outcome = Outcome.skipped("rate_limit_wait")
-                attempts.append(self._attempt(name, data_point, outcome))
-                return outcome, attempts
-            outcome = self._call(provider, data_point, subject)
+            # The provider's slot first, then its turn under the rate limit: a process never
+            # holds more turns than it has slots, so the queue of turns stays short.
+            with self._semaphores[name]:
+                if spec is not None and not self._wait_for_token(name, spec):
+                    outcome = Outcome.skipped("rate_limit_wait")
+                    attempts.append(self._attempt(name, data_point, outcome))
+                    return outcome, attempts
+                outcome = self._call(provider, data_point, subject)
             attempts.append(self._attempt(name, data_point, outcome))
             self._record(name, data_point, outcome, cached=False)
             last = attempt == self.max_retries
@@ -342,26 +367,26 @@ class WaterfallEngine:
 
     def _call(self, provider: Provider, data_point: DataPoint, subject: Any) -> Outcome:
         started = time.monotonic()
-        with _semaphore(provider.name, registry.concurrency(provider)):
-            try:
-                outcome = provider.lookup(data_point, subject)
-            except Exception:
-                # An adapter bug is this provider's problem, not the chunk's.
-                logger.exception("Provider %s raised", provider.name)
-                outcome = Outcome.permanent("adapter_error")
+        try:
+            outcome = provider.lookup(data_point, subject)
+        except Exception:
+            # An adapter bug is this provider's problem, not the chunk's.
+            logger.exception("Provider %s raised", provider.name)
+            outcome = Outcome.permanent("adapter_error")
         ms = int((time.monotonic() - started) * 1000)
-        return dataclasses.replace(outcome, ms=ms)
+        # Most sandbox answers take no measurable time: spare them the copy.
+        return dataclasses.replace(outcome, ms=ms) if ms != outcome.ms else outcome
 
     def _wait_for_token(self, name: str, spec: Any) -> bool:
-        waited = 0.0
-        while True:
-            wait = self.limits.take_token(name, spec)
-            if wait <= 0:
-                return True
-            if waited + wait > self.max_token_wait:
-                return False
+        """Reserves this call's turn under the provider's shared rate limit and waits for it;
+        False when the turn is more than SLUICE_RATE_LIMIT_MAX_WAIT_S away. One request per
+        call however many wait (see `Limits.reserve_token`)."""
+        wait = self.limits.reserve_token(name, spec, self.max_token_wait)
+        if wait < 0:
+            return False
+        if wait > 0:
             time.sleep(wait)
-            waited += wait
+        return True
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""
@@ -402,7 +427,7 @@ class WaterfallEngine:
         value = outcome.value
         if isinstance(value, CompanyResult):
             value = value.to_json()
-        entry = ResultCacheEntry(
+        entry = CacheAnswer(
             provider=key[0],
             data_point=key[1],
             identity_key=key[2],
@@ -416,7 +441,7 @@ class WaterfallEngine:
             self._new_cache[key] = entry
 
     def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
-        call = ProviderCall(
+        call = CallRecord(
             provider=name,
             data_point=str(data_point),
             outcome=str(outcome.kind),
@@ -437,7 +462,7 @@ class WaterfallEngine:
         logger.warning("Provider %s answered %s (%s): stopping calls", name, kind, reason)
 
     def _cached(
-        self, name: str, data_point: DataPoint, entry: ResultCacheEntry
+        self, name: str, data_point: DataPoint, entry: CachedAnswer | CacheAnswer
     ) -> tuple[Outcome, list[Attempt]]:
         outcome = Outcome(
             OutcomeKind(entry.kind),
@@ -448,7 +473,8 @@ class WaterfallEngine:
         )
         self._record(name, data_point, outcome, cached=True)
         attempt = self._attempt(name, data_point, outcome, cached=True)
-        attempt.cache_entry_id = entry.pk
+        # An answer stored by this batch has no row id yet.
+        attempt.cache_entry_id = entry.pk if isinstance(entry, CachedAnswer) else None
         return outcome, [attempt]
 
     def _skipped(self, name: str, data_point: DataPoint, reason: str) -> tuple[Outcome, list]:

@@ -71,6 +71,14 @@ class Limits(Protocol):
         """Takes one token if there is one (returns 0.0), else returns the seconds until the
         next token (and takes nothing)."""
 
+    def reserve_token(self, provider: str, spec: RateSpec, max_wait: float) -> float:
+        """Reserves the next token, even one not yet refilled, when it comes within `max_wait`
+        seconds: returns the seconds to wait before using it (0.0: now), and the caller then
+        calls without asking again. Returns a negative number, reserving nothing, when the
+        queue of reservations is longer than `max_wait`. Callers are served in the order they
+        asked, each at its turn, so hundreds of waiting calls cost one request each instead of
+        polling the bucket, and the limit, not the number of callers, sets the pace."""
+
     def breaker_allows(self, provider: str, policy: BreakerPolicy) -> bool: ...
 
     def breaker_success(self, provider: str) -> None: ...
@@ -111,6 +119,31 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
 """
 
+# Like _BUCKET_SCRIPT, but a token may be taken before it is refilled (the balance goes below
+# zero: the reservations queued so far), as long as its turn comes within ARGV[3] seconds.
+_RESERVE_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then tokens = burst; ts = now end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens < 1 then wait = (1 - tokens) / rate end
+if wait > max_wait then
+  wait = -wait
+else
+  tokens = tokens - 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
 # KEYS: open, tripped, probe. ARGV: cooldown_ms. Returns 1 when the call may go ahead.
 _BREAKER_ALLOWS = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -142,6 +175,7 @@ class RedisLimits:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._bucket = client.register_script(_BUCKET_SCRIPT)
+        self._reserve = client.register_script(_RESERVE_SCRIPT)
         self._allows = client.register_script(_BREAKER_ALLOWS)
         self._failure = client.register_script(_BREAKER_FAILURE)
 
@@ -161,6 +195,11 @@ class RedisLimits:
     def take_token(self, provider: str, spec: RateSpec) -> float:
         keys = self._keys(provider)
         return float(self._bucket(keys=[keys["bucket"]], args=[spec.rate, spec.burst]))
+
+    @_fail_open(0.0)
+    def reserve_token(self, provider: str, spec: RateSpec, max_wait: float) -> float:
+        keys = self._keys(provider)
+        return float(self._reserve(keys=[keys["bucket"]], args=[spec.rate, spec.burst, max_wait]))
 
     @_fail_open(True)
     def breaker_allows(self, provider: str, policy: BreakerPolicy) -> bool:
@@ -244,6 +283,19 @@ class LocalLimits:
                 tokens -= 1
             else:
                 wait = (1 - tokens) / spec.rate
+            self._buckets[provider] = (tokens, now)
+            return wait
+
+    def reserve_token(self, provider: str, spec: RateSpec, max_wait: float) -> float:
+        with self._lock:
+            now = time.monotonic()
+            tokens, ts = self._buckets.get(provider, (float(spec.burst), now))
+            tokens = min(spec.burst, tokens + max(0.0, now - ts) * spec.rate)
+            wait = (1 - tokens) / spec.rate if tokens < 1 else 0.0
+            if wait > max_wait:
+                wait = -wait
+            else:
+                tokens -= 1
             self._buckets[provider] = (tokens, now)
             return wait
 

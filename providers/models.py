@@ -76,11 +76,16 @@ class ProviderCall(models.Model):
     cached = models.BooleanField(default=False)
     provider_status = models.CharField(max_length=200, blank=True)
     # Free-form correlation id from the caller (e.g. the workflow id).
-    tag = models.CharField(max_length=100, blank=True, db_index=True)
+    tag = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["provider", "created_at"])]
+        indexes = [
+            models.Index(fields=["provider", "created_at"]),
+            # Looked up by equality only: a plain index, without the LIKE twin `db_index` adds
+            # to a CharField (a run writes a record per call, each index is a write).
+            models.Index(fields=["tag"], name="provider_call_tag"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.data_point}: {self.outcome} ({self.latency_ms} ms)"

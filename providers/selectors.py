@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
@@ -18,24 +18,39 @@ from providers.models import ProviderCall, ProviderMark, ResultCacheEntry
 _CHUNK = 2000
 
 
+class CachedAnswer(NamedTuple):
+    """A live result-cache entry, as the engine reads it (a row, not a model instance)."""
+
+    pk: int
+    provider: str
+    data_point: str
+    identity_key: str
+    kind: str
+    value: Any
+    confidence: int | None
+    verdict: str
+    provider_status: str
+
+
 def cache_lookup(
     *, identity_keys: Iterable[str], providers: Iterable[str], data_points: Iterable[str]
-) -> dict[tuple[str, str, str], ResultCacheEntry]:
+) -> dict[tuple[str, str, str], CachedAnswer]:
     """Live cache entries for these identities, keyed by (provider, data point, identity key).
     One query per 2,000 identities."""
     keys = sorted(set(identity_keys))
     providers, data_points = list(set(providers)), list(set(data_points))
     now = timezone.now()
-    found: dict[tuple[str, str, str], ResultCacheEntry] = {}
+    found: dict[tuple[str, str, str], CachedAnswer] = {}
     for start in range(0, len(keys), _CHUNK):
         rows = ResultCacheEntry.objects.filter(
             identity_key__in=keys[start : start + _CHUNK],
             provider__in=providers,
             data_point__in=data_points,
             expires_at__gt=now,
-        )
+        ).values_list(*CachedAnswer._fields)
         for row in rows:
-            found[(row.provider, row.data_point, row.identity_key)] = row
+            answer = CachedAnswer(*row)
+            found[(answer.provider, answer.data_point, answer.identity_key)] = answer
     return found
 
 

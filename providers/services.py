@@ -4,30 +4,58 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.bulk import rows_insert, rows_upsert
+from common.bulk import tuples_insert, tuples_upsert
 from providers.models import ProviderCall, ProviderMark, ResultCacheEntry
 
 logger = logging.getLogger(__name__)
 
 
-def cache_store_many(*, entries: Sequence[ResultCacheEntry], ttl_seconds: int) -> None:
+class CacheAnswer(NamedTuple):
+    """A provider's answer to store in the result cache (a row, not a model instance: a
+    worker writes hundreds per chunk)."""
+
+    provider: str
+    data_point: str
+    identity_key: str
+    kind: str
+    value: Any
+    confidence: int | None
+    verdict: str
+    provider_status: str
+
+
+class CallRecord(NamedTuple):
+    """One provider call or cache hit, as the ProviderCall row it becomes."""
+
+    provider: str
+    data_point: str
+    outcome: str
+    latency_ms: int
+    cost: float
+    cached: bool
+    provider_status: str
+    tag: str
+    created_at: datetime
+
+
+def cache_store_many(*, entries: Sequence[CacheAnswer], ttl_seconds: int) -> None:
     """Upserts answers (found / not found); a fresh answer replaces an older one."""
     if not entries or ttl_seconds <= 0:
         return
     now = timezone.now()
-    for entry in entries:
-        entry.created_at = now
-        entry.expires_at = now + timedelta(seconds=ttl_seconds)
+    expires = now + timedelta(seconds=ttl_seconds)
     # Written in key order, so two workers upserting overlapping keys lock rows in the same
-    # order; streamed with COPY (bench: the ORM's bulk_create cost ~1 s per 5,000 leads).
-    rows_upsert(
+    # order; streamed with COPY from plain rows (docs/benchmarks.md).
+    tuples_upsert(
         ResultCacheEntry,
-        entries,
+        [*CacheAnswer._fields, "created_at", "expires_at"],
+        [(*entry, now, expires) for entry in entries],
         unique_fields=["identity_key", "provider", "data_point"],
         update_fields=[
             "kind",
@@ -46,8 +74,8 @@ def cache_purge_expired() -> int:
     return deleted
 
 
-def calls_record(*, calls: Sequence[ProviderCall]) -> None:
-    rows_insert(ProviderCall, calls)  # append-only: COPY straight into the table
+def calls_record(*, calls: Sequence[CallRecord]) -> None:
+    tuples_insert(ProviderCall, CallRecord._fields, calls)  # append-only: COPY into the table
 
 
 def provider_mark_set(*, provider: str, kind: str, reason: str = "") -> ProviderMark:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from common.bulk import insert_defaults, rows_update
@@ -153,7 +153,8 @@ def _open_chunks(workflow_id: str) -> list[int]:
 # --- Chunks -----------------------------------------------------------------------------------
 
 
-def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[WorkflowItem]:
+def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem]:
+    """Claims the chunk's claimable items for `token`; returns them (not yet loaded)."""
     now = timezone.now()
     expired = now - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
     claimable = (
@@ -168,11 +169,9 @@ def _claim(workflow: Workflow, chunk_no: int, token: str) -> list[WorkflowItem]:
         WorkflowItem.objects.filter(id__in=claimable).update(
             status=ItemStatus.RUNNING, claim_token=token, claimed_at=now
         )
-    return list(
-        WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no, claim_token=token)
-        .select_related("lead")
-        .order_by("id")
-    )
+    return WorkflowItem.objects.filter(
+        workflow=workflow, chunk_no=chunk_no, claim_token=token
+    ).order_by("id")
 
 
 def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
@@ -198,12 +197,19 @@ def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
         workflow_settle_if_done(workflow_id=workflow_id)
         return
     token = secrets.token_hex(16)
-    items = _claim(workflow, chunk_no, token)
-    # Another app's kind of workflow (agents) runs its own work on the same claims.
+    # Another app's kind of workflow (agents) runs its own work on the same claims, with the
+    # items and leads as model instances.
     processor = chunk_processors.for_kind(workflow.kind)
-    if items and processor is not None:
-        processor(workflow=workflow, claim_token=token, items=items)
-    elif items:
+    claimed = _claim(workflow, chunk_no, token)
+    if processor is not None:
+        claimed_items = list(claimed.select_related("lead"))
+        if claimed_items:
+            processor(workflow=workflow, claim_token=token, items=claimed_items)
+        workflow_settle_if_done(workflow_id=workflow_id)
+        return
+    # The waterfall's own chunks: plain rows, no model instances (docs/benchmarks.md).
+    items = waterfall.chunk_rows(claimed)
+    if items:
         plans = [waterfall.plan_for(workflow, item.lead) for item in items]
         worst_case = sum(plan.max_cost for plan in plans)
         budget = _claim_budget(workflow, worst_case)
@@ -225,53 +231,37 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
     """Writes results, lead fields and counters in one transaction, only for the items this
     claim still owns (a claim taken over by another worker is not ours to write)."""
     now = timezone.now()
+    for outcome in outcomes:
+        outcome.apply_to_item(now)
+    for item in over_budget:
+        item.status, item.error, item.finished_at = ItemStatus.SKIPPED, OVER_BUDGET, now
     with transaction.atomic():
-        ids = [outcome.item.id for outcome in outcomes] + [item.id for item in over_budget]
-        mine = set(
-            WorkflowItem.objects.select_for_update()
-            .filter(id__in=ids, claim_token=token, status=ItemStatus.RUNNING)
-            .values_list("id", flat=True)
+        # Who wins: the UPDATE writes (and locks) only the items still claimed by this token;
+        # one taken over by another worker after our claim expired is left to that worker.
+        mine = rows_update(
+            WorkflowItem,
+            [outcome.item for outcome in outcomes] + over_budget,
+            waterfall.ITEM_FIELDS,
+            only_if={"claim_token": token, "status": ItemStatus.RUNNING},
         )
-        items, leads = [], []
+        leads = []
         counts = {"completed": 0, "not_found": 0, "failed": 0, "skipped": 0}
         found_emails = found_phones = refund_budget = 0
         for outcome in outcomes:
             if outcome.item.id not in mine:
                 refund_budget += outcome.plan.max_cost
                 continue
-            outcome.apply_to_item(now)
-            items.append(outcome.item)
             counts[outcome.item.status] += 1
             found_emails += bool(outcome.email)
             found_phones += bool(outcome.phone)
             refund_budget += outcome.plan.max_cost - outcome.item.credits_charged
             if outcome.apply_to_lead(workflow, now):
                 leads.append(outcome.item.lead)
-        for item in over_budget:
-            if item.id in mine:
-                item.status, item.error, item.finished_at = ItemStatus.SKIPPED, OVER_BUDGET, now
-                items.append(item)
-                counts["skipped"] += 1
-        rows_update(
-            WorkflowItem,
-            items,
-            [
-                "status",
-                "email",
-                "email_status",
-                "email_confidence",
-                "phone",
-                "provider",
-                "attempts",
-                "error",
-                "credits_charged",
-                "finished_at",
-            ],
-        )
+        counts["skipped"] += sum(1 for item in over_budget if item.id in mine)
         rows_update(Lead, leads, waterfall.LEAD_FIELDS)
         budget_back = refund_budget + unused_budget if workflow.max_credits is not None else 0
         Workflow.objects.filter(pk=workflow.pk).update(
-            processed=F("processed") + len(items),
+            processed=F("processed") + len(mine),
             completed=F("completed") + counts["completed"],
             not_found=F("not_found") + counts["not_found"],
             failed=F("failed") + counts["failed"],

@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "concurrency": 1000,
 }
 
+_FAULT_RATES = ("fault_429_rate", "fault_5xx_rate", "fault_timeout_rate", "fault_malformed_rate")
+
 _INDUSTRIES = ("software", "financial services", "healthcare", "retail", "manufacturing")
 _RANGES = ((1, 10, "1-10"), (11, 50, "11-50"), (51, 200, "51-200"), (201, 1000, "201-1000"))
 
@@ -109,6 +111,12 @@ class SandboxProvider(Provider):
         self.config = {**DEFAULTS, **(config or {})}
         self.default_rate_limit = self.config["rate_limit"]
         self.default_concurrency = int(self.config["concurrency"])
+        self._faulty = any(float(self.config[key]) for key in _FAULT_RATES)
+        # Calls wait only when told to: a latency, a rate limit, or faults (retried after a
+        # backoff sleep).
+        self.waits = bool(self.config["latency_ms"] or self.default_rate_limit or self._faulty)
+        # Attempt numbers per (data point, identity), for reproducible faults; kept only when
+        # faults are injected, or a worker would hold one entry per person it ever looked up.
         self._attempts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
@@ -124,6 +132,8 @@ class SandboxProvider(Provider):
 
     def _fault(self, data_point: str, identity: str) -> Outcome | None:
         """A deterministic injected fault for this (identity, attempt), or None."""
+        if not self._faulty:
+            return None
         attempt = self._attempt(data_point, identity)
         u = _unit(self.name, "fault", data_point, identity, attempt)
         c = self.config

@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.bulk import rows_insert, rows_update, rows_upsert
+from common.bulk import rows_insert, rows_update, rows_upsert, tuples_insert, tuples_upsert
 from providers.models import ProviderCall, ResultCacheEntry
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,46 @@ def test_rows_insert_failure_leaves_nothing_written():
         rows_insert(ResultCacheEntry, rows)
 
     assert not ResultCacheEntry.objects.exists()
+
+
+def test_rows_update_only_if_writes_the_rows_that_still_match_and_returns_them():
+    # given two entries, one of which no longer has the verdict the writer expects
+    rows_insert(ResultCacheEntry, [_entry("a", verdict="mine"), _entry("b", verdict="taken")])
+    a, b = ResultCacheEntry.objects.order_by("identity_key")
+    a.confidence, b.confidence = 1, 2
+
+    # when both are written on condition of the verdict
+    written = rows_update(ResultCacheEntry, [a, b], ["confidence"], only_if={"verdict": "mine"})
+
+    # then only the matching one is written, and it is the one returned
+    assert written == {a.pk}
+    assert dict(ResultCacheEntry.objects.values_list("identity_key", "confidence")) == {
+        "a": 1,
+        "b": None,
+    }
+
+
+def test_tuples_insert_and_upsert_write_plain_rows():
+    now = timezone.now()
+    later = now + timedelta(days=1)
+    fields = ["provider", "data_point", "identity_key", "kind", "value", "verdict",
+              "provider_status", "created_at", "expires_at"]  # fmt: skip
+    keys = {"unique_fields": ["identity_key", "provider", "data_point"], "update_fields": ["value"]}
+    tuples_insert(
+        ResultCacheEntry, fields, [("sandbox", "email", "a", "found", {"x": 1}, "", "", now, later)]
+    )
+
+    tuples_upsert(
+        ResultCacheEntry,
+        fields,
+        [
+            ("sandbox", "email", "b", "found", "new", "", "", now, later),
+            ("sandbox", "email", "a", "found", ["changed"], "", "", now, later),
+        ],
+        **keys,
+    )
+
+    assert dict(ResultCacheEntry.objects.values_list("identity_key", "value")) == {
+        "a": ["changed"],
+        "b": "new",
+    }

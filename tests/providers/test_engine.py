@@ -14,7 +14,7 @@ from providers.base import (
     OutcomeKind,
     PersonInput,
 )
-from providers.engine import enrich_company, run_batch
+from providers.engine import WaterfallEngine, enrich_company, run_batch
 from providers.limits import BreakerPolicy, get_limits
 from providers.models import ProviderCall, ProviderMark, ResultCacheEntry
 from providers.services import provider_mark_clear
@@ -345,3 +345,23 @@ def test_engine_refuses_to_call_providers_inside_a_transaction(sandboxes):
     [result] = run_batch([JANE], EMAIL)
     assert result.email == "jane.doe@acme.com"
     assert enrich_company(company) is not None
+
+
+def test_engine_runs_a_batch_in_the_callers_thread_only_when_no_provider_waits(settings, sandboxes):
+    # given sandboxes that answer at once
+    sandboxes(sandbox_a={}, sandbox_b={"email_hit_rate": 1.0})
+    settings.SLUICE_WATERFALL_EMAIL = ["sandbox_a", "sandbox_b"]
+    settings.SLUICE_ENGINE_THREADS = 8
+    people = [PersonInput(full_name=f"Person {i}", domain="acme.com") for i in range(20)]
+    at_once = run_batch(people, EMAIL)
+    # then the batch needs no thread pool
+    assert WaterfallEngine()._threads(EMAIL, len(people)) == 1
+
+    # when one of them waits (a latency), the batch gets its threads, and the same answers
+    sandboxes(sandbox_a={"latency_ms": 1}, sandbox_b={"email_hit_rate": 1.0})
+    assert WaterfallEngine()._threads(EMAIL, len(people)) == 8
+    ResultCacheEntry.objects.all().delete()
+    waited = run_batch(people, EMAIL)
+    assert [(r.email, r.email_provider) for r in waited] == [
+        (r.email, r.email_provider) for r in at_once
+    ]

@@ -124,3 +124,17 @@ def test_limits_fail_open_when_redis_is_unreachable():
     assert down.breaker_allows("p", POLICY) is True
     down.breaker_failure("p", POLICY)
     assert down.limited_for("p") == 0.0
+
+
+def test_limits_reservations_queue_callers_in_turn_and_refuse_past_the_max_wait(limits):
+    # given a bucket of 10/s with a burst of 2
+    spec = RateSpec(rate=10, burst=2)
+    # when five callers reserve at once
+    waits = [limits.reserve_token("p", spec, 1.0) for _ in range(5)]
+    # then the burst goes now and the others get successive turns, 0.1 s apart
+    assert waits[:2] == [0.0, 0.0]
+    turns = waits[2:]
+    assert all(0.05 < b - a <= 0.1 for a, b in zip([0.0, *turns], turns, strict=False))
+    # and a caller whose turn would come after the max wait reserves nothing
+    assert limits.reserve_token("p", spec, 0.2) < 0
+    assert 0.3 < limits.reserve_token("p", spec, 1.0) <= 0.4  # the refused one took no turn

@@ -148,3 +148,16 @@ def test_registry_sandbox_check_refuses_the_sandbox_where_it_is_not_allowed(sett
     settings.SLUICE_WATERFALL_EMAIL = ["hunter"]
     settings.SLUICE_VERIFIER = "zerobounce"
     sandbox_check()
+
+
+def test_sandbox_waits_and_counts_attempts_only_when_told_to():
+    # a plain sandbox never waits and remembers nobody (a worker looks up millions of people)
+    plain = SandboxProvider()
+    for person in PEOPLE[:20]:
+        plain.find_email(person)
+    assert not plain.waits
+    assert not plain._attempts
+    # latency, a rate limit or injected faults make it wait
+    assert SandboxProvider(config={"latency_ms": 5}).waits
+    assert SandboxProvider(config={"rate_limit": "10/s"}).waits
+    assert SandboxProvider(config={"fault_5xx_rate": 0.1}).waits
