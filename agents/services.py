@@ -39,6 +39,7 @@ from leads.selectors import lead_list_get, list_column_values
 from leads.services import list_column_add, list_column_write
 from providers import engine
 from providers.base import CompanyInput
+from providers.selectors import waterfall_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,9 @@ def _company_record(company: Company) -> dict[str, Any]:
 def _companies_look_up(run: AgentRun, items: list[WorkflowItem]) -> None:
     """company_intel: a lead with a domain but no company record gets one from the company
     waterfall (outside any transaction; the run's price pays for it), saved to the workspace's
-    companies and linked to the lead, as `POST /enrichment/company` would."""
+    companies and linked to the lead, as `POST /enrichment/company` would (the workspace's
+    company waterfall, docs/providers.md)."""
+    waterfall = waterfall_resolve(workspace_id=run.workspace_id) if items else None
     for item in items:
         lead = item.lead
         domain = canonical.domain(lead.domain)
@@ -181,7 +184,9 @@ def _companies_look_up(run: AgentRun, items: list[WorkflowItem]) -> None:
         if known is None:
             query = CompanyInput(domain=domain, name=lead.company_name or None)
             try:
-                result = engine.enrich_company(query, workspace_id=str(lead.workspace_id))
+                result = engine.enrich_company(
+                    query, workspace_id=str(lead.workspace_id), waterfall=waterfall
+                )
             except Exception:  # a provider's outage leaves this lead briefed from its own fields
                 logger.warning("company lookup failed for %s", domain, exc_info=True)
                 continue

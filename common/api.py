@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db.models import Model
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -98,3 +99,13 @@ def idempotent_response(
     )
     body = {**result.body, "idempotent_replayed": True} if result.replayed else result.body
     return Response(body, status=result.status_code)
+
+
+def reject_unknown_fields(data: Any, serializer_class: type[serializers.Serializer]) -> None:
+    """For bodies where a typo must not be silently ignored (a PATCH that changes nothing, a
+    search that filters on nothing, a configuration PUT that would reset what it misspells)."""
+    if not isinstance(data, dict):
+        return  # the serializer reports the wrong type
+    unknown = sorted(set(data) - set(serializer_class().fields))
+    if unknown:
+        raise ValidationFailed(details={field: ["Unknown field."] for field in unknown})

@@ -46,6 +46,7 @@ def _operations() -> list:
         path("", include("credits.urls")),
         path("", include("enrichment.urls")),
         path("", include("agents.urls")),
+        path("", include("providers.urls")),
     ]
 
 

@@ -74,6 +74,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         "credits_reserved",
         "credits_charged",
         "refund_status",
+        "waterfall_version",
         "created_at",
     )
     list_filter = ("status", "kind", "enrichment_type", "refund_status")

@@ -103,6 +103,10 @@ class Workflow(TimestampedModel):
         max_length=16, choices=RefundStatus.choices, default=RefundStatus.NOT_APPLICABLE
     )
     error = models.TextField(blank=True)
+    # The workspace's waterfall configuration the run uses (0: the operator's defaults), pinned
+    # by its first chunk, and what that chunk resolved: every order, `auto`'s with its reasons.
+    waterfall_version = models.PositiveIntegerField(null=True, blank=True)
+    waterfall = models.JSONField(null=True, blank=True)
     deadline = models.DateTimeField()
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

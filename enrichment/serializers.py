@@ -75,6 +75,11 @@ class WorkflowStatusSerializer(_WorkflowBaseSerializer):
     credits_refunded = serializers.SerializerMethodField()
     refund_status = serializers.CharField()
     refund_message = serializers.SerializerMethodField()
+    waterfall_version = serializers.IntegerField(
+        allow_null=True,
+        help_text="The workspace's waterfall configuration version the run uses (0: the "
+        "operator's defaults; null until its first chunk ran). GET /waterfall shows it.",
+    )
     error = BlankAsNullCharField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)

@@ -18,6 +18,8 @@ from leads.models import Lead
 from leads.selectors import lead_has_data_q
 from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
+from providers.configuration import ResolvedWaterfall
+from providers.selectors import waterfall_resolve
 
 REQUESTED: dict[str, frozenset[DataPoint]] = {
     EnrichmentType.PARTIAL: frozenset({DataPoint.EMAIL}),
@@ -128,6 +130,8 @@ class LeadOutcome:
     item: WorkflowItem | Row
     plan: LeadPlan
     result: WaterfallResult | None
+    # Whether a found email is charged (a `risky` one is not under `accept_uncharged`).
+    email_charged: bool = True
 
     @property
     def email(self) -> str | None:
@@ -158,7 +162,8 @@ class LeadOutcome:
             or ""
         )
         item.credits_charged = prices.charge_for_found(
-            emails_found=int(bool(self.email)), phones_found=int(bool(self.phone))
+            emails_found=int(bool(self.email) and self.email_charged),
+            phones_found=int(bool(self.phone)),
         )
         if self.email or self.phone:
             item.status, item.error = ItemStatus.COMPLETED, ""
@@ -197,11 +202,33 @@ def run(
             groups[plan.wanted].append((item, plan))
         else:
             outcomes.append(LeadOutcome(item, plan, None))
+    config = run_waterfall(workflow_id=tag, workspace_id=workspace_id) if groups else None
     for wanted, members in groups.items():
         people = [person_input(item.lead) for item, _ in members]
-        results = engine.run_batch(people, set(wanted), tag=tag, workspace_id=workspace_id)
+        results = engine.run_batch(
+            people, set(wanted), tag=tag, workspace_id=workspace_id, waterfall=config
+        )
         outcomes.extend(
-            LeadOutcome(item, plan, result)
+            LeadOutcome(
+                item,
+                plan,
+                result,
+                email_charged=config is None or config.charges(result.email_status),
+            )
             for (item, plan), result in zip(members, results, strict=True)
         )
     return outcomes
+
+
+def run_waterfall(*, workflow_id: str, workspace_id: str) -> ResolvedWaterfall:
+    """The waterfall a chunk of this run uses: the configuration version its first chunk
+    pinned (so a change mid-run applies to the next run), with the current `auto` orders."""
+    pinned = Workflow.objects.filter(pk=workflow_id).values_list("waterfall_version", flat=True)
+    version = pinned.first() if workflow_id else None
+    config = waterfall_resolve(workspace_id=workspace_id, version=version)
+    if workflow_id and version is None:
+        # The first chunk to get here wins; a concurrent first chunk keeps what it resolved.
+        Workflow.objects.filter(pk=workflow_id, waterfall_version__isnull=True).update(
+            waterfall_version=config.version, waterfall=config.snapshot()
+        )
+    return config

@@ -17,24 +17,18 @@ from rest_framework.views import APIView
 
 from accounts import scopes
 from accounts.authentication import ApiRequest
-from common.api import idempotent_response, status_for_client, timestamp_ms
-from common.exceptions import ValidationFailed
+from common.api import (
+    idempotent_response,
+    reject_unknown_fields,
+    status_for_client,
+    timestamp_ms,
+)
 from common.serializers import BlankAsNullCharField
 from leads import selectors, services
 from leads.models import LeadList
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
-
-
-def _reject_unknown_fields(data: Any, serializer_class: type[serializers.Serializer]) -> None:
-    """For bodies where a typo must not be silently ignored (a PATCH that changes nothing, a
-    search that filters on nothing)."""
-    if not isinstance(data, dict):
-        return  # the serializer reports the wrong type
-    unknown = sorted(set(data) - set(serializer_class().fields))
-    if unknown:
-        raise ValidationFailed(details={field: ["Unknown field."] for field in unknown})
 
 
 def _list_detail(
@@ -222,7 +216,7 @@ class LeadListItemApi(APIView):
         operation_id="update_list", request=UpdateInputSerializer, responses=ListDetailSerializer
     )
     def patch(self, request: ApiRequest, list_id) -> Response:
-        _reject_unknown_fields(request.data, self.UpdateInputSerializer)
+        reject_unknown_fields(request.data, self.UpdateInputSerializer)
         body = self.UpdateInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         workspace = request.auth.workspace
@@ -446,7 +440,7 @@ class PeopleSearchApi(APIView):
         operation_id="search_people", request=InputSerializer, responses=OutputSerializer
     )
     def post(self, request: ApiRequest) -> Response:
-        _reject_unknown_fields(request.data, self.InputSerializer)
+        reject_unknown_fields(request.data, self.InputSerializer)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         page, cohort = services.people_search(
@@ -516,7 +510,7 @@ class CompanySearchApi(APIView):
         responses=OutputSerializer,
     )
     def post(self, request: ApiRequest) -> Response:
-        _reject_unknown_fields(request.data, self.InputSerializer)
+        reject_unknown_fields(request.data, self.InputSerializer)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         page, cohort = services.company_search(

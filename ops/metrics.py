@@ -27,7 +27,10 @@ from prometheus_client.registry import Collector
 
 from credits.models import LedgerEntry
 from enrichment.models import Workflow, WorkflowStatus
+from providers.analytics import provider_analytics
+from providers.configuration import ORDERED_DATA_POINTS
 from providers.models import ProviderCall
+from providers.selectors import active_marks
 
 # Upper bounds in milliseconds (reported in seconds, as Prometheus expects).
 LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
@@ -53,10 +56,19 @@ class LedgerTotal(TypedDict):
     total: int | None  # None: no entry of this kind
 
 
+class WaterfallFigures(TypedDict):
+    """The provider analytics of the last 24 hours, every workspace (providers.analytics)."""
+
+    providers: list[dict[str, Any]]  # data_point, provider, cost_per_verified_hit, catch_all
+    coverage: list[dict[str, Any]]  # data_point, step, coverage
+    marks: list[dict[str, str]]  # provider, kind
+
+
 class Snapshot(TypedDict):
     workflows: list[WorkflowCount]
     calls: list[ProviderCallRow]
     ledger: list[LedgerTotal]
+    waterfall: WaterfallFigures
 
 
 def _workflows() -> list[WorkflowCount]:
@@ -79,12 +91,39 @@ def _ledger() -> list[LedgerTotal]:
     return list(rows)
 
 
+def _waterfall() -> WaterfallFigures:
+    figures = [provider_analytics(days=1, data_point=dp) for dp in ORDERED_DATA_POINTS]
+    return {
+        "providers": [
+            {
+                "data_point": f.data_point,
+                "provider": p.provider,
+                "cost_per_verified_hit": p.cost_per_verified_hit,
+                "catch_all_share": p.catch_all_share,
+            }
+            for f in figures
+            for p in f.providers
+        ],
+        "coverage": [
+            {"data_point": f.data_point, "step": s.step, "coverage": s.coverage}
+            for f in figures
+            for s in f.steps
+        ],
+        "marks": [{"provider": n, "kind": m.kind} for n, m in sorted(active_marks().items())],
+    }
+
+
 def snapshot() -> Snapshot:
     """The aggregates every family is built from (cached briefly; see the module docstring)."""
     ttl = settings.SLUICE_METRICS_CACHE_SECONDS
     data: Snapshot | None = cache.get(_CACHE_KEY) if ttl > 0 else None
     if data is None:
-        data = {"workflows": _workflows(), "calls": _provider_calls(), "ledger": _ledger()}
+        data = {
+            "workflows": _workflows(),
+            "calls": _provider_calls(),
+            "ledger": _ledger(),
+            "waterfall": _waterfall(),
+        }
         if ttl > 0:
             cache.set(_CACHE_KEY, data, ttl)
     return data
@@ -96,6 +135,7 @@ class SluiceCollector(Collector):
         yield _workflow_family(data["workflows"])
         yield from _call_families(data["calls"])
         yield from _credit_families(data["ledger"])
+        yield from _waterfall_families(data["waterfall"])
         queues = _queue_lengths()
         if queues is not None:
             yield queues
@@ -138,6 +178,44 @@ def _call_families(rows: list[ProviderCallRow]) -> Iterator[Metric]:
         )
     yield calls
     yield latency
+
+
+def _waterfall_families(figures: WaterfallFigures) -> Iterator[Metric]:
+    cost = GaugeMetricFamily(
+        "sluice_provider_cost_per_verified_hit",
+        "Provider cost per verified hit over the last 24 hours, by provider and data point.",
+        labels=["provider", "data_point"],
+    )
+    catch_all = GaugeMetricFamily(
+        "sluice_provider_catch_all_share",
+        "Share of found emails judged risky (catch-all) over the last 24 hours.",
+        labels=["provider"],
+    )
+    for row in figures["providers"]:
+        if row["cost_per_verified_hit"] is not None:
+            cost.add_metric([row["provider"], row["data_point"]], row["cost_per_verified_hit"])
+        if row["data_point"] == "email" and row["catch_all_share"] is not None:
+            catch_all.add_metric([row["provider"]], row["catch_all_share"])
+    coverage = GaugeMetricFamily(
+        "sluice_waterfall_coverage",
+        "Share of leads found after each waterfall step over the last 24 hours (cumulative).",
+        labels=["data_point", "step"],
+    )
+    for row in figures["coverage"]:
+        if row["coverage"] is not None:
+            coverage.add_metric([row["data_point"], str(row["step"])], row["coverage"])
+    marked = GaugeMetricFamily(
+        "sluice_provider_marked",
+        "1 while a provider is stopped for every worker: out_of_credits (until its cool-down "
+        "ends) or auth_failed (until an operator clears it).",
+        labels=["provider", "kind"],
+    )
+    for mark in figures["marks"]:
+        marked.add_metric([mark["provider"], mark["kind"]], 1)
+    yield cost
+    yield catch_all
+    yield coverage
+    yield marked
 
 
 def _seconds_label(ms: int) -> str:

@@ -10,11 +10,14 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ops import health, metrics
+from providers.selectors import provider_marks
 
 
-def _health_response(checks: dict[str, health.CheckResult]) -> JsonResponse:
+def _health_response(checks: dict[str, health.CheckResult], **details: object) -> JsonResponse:
     status = health.overall(checks)
-    return JsonResponse({"status": status, "checks": checks}, status=200 if status == "ok" else 503)
+    return JsonResponse(
+        {"status": status, "checks": checks, **details}, status=200 if status == "ok" else 503
+    )
 
 
 @never_cache
@@ -27,8 +30,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: dependencies up and every migration applied."""
-    return _health_response(health.readiness_checks())
+    """Ready for traffic: dependencies up and every migration applied. `providers` lists the
+    providers stopped for every worker (out of credits, bad key): details only, since the
+    waterfall falls through to the next provider, they do not make the process unready."""
+    checks = health.readiness_checks()
+    stopped = provider_marks() if checks["migrations"]["status"] == "ok" else {}
+    return _health_response(checks, providers=stopped)
 
 
 def _authorised(request: HttpRequest) -> bool:

@@ -3,19 +3,22 @@
 The two entry points the rest of Sluice calls (keep them stable):
 
     run_batch(people: list[PersonInput], wanted: set[DataPoint], *, tag: str = "",
-              workspace_id: str = "")
+              workspace_id: str = "", waterfall: ResolvedWaterfall | None = None)
         -> list[WaterfallResult]          # same order as `people`; for Celery chunk tasks
-    enrich_company(company: CompanyInput, *, tag: str = "", workspace_id: str = "")
+    enrich_company(company: CompanyInput, *, tag: str = "", workspace_id: str = "",
+                   waterfall: ResolvedWaterfall | None = None)
         -> CompanyResult | None           # synchronous, for the company endpoint
 
-For each person and wanted data point (email, phone) the engine walks the provider list from
-settings in order: a provider that is not configured, lacks the inputs it needs, is stopped by
+For each person and wanted data point (email, phone) the engine walks the provider list of the
+`waterfall` (the workspace's configuration; the operator's settings when none is given) in
+order: a provider that is not configured, lacks the inputs it needs, is stopped by
 an operator mark, is "limited until" a Retry-After, or has an open circuit breaker is skipped
 without a call; a cached answer is used without a call; otherwise it is called (rate limited,
 bounded per provider, retried with exponential backoff and full jitter on 429/5xx/timeouts).
-The first value found wins; a found email must survive verification (`email_status`
-valid/risky/unknown — an `invalid` email, or one the finder itself flags invalid, is a miss and
-the waterfall goes on).
+The first value found wins; a found email must survive verification: its `email_status` must
+be one the waterfall accepts (by default valid/risky/unknown; the workspace's catch-all policy
+and lowest accepted status narrow it) — an `invalid` email, or one the finder itself flags
+invalid, is a miss and the waterfall goes on.
 
 The result cache is per workspace: a lookup reads only answers its own workspace's lookups
 stored, so nothing a workspace sees (a cached attempt, its missing latency, a quick company
@@ -67,6 +70,7 @@ from providers.base import (
     WaterfallResult,
     identity_key,
 )
+from providers.configuration import ResolvedWaterfall, operator_default
 from providers.limits import BreakerPolicy, Limits, get_limits
 from providers.selectors import CachedAnswer, active_marks, cache_lookup
 from providers.services import (
@@ -100,22 +104,38 @@ def _semaphore(name: str, size: int) -> threading.BoundedSemaphore:
 
 
 def run_batch(
-    people: list[PersonInput], wanted: set[DataPoint], *, tag: str = "", workspace_id: str = ""
+    people: list[PersonInput],
+    wanted: set[DataPoint],
+    *,
+    tag: str = "",
+    workspace_id: str = "",
+    waterfall: ResolvedWaterfall | None = None,
 ) -> list[WaterfallResult]:
     """Runs the waterfall for every person (see the module docstring)."""
-    return WaterfallEngine(tag=tag, workspace_id=workspace_id).run_batch(people, wanted)
+    engine = WaterfallEngine(tag=tag, workspace_id=workspace_id, waterfall=waterfall)
+    return engine.run_batch(people, wanted)
 
 
 def enrich_company(
-    company: CompanyInput, *, tag: str = "", workspace_id: str = ""
+    company: CompanyInput,
+    *,
+    tag: str = "",
+    workspace_id: str = "",
+    waterfall: ResolvedWaterfall | None = None,
 ) -> CompanyResult | None:
     """Firmographics from the company waterfall, or None when no provider knows the company."""
-    return WaterfallEngine(tag=tag, workspace_id=workspace_id).enrich_company(company)
+    engine = WaterfallEngine(tag=tag, workspace_id=workspace_id, waterfall=waterfall)
+    return engine.enrich_company(company)
 
 
 class WaterfallEngine:
     def __init__(
-        self, *, tag: str = "", workspace_id: str = "", limits: Limits | None = None
+        self,
+        *,
+        tag: str = "",
+        workspace_id: str = "",
+        limits: Limits | None = None,
+        waterfall: ResolvedWaterfall | None = None,
     ) -> None:
         self.tag = tag[:100]
         self.workspace_id = str(workspace_id)
@@ -127,7 +147,11 @@ class WaterfallEngine:
         self.backoff_cap = settings.SLUICE_PROVIDER_BACKOFF_CAP_S
         self.max_retry_after = settings.SLUICE_PROVIDER_MAX_RETRY_AFTER_S
         self.max_token_wait = settings.SLUICE_RATE_LIMIT_MAX_WAIT_S
-        self.waterfalls = {dp: registry.waterfall_names(dp) for dp in DataPoint}
+        self.waterfall = waterfall or operator_default()
+        self.waterfalls = {dp: list(self.waterfall.orders.get(dp, ())) for dp in DataPoint}
+        # The lead's lookup a pool thread is on: its order, and its call records so far
+        # (each thread runs one person at a time).
+        self._lookup = threading.local()
         self.providers: dict[str, Provider] = {}
         for names in self.waterfalls.values():
             for name in names:
@@ -191,7 +215,7 @@ class WaterfallEngine:
         self._prepare([company.identity()], [DataPoint.COMPANY])
         outcome = Outcome.not_found()
         found_by = None
-        for name in self.waterfalls[DataPoint.COMPANY]:
+        for name in self._open_lookup(DataPoint.COMPANY, company.identity()):
             outcome, _ = self._consult(name, DataPoint.COMPANY, company, company.identity())
             if outcome.kind == OutcomeKind.FOUND:
                 found_by = name
@@ -221,7 +245,7 @@ class WaterfallEngine:
 
     def _find_email(self, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
-        for name in self.waterfalls[DataPoint.EMAIL]:
+        for name in self._open_lookup(DataPoint.EMAIL, identity):
             outcome, attempts = self._consult(name, DataPoint.EMAIL, person, identity)
             result.attempts.extend(attempts)
             if outcome.kind != OutcomeKind.FOUND:
@@ -229,7 +253,9 @@ class WaterfallEngine:
             if outcome.verdict == EmailStatus.INVALID:
                 continue  # the finder's own verdict: not a hit
             status = self._verify(outcome.value, outcome.verdict, result)
-            if status == EmailStatus.INVALID:
+            accepted = self.waterfall.accepts(status)
+            self._judge(name, status, accepted=accepted)
+            if not accepted:
                 continue
             result.email = outcome.value
             result.email_status = status
@@ -239,7 +265,7 @@ class WaterfallEngine:
 
     def _find_phone(self, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
-        for name in self.waterfalls[DataPoint.PHONE]:
+        for name in self._open_lookup(DataPoint.PHONE, identity):
             outcome, attempts = self._consult(name, DataPoint.PHONE, person, identity)
             result.attempts.extend(attempts)
             if outcome.kind == OutcomeKind.FOUND:
@@ -440,6 +466,33 @@ class WaterfallEngine:
         with self._lock:
             self._new_cache[key] = entry
 
+    def _open_lookup(self, data_point: DataPoint, identity: str) -> tuple[str, ...]:
+        """Starts a lead's lookup for a data point in this thread; returns its order."""
+        order = self.waterfall.order(data_point, identity)
+        self._lookup.data_point, self._lookup.order = data_point, order
+        self._lookup.calls = {}  # provider -> index of its latest record in self._calls
+        return order
+
+    def _annotate(self, call: CallRecord, data_point: DataPoint) -> CallRecord:
+        """Step and lookup marks of a finder's record, for analytics (see ProviderCall)."""
+        lookup = self._lookup
+        if getattr(lookup, "data_point", None) != data_point or call.provider not in lookup.order:
+            return call
+        return call._replace(
+            step=lookup.order.index(call.provider) + 1,
+            opens_lookup=not lookup.calls,
+            accepted=call.outcome == OutcomeKind.FOUND and data_point != DataPoint.EMAIL,
+        )
+
+    def _judge(self, name: str, status: EmailStatus, *, accepted: bool) -> None:
+        """Writes the verdict on the finder's record of the email it found."""
+        index = getattr(self._lookup, "calls", {}).get(name)
+        if index is not None:
+            with self._lock:
+                self._calls[index] = self._calls[index]._replace(
+                    email_status=str(status), accepted=accepted
+                )
+
     def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
         call = CallRecord(
             provider=name,
@@ -451,14 +504,23 @@ class WaterfallEngine:
             provider_status=outcome.provider_status[:200],
             tag=self.tag,
             created_at=timezone.now(),
+            workspace_id=self.workspace_id or None,
         )
+        call = self._annotate(call, data_point)
         with self._lock:
             self._calls.append(call)
+            index = len(self._calls) - 1
+        if call.step is not None:
+            self._lookup.calls[call.provider] = index
 
     def _block(self, name: str, kind: OutcomeKind, reason: str) -> None:
         with self._lock:
             self._blocked[name] = str(kind)
             self._new_marks.setdefault(name, (str(kind), reason))
+        if kind == OutcomeKind.OUT_OF_CREDITS:
+            # Chunks already running elsewhere see the shared "limited until" at once; the mark
+            # (written at the end of the batch) stops the chunks that start later.
+            self.limits.limit_until(name, settings.SLUICE_PROVIDER_EXHAUSTED_COOLDOWN_S)
         logger.warning("Provider %s answered %s (%s): stopping calls", name, kind, reason)
 
     def _cached(

@@ -1,18 +1,35 @@
-"""Reads: the result cache, operator marks, call statistics."""
+"""Reads: the result cache, operator marks, call statistics, a workspace's waterfall."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypedDict
+from uuid import UUID
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from providers.base import ERROR_KINDS, OutcomeKind
-from providers.models import ProviderCall, ProviderMark, ResultCacheEntry
+from providers.base import ERROR_KINDS, DataPoint, OutcomeKind
+from providers.configuration import (
+    AUTO,
+    ORDERED_DATA_POINTS,
+    AutoChoice,
+    ResolvedWaterfall,
+    available_providers,
+    operator_default,
+)
+from providers.models import (
+    AutoOrder,
+    ProviderCall,
+    ProviderMark,
+    ResultCacheEntry,
+    WaterfallConfig,
+)
 
 # Keeps each `IN (…)` list well below SQLite's bound-parameter limit.
 _CHUNK = 2000
@@ -55,7 +72,11 @@ def cache_lookup(
 
 
 def active_marks() -> dict[str, ProviderMark]:
-    return {m.provider: m for m in ProviderMark.objects.filter(cleared_at__isnull=True)}
+    """Marks in force: not cleared, and not past the end of their cool-down."""
+    live = ProviderMark.objects.filter(cleared_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+    return {m.provider: m for m in live}
 
 
 def _percentile(values: list[int], fraction: float) -> float | None:
@@ -146,6 +167,18 @@ def provider_call_stats(
     return stats
 
 
+def provider_marks() -> dict[str, dict[str, str | None]]:
+    """Providers stopped for every worker, for /readyz: the mark's kind and when it ends
+    (null: until an operator clears it)."""
+    return {
+        name: {
+            "status": "exhausted" if mark.kind == ProviderMark.Kind.OUT_OF_CREDITS else mark.kind,
+            "until": mark.expires_at.isoformat() if mark.expires_at else None,
+        }
+        for name, mark in sorted(active_marks().items())
+    }
+
+
 def _latency_percentiles(
     qs: QuerySet[ProviderCall], *, by_data_point: bool
 ) -> list[tuple[str, str, float | None, float | None]]:
@@ -170,3 +203,89 @@ def _latency_percentiles(
         key = (provider, data_point if by_data_point else "")
         latencies.setdefault(key, []).append(ms)
     return [(p, d, _percentile(v, 0.5), _percentile(v, 0.95)) for (p, d), v in latencies.items()]
+
+
+# --- a workspace's waterfall --------------------------------------------------------------------
+
+
+def waterfall_config_current(*, workspace_id: UUID | str) -> WaterfallConfig | None:
+    return WaterfallConfig.objects.filter(workspace_id=workspace_id).order_by("-version").first()
+
+
+def waterfall_resolve(*, workspace_id: UUID | str, version: int | None = None) -> ResolvedWaterfall:
+    """The waterfall a chunk runs: the workspace's configuration (`version`, else its latest;
+    the operator's defaults when it has none), with the latest `auto` orders filled in. A
+    provider the operator has since removed is dropped from the workspace's orders."""
+    default = operator_default()
+    configs = WaterfallConfig.objects.filter(workspace_id=workspace_id)
+    if version is None:
+        config = configs.order_by("-version").first()
+    else:
+        config = configs.filter(version=version).first()
+    if config is None:  # version 0, or none written yet
+        return default
+    autos = {a.data_point: a for a in AutoOrder.objects.filter(workspace_id=workspace_id)}
+    orders: dict[DataPoint, tuple[str, ...]] = {}
+    choices: dict[DataPoint, AutoChoice] = {}
+    for data_point in ORDERED_DATA_POINTS:
+        offered = default.orders[data_point]
+        chosen = getattr(config, str(data_point))
+        if chosen == [AUTO]:
+            auto = autos.get(str(data_point))
+            ranked = [n for n in (auto.order if auto else []) if n in offered]
+            order = tuple(ranked + [n for n in offered if n not in ranked])
+            choices[data_point] = AutoChoice(
+                order=order,
+                reasons=tuple(auto.reasons) if auto else (),
+                source=auto.source if auto else "prior",
+                explore_share=settings.SLUICE_AUTO_ORDER_EXPLORE_SHARE,
+            )
+        else:
+            order = tuple(n for n in chosen if n in offered)
+        orders[data_point] = order
+    orders[DataPoint.EMAIL_VERIFICATION] = (config.verifier,) if config.verifier else ()
+    return ResolvedWaterfall(
+        version=config.version,
+        orders=orders,
+        catch_all_policy=config.catch_all_policy,
+        min_email_status=config.min_email_status,
+        auto=choices,
+    )
+
+
+@dataclass(frozen=True)
+class WaterfallDescription:
+    """`GET /waterfall`: what the workspace chose (its latest version, else the operator's
+    defaults), what it may choose from, and what a run would use now."""
+
+    config: WaterfallConfig | None
+    chosen: dict[str, list[str]]
+    verifier: str
+    catch_all_policy: str
+    min_email_status: str
+    available: dict[str, list[str]]
+    effective: ResolvedWaterfall
+
+
+def waterfall_describe(*, workspace_id: UUID | str) -> WaterfallDescription:
+    config = waterfall_config_current(workspace_id=workspace_id)
+    effective = waterfall_resolve(workspace_id=workspace_id)
+    offered = available_providers()
+    if config is None:
+        chosen = {str(dp): list(effective.orders[dp]) for dp in ORDERED_DATA_POINTS}
+        verifier = next(iter(effective.orders[DataPoint.EMAIL_VERIFICATION]), "")
+    else:
+        chosen = {str(dp): list(getattr(config, str(dp))) for dp in ORDERED_DATA_POINTS}
+        verifier = config.verifier
+    return WaterfallDescription(
+        config=config,
+        chosen=chosen,
+        verifier=verifier,
+        catch_all_policy=effective.catch_all_policy,
+        min_email_status=effective.min_email_status,
+        available={
+            **{str(dp): list(offered[dp]) for dp in ORDERED_DATA_POINTS},
+            "verifier": list(offered[DataPoint.EMAIL_VERIFICATION]),
+        },
+        effective=effective,
+    )

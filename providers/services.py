@@ -1,4 +1,5 @@
-"""Writes: cache entries, call records and operator marks, in bulk."""
+"""Writes: cache entries, call records and operator marks, in bulk. (A workspace's waterfall:
+`providers.waterfalls`; the call roll-ups: `providers.rollups`.)"""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from common.bulk import tuples_insert, tuples_upsert
+from providers.limits import get_limits
 from providers.models import ProviderCall, ProviderMark, ResultCacheEntry
 
 logger = logging.getLogger(__name__)
@@ -42,6 +46,13 @@ class CallRecord(NamedTuple):
     provider_status: str
     tag: str
     created_at: datetime
+    # For the analytics (see ProviderCall): whose lookup, the finder's step in the lead's order,
+    # whether it opened the lookup, the found email's judged status and whether it counted.
+    workspace_id: str | None = None
+    step: int | None = None
+    opens_lookup: bool = False
+    email_status: str = ""
+    accepted: bool = False
 
 
 def cache_store_many(*, entries: Sequence[CacheAnswer], ttl_seconds: int) -> None:
@@ -79,11 +90,22 @@ def calls_record(*, calls: Sequence[CallRecord]) -> None:
 
 
 def provider_mark_set(*, provider: str, kind: str, reason: str = "") -> ProviderMark:
-    """Stops calls to `provider` for every worker until an operator clears the mark. Idempotent:
-    an active mark is kept as it is."""
+    """Stops calls to `provider` for every worker until an operator clears the mark, or, for
+    "out of credits", until the cool-down ends (SLUICE_PROVIDER_EXHAUSTED_COOLDOWN_S).
+    Idempotent: an active mark is kept as it is."""
+    now = timezone.now()
+    expires_at = None
+    if kind == ProviderMark.Kind.OUT_OF_CREDITS:
+        expires_at = now + timedelta(seconds=settings.SLUICE_PROVIDER_EXHAUSTED_COOLDOWN_S)
     try:
         with transaction.atomic():
-            mark = ProviderMark.objects.create(provider=provider, kind=kind, reason=reason[:2000])
+            # A mark whose cool-down ended is over: it must not hold the one active slot.
+            ProviderMark.objects.filter(
+                provider=provider, cleared_at__isnull=True, expires_at__lte=now
+            ).update(cleared_at=F("expires_at"), cleared_by="cool-down")
+            mark = ProviderMark.objects.create(
+                provider=provider, kind=kind, reason=reason[:2000], expires_at=expires_at
+            )
     except IntegrityError:
         return ProviderMark.objects.get(provider=provider, cleared_at__isnull=True)
     logger.warning("Provider %s marked %s: %s", provider, kind, reason)
@@ -95,6 +117,8 @@ def provider_mark_clear(*, mark: ProviderMark, cleared_by: str = "") -> bool:
     updated = ProviderMark.objects.filter(pk=mark.pk, cleared_at__isnull=True).update(
         cleared_at=timezone.now(), cleared_by=cleared_by[:150]
     )
+    if updated and mark.kind == ProviderMark.Kind.OUT_OF_CREDITS:
+        get_limits().reset(mark.provider)  # the shared "limited until" the answer set
     if updated:
         logger.info("Provider mark %s cleared by %s", mark, cleared_by or "?")
     return bool(updated)

@@ -71,6 +71,8 @@ SLUICE_HOLD_SWEEP_SECONDS = env.int("SLUICE_HOLD_SWEEP_SECONDS", default=60)
 SLUICE_SWEEP_INTERVAL_SECONDS = env.int("SLUICE_SWEEP_INTERVAL_SECONDS", default=30)
 # Expired `cl-task_…` cohorts are invisible already; beat deletes them.
 SLUICE_COHORT_PURGE_SECONDS = env.int("SLUICE_COHORT_PURGE_SECONDS", default=3600)
+# How often beat re-ranks the `auto` waterfall orders (docs/providers.md).
+SLUICE_AUTO_ORDER_INTERVAL_S = env.int("SLUICE_AUTO_ORDER_INTERVAL_S", default=600)
 CELERY_BEAT_SCHEDULE = {
     "enrichment-sweep": {
         "task": "enrichment.sweep_workflows",
@@ -85,6 +87,13 @@ CELERY_BEAT_SCHEDULE = {
     "providers-purge-expired-cache": {
         "task": "providers.purge_expired_cache",
         "schedule": 3600.0,
+    },
+    # Hourly counts of the provider call records, read by the provider analytics.
+    "providers-roll-up-calls": {"task": "providers.roll_up_calls", "schedule": 600.0},
+    # The `auto` waterfall orders, re-ranked from recent call records (docs/providers.md).
+    "providers-refresh-auto-orders": {
+        "task": "providers.refresh_auto_orders",
+        "schedule": float(SLUICE_AUTO_ORDER_INTERVAL_S),
     },
     # Idempotency-Key records past their 24 h retention.
     "common-purge-idempotency-records": {

@@ -5,6 +5,8 @@ import os
 import re
 from collections.abc import Callable
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import env
 
 # Ordered provider names per data point. `sandbox` (no network) by default so a fresh install
@@ -15,6 +17,32 @@ SLUICE_WATERFALL_PHONE = env.list("SLUICE_WATERFALL_PHONE", default=["sandbox"])
 SLUICE_WATERFALL_COMPANY = env.list("SLUICE_WATERFALL_COMPANY", default=["sandbox"])
 # The email verifier; empty = found emails are kept with email_status "unknown".
 SLUICE_VERIFIER = env.str("SLUICE_VERIFIER", default="sandbox")
+# What a `risky` (catch-all) email is: `accept` (found, charged), `accept_uncharged` (found, not
+# charged) or `reject` (a miss: the waterfall goes on); and the lowest email status that counts as
+# found (`valid`, `risky` or `unknown`). A workspace may set its own (`PUT /waterfall`).
+SLUICE_CATCH_ALL_POLICY = env.str("SLUICE_CATCH_ALL_POLICY", default="accept")
+SLUICE_MIN_EMAIL_STATUS = env.str("SLUICE_MIN_EMAIL_STATUS", default="unknown")
+if SLUICE_CATCH_ALL_POLICY not in ("accept", "accept_uncharged", "reject"):
+    raise ImproperlyConfigured(
+        f"SLUICE_CATCH_ALL_POLICY={SLUICE_CATCH_ALL_POLICY!r}: "
+        "use accept, accept_uncharged or reject"
+    )
+if SLUICE_MIN_EMAIL_STATUS not in ("valid", "risky", "unknown"):
+    raise ImproperlyConfigured(
+        f"SLUICE_MIN_EMAIL_STATUS={SLUICE_MIN_EMAIL_STATUS!r}: use valid, risky or unknown"
+    )
+# How long a provider that answered "out of credits" is left alone by every worker before it is
+# tried again (an operator may clear the mark sooner in the admin).
+SLUICE_PROVIDER_EXHAUSTED_COOLDOWN_S = env.int("SLUICE_PROVIDER_EXHAUSTED_COOLDOWN_S", default=3600)
+# The `auto` order (docs/providers.md; beat's interval is in celery.py): over how many days of call
+# records, how many of a workspace's calls it needs before it stops borrowing the operator's
+# records, the weight of the prior (in calls) and the share of leads that explore (at most 0.2).
+SLUICE_AUTO_ORDER_WINDOW_DAYS = env.int("SLUICE_AUTO_ORDER_WINDOW_DAYS", default=30)
+SLUICE_AUTO_ORDER_MIN_CALLS = env.int("SLUICE_AUTO_ORDER_MIN_CALLS", default=300)
+SLUICE_AUTO_ORDER_PRIOR_CALLS = env.float("SLUICE_AUTO_ORDER_PRIOR_CALLS", default=20.0)
+SLUICE_AUTO_ORDER_EXPLORE_SHARE = min(
+    0.2, env.float("SLUICE_AUTO_ORDER_EXPLORE_SHARE", default=0.05)
+)
 # Whether a waterfall or the verifier may name the sandbox; production allows it only on request
 # (config/settings/production.py).
 SLUICE_SANDBOX_ALLOWED = True
@@ -71,7 +99,8 @@ def _sandbox_instances() -> dict[str, dict[str, SandboxKnob]]:
         "LATENCY_MS": float, "EMAIL_HIT_RATE": float, "PHONE_HIT_RATE": float,
         "COMPANY_HIT_RATE": float, "FINDER_INVALID_RATE": float, "FAULT_429_RATE": float,
         "FAULT_5XX_RATE": float, "FAULT_TIMEOUT_RATE": float, "FAULT_MALFORMED_RATE": float,
-        "RETRY_AFTER_S": float, "RATE_LIMIT": str, "CONCURRENCY": int,
+        "RETRY_AFTER_S": float, "RATE_LIMIT": str, "CONCURRENCY": int, "COST": float,
+        "MISS_COST": float, "VERIFY_COST": float,
         "VERIFY_MIX": lambda v: tuple(float(x) for x in v.split(",")),
     }  # fmt: skip
     pattern = re.compile(rf"^SLUICE_SANDBOX(?:_([A-Z0-9]+))?_({'|'.join(knobs)})$")

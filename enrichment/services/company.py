@@ -16,6 +16,7 @@ from leads import canonical
 from leads.models import Cohort, Company
 from providers import engine
 from providers.base import CompanyInput, CompanyResult
+from providers.selectors import waterfall_resolve
 
 # A company cohort is answered inline; past this size the caller should page the cohort.
 MAX_SYNC_COMPANIES = 100
@@ -70,7 +71,11 @@ def _lookup(*, workspace: Workspace, query: CompanyInput, existing: Company | No
         workflow_id="",
     )
     try:
-        result = engine.enrich_company(query, workspace_id=str(workspace.pk))
+        result = engine.enrich_company(
+            query,
+            workspace_id=str(workspace.pk),
+            waterfall=waterfall_resolve(workspace_id=workspace.pk),
+        )
     except BaseException:
         credits.hold_release(hold_id=hold.pk)
         raise

@@ -47,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "retry_after_s": 1.0,
     "rate_limit": None,
     "concurrency": 1000,
+    # What a call costs in the provider's credits (a find, a miss, a verification): instances with
+    # different prices and hit rates make the `auto` order's benchmark.
+    "cost": 1.0,
+    "miss_cost": 0.0,
+    "verify_cost": 1.0,
 }
 
 _FAULT_RATES = ("fault_429_rate", "fault_5xx_rate", "fault_timeout_rate", "fault_malformed_rate")
@@ -120,6 +125,10 @@ class SandboxProvider(Provider):
         self._attempts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
+    @property
+    def _cost(self) -> float:
+        return float(self.config["cost"])
+
     def _attempt(self, data_point: str, identity: str) -> int:
         with self._lock:
             n = self._attempts.get((data_point, identity), 0)
@@ -167,12 +176,12 @@ class SandboxProvider(Provider):
             f"{_slug(person.company_name)}.com" if person.company_name else None
         )
         if not parts or not domain or not self._hit("email", identity):
-            return Outcome.not_found()
+            return Outcome.not_found(cost=float(self.config["miss_cost"]))
         email = f"{_slug(parts[0])}.{_slug(parts[1])}@{domain.lower()}"
         if _unit(self.name, "finder_invalid", identity) < float(self.config["finder_invalid_rate"]):
             return Outcome.not_found(provider_status="invalid_by_provider:invalid")
         return Outcome.found(
-            email, confidence=self._confidence(identity), provider_status="found", cost=1.0
+            email, confidence=self._confidence(identity), provider_status="found", cost=self._cost
         )
 
     def find_phone(self, person: PersonInput) -> Outcome:
@@ -186,7 +195,10 @@ class SandboxProvider(Provider):
         area = 201 + n % 700
         phone = f"+1{area}{n // 1000 % 10_000_000:07d}"
         return Outcome.found(
-            phone, confidence=self._confidence("phone", identity), provider_status="found", cost=1.0
+            phone,
+            confidence=self._confidence("phone", identity),
+            provider_status="found",
+            cost=self._cost,
         )
 
     def verify_email(self, email: str) -> Outcome:
@@ -203,7 +215,12 @@ class SandboxProvider(Provider):
             if u < edge:
                 verdict = status
                 break
-        return Outcome.found(email, verdict=verdict, provider_status=str(verdict), cost=1.0)
+        return Outcome.found(
+            email,
+            verdict=verdict,
+            provider_status=str(verdict),
+            cost=float(self.config["verify_cost"]),
+        )
 
     def enrich_company(self, company: CompanyInput) -> Outcome:
         identity = company.identity()
@@ -235,5 +252,5 @@ class SandboxProvider(Provider):
             result,
             confidence=self._confidence("company", identity),
             provider_status="found",
-            cost=1.0,
+            cost=self._cost,
         )
