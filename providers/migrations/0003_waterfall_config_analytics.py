@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('providers', '0001_initial'),
+        ('providers', '0002_call_tag_index_without_like'),
     ]
 
     operations = [
