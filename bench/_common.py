@@ -100,7 +100,8 @@ def purge_queue() -> None:
     from config.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
+        for queue in app.amqp.queues:
+            conn.default_channel.queue_purge(queue)
 
 
 def analyze() -> None:

@@ -1,17 +1,41 @@
 """The Celery app. All configuration lives in Django settings under the `CELERY_` namespace."""
 
+import logging
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import setup_logging
 
 from config.runtime import celery_dirs, dirs_create
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+logger = logging.getLogger(__name__)
+
 app = Celery("sluice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class OrphanRecovery(bootsteps.StartStopStep):
+    """Each time a worker's consumer (re)connects to the broker (at start, after losing Redis)
+    it asks for the chunks of dead workers to be re-sent: the broker would return a dead
+    worker's unacknowledged messages only after its visibility timeout (an hour), and beat's
+    next sweep may be a while off."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, parent) -> None:
+        from enrichment import dispatch
+
+        try:
+            dispatch.orphans_recovery()
+        except dispatch.BROKER_ERRORS as exc:
+            # Beat's sweeper does the same on its next tick.
+            logger.warning("could not ask for orphaned chunks: %s", exc)
+
+
+app.steps["consumer"].add(OrphanRecovery)
 
 
 @app.on_after_configure.connect

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from enrichment.models import WebhookDelivery, WebhookEndpoint, Workflow, WorkflowItem
+from enrichment.models import SweeperRun, WebhookDelivery, WebhookEndpoint, Workflow, WorkflowItem
+from enrichment.selectors import sweeper_status
 from providers.base import DataPoint
 from providers.registry import is_sandbox
 from providers.selectors import provider_call_stats
@@ -146,4 +147,27 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(SweeperRun)
+class SweeperRunAdmin(admin.ModelAdmin):
+    """When beat's sweeper last ran; beat is a single process, and a stopped one shows here as
+    stale (and makes /readyz answer 503)."""
+
+    list_display = ("name", "finished_at", "age", "is_running", "report")
+    readonly_fields = ("name", "finished_at", "report")
+
+    @admin.display(description="age")
+    def age(self, run: SweeperRun) -> str:
+        return f"{sweeper_status(name=run.name).age_s:.0f} s"
+
+    @admin.display(description="running (not stale)", boolean=True)
+    def is_running(self, run: SweeperRun) -> bool:
+        return not sweeper_status(name=run.name).stale
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

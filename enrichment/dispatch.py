@@ -8,8 +8,10 @@ declared queue and options apply wherever it is sent from.
 """
 
 from collections.abc import Iterable
+from typing import Any
 
 from celery import Task, current_app
+from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -18,7 +20,8 @@ from enrichment.models import Workflow
 PLAN_WORKFLOW = "enrichment.plan_workflow"
 RUN_CHUNK = "enrichment.run_chunk"
 DELIVER_WEBHOOK = "enrichment.deliver_webhook"
-TASK_NAMES = (PLAN_WORKFLOW, RUN_CHUNK, DELIVER_WEBHOOK)
+RECOVER_ORPHANS = "enrichment.recover_orphans"
+TASK_NAMES = (PLAN_WORKFLOW, RUN_CHUNK, DELIVER_WEBHOOK, RECOVER_ORPHANS)
 
 # What a broker that cannot take a message raises (connection refused, timed out, reset).
 BROKER_ERRORS = (OperationalError, OSError)
@@ -33,15 +36,22 @@ def _task(name: str) -> Task:
     return app.tasks[name]
 
 
-def _send(name: str, *args: object) -> None:
-    _task(name).apply_async(args=args)
+def _send(
+    name: str, *args: object, countdown: float | None = None, queue: str | None = None
+) -> None:
+    options: dict[str, Any] = {"countdown": countdown} if countdown else {}
+    if queue:
+        options["queue"] = queue
+    _task(name).apply_async(args=args, **options)
 
 
 def workflow_first_step(*, workflow: Workflow) -> None:
-    """A person run goes straight to its one chunk; a bulk or task run is planned first.
+    """A person run goes straight to its one chunk; a bulk or task run is planned first. Both
+    go to the planning queue (the starts), whatever the chunk queue's backlog.
     Raises one of BROKER_ERRORS when the broker refuses; the caller decides what that means."""
     if workflow.kind == Workflow.Kind.PERSON:
-        _send(RUN_CHUNK, workflow.pk, 0)
+        # Someone waits for this one lookup: it goes with the starts, not behind bulk chunks.
+        _send(RUN_CHUNK, workflow.pk, 0, queue=settings.SLUICE_PLANNING_QUEUE or None)
     else:
         _send(PLAN_WORKFLOW, workflow.pk)
     # The sweeper waits a grace period after the latest dispatch before it sends another.
@@ -59,3 +69,16 @@ def chunks(*, workflow_id: str, chunk_nos: Iterable[int]) -> int:
 def webhook_deliveries(*, delivery_ids: Iterable[int]) -> None:
     for delivery_id in delivery_ids:
         _send(DELIVER_WEBHOOK, delivery_id)
+
+
+def orphans_recovery() -> None:
+    """A worker that (re)connects to the broker looks for orphaned chunks at once (dead claims,
+    and queued chunks whose message a dead worker may have held), and for dead claims again once
+    a claim its predecessor held must have expired: it may replace a worker killed a moment ago,
+    whose leases are still running out."""
+    _send(RECOVER_ORPHANS, True)
+    _send(
+        RECOVER_ORPHANS,
+        False,
+        countdown=settings.SLUICE_CLAIM_TTL_SECONDS + settings.SLUICE_CLAIM_HEARTBEAT_SECONDS,
+    )

@@ -151,8 +151,9 @@ def new_workflow_id(kind: str) -> str:
 
 
 class WorkflowItem(models.Model):
-    """One lead of a workflow. A chunk claims its items with a conditional update; a claim older
-    than SLUICE_CLAIM_TTL_SECONDS belongs to a dead worker and may be taken over."""
+    """One lead of a workflow. A chunk claims its items with a conditional update and renews the
+    claim (`claimed_at`) while it runs; a claim not renewed for SLUICE_CLAIM_TTL_SECONDS belongs
+    to a dead worker and is given back to the queue (enrichment/services/leases.py)."""
 
     id = models.BigAutoField(primary_key=True)
     # No index of their own: the composite indexes below start with each of them, and every
@@ -183,6 +184,10 @@ class WorkflowItem(models.Model):
             models.Index(fields=["workflow", "chunk_no", "status"], name="item_chunk_status"),
             models.Index(fields=["workflow", "status"], name="item_workflow_status"),
             models.Index(fields=["lead", "status"], name="item_lead_status"),
+            # The sweeper's search for dead claims, over every workflow at once.
+            models.Index(
+                fields=["claimed_at"], name="item_running_claimed", condition=Q(status="running")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,3 +230,15 @@ class WebhookDelivery(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint_id}"
+
+
+class SweeperRun(models.Model):
+    """When beat's sweeper last finished, one row per sweep task: beat is a single process, so
+    /readyz, /metrics and the admin show when it stopped (ops/health.py)."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    finished_at = models.DateTimeField()
+    report = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.finished_at:%Y-%m-%d %H:%M:%S}"

@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -13,6 +14,7 @@ from credits.prices import EnrichmentType
 from enrichment.models import (
     TERMINAL_WORKFLOW_STATUSES,
     ItemStatus,
+    SweeperRun,
     WebhookEndpoint,
     Workflow,
     WorkflowItem,
@@ -310,3 +312,23 @@ def webhooks_active(*, workspace: Workspace) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(workspace=workspace, is_active=True).order_by(
         "created_at"
     )
+
+
+# When this process started: a sweeper that never ran is judged from here.
+_PROCESS_STARTED = timezone.now()
+
+
+@dataclass(frozen=True)
+class SweeperStatus:
+    last_run_at: datetime | None  # None: no sweep has finished yet
+    age_s: float  # since the last run (or since this process started, if none)
+    stale: bool  # older than SLUICE_SWEEPER_STALE_SECONDS (never, when that is 0)
+
+
+def sweeper_status(*, name: str = "enrichment.sweep_workflows") -> SweeperStatus:
+    """Whether beat's sweeper still runs. Beat is a single process: when it stops, dead
+    workers' chunks wait for a worker to start and lost messages are never re-sent."""
+    last_run_at = SweeperRun.objects.filter(name=name).values_list("finished_at", flat=True).first()
+    age_s = (timezone.now() - (last_run_at or _PROCESS_STARTED)).total_seconds()
+    limit = settings.SLUICE_SWEEPER_STALE_SECONDS
+    return SweeperStatus(last_run_at=last_run_at, age_s=age_s, stale=bool(limit) and age_s > limit)

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from common.context import workflow_id_var
 from common.task_decorator import TRANSIENT_ERRORS, sluice_task
-from enrichment.services import execution
+from enrichment.services import execution, leases
 from enrichment.services.webhooks import WebhookDeliveryError, webhook_deliver, webhook_give_up
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,9 @@ def _workflow_logging(workflow_id: str) -> Iterator[None]:
         workflow_id_var.reset(token)
 
 
-@sluice_task(name="enrichment.plan_workflow", backoff_cap_s=600)
+@sluice_task(
+    name="enrichment.plan_workflow", queue=settings.SLUICE_PLANNING_QUEUE, backoff_cap_s=600
+)
 def plan_workflow(workflow_id: str) -> None:
     with _workflow_logging(workflow_id):
         execution.workflow_plan(workflow_id=workflow_id)
@@ -43,9 +45,18 @@ def run_chunk(workflow_id: str, chunk_no: int) -> None:
         execution.chunk_run(workflow_id=workflow_id, chunk_no=chunk_no)
 
 
-@sluice_task(name="enrichment.sweep_workflows", max_retries=3)
+@sluice_task(
+    name="enrichment.sweep_workflows", queue=settings.SLUICE_HOUSEKEEPING_QUEUE, max_retries=3
+)
 def sweep_workflows() -> dict:
     return execution.workflows_sweep()
+
+
+@sluice_task(
+    name="enrichment.recover_orphans", queue=settings.SLUICE_HOUSEKEEPING_QUEUE, max_retries=3
+)
+def recover_orphans(queued_too: bool = False) -> int:
+    return leases.orphans_recover(queued_too=queued_too)
 
 
 def _webhook_give_up(delivery_id: int, *, error: Exception) -> None:

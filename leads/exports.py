@@ -2,10 +2,12 @@
 
 Both project the same columns (`DEFAULT_COLUMNS` unless the caller picks), read the list in
 membership order with a keyset, and never hold more than one batch of rows in memory. CSV files
-are written to `settings.EXPORT_DIR/<workspace>/<fingerprint>.csv`, named after their list and
-content, so exporting an unchanged list again reuses its file. Each export is handed out as a
-link of its own whose token signs workspace, link, file, list, key and expiry together: the
-signature is the credential, and the link dies with its list and with the key that asked.
+are written to the `exports` storage (Django's STORAGES: a folder under EXPORT_DIR by default, an
+S3-compatible bucket when several web nodes serve downloads) as `<workspace>/<fingerprint>.csv`,
+named after their list and content, so exporting an unchanged list again reuses its file. Each
+export is handed out as a link of its own whose token signs workspace, link, file, list, key
+and expiry together: the signature is the credential, and the link dies with its list and with
+the key that asked.
 
 CSV cells a spreadsheet would run as a formula get a leading `'` (leads.columns.csv_safe_cell),
 unless the caller turns that off for an export whose reader is a program, not a spreadsheet.
@@ -13,20 +15,26 @@ A phone number in E.164 (`+15125550146`) is written as it is: it starts with `+`
 only digits, so a spreadsheet can at most read it as a number, never run anything.
 """
 
+import contextlib
 import csv
 import hashlib
+import io
 import json
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from django.conf import settings
 from django.core import signing
+from django.core.files import File
+from django.core.files.storage import Storage, storages
+from django.utils import timezone
 
 from accounts.models import ApiKey, Workspace
 from common.exceptions import ApplicationError, NotFound, ValidationFailed
@@ -35,6 +43,7 @@ from leads import canonical
 from leads.columns import csv_safe_cell
 from leads.models import LeadList, ListMembership
 from leads.selectors import lead_list_get
+from leads.storage import TemporaryFile, file_touch
 
 # Output column → the membership row's path to the value.
 COLUMNS: dict[str, str] = {
@@ -264,21 +273,28 @@ class CsvExport:
     file_size_bytes: int
 
 
-def _workspace_dir(workspace_id: uuid.UUID | str) -> Path:
-    return Path(settings.EXPORT_DIR) / str(workspace_id)
+def _storage() -> Storage:
+    return storages["exports"]
+
+
+def _file_name(workspace_id: uuid.UUID | str, stem: str) -> str:
+    return f"{workspace_id}/{stem}.csv"
 
 
 def export_files_purge(*, workspace_id: uuid.UUID | str, older_than_seconds: int) -> int:
     """Deletes a workspace's export files whose links have expired."""
-    directory = _workspace_dir(workspace_id)
-    if not directory.is_dir():
+    storage = _storage()
+    try:
+        _, files = storage.listdir(str(workspace_id))
+    except FileNotFoundError:
         return 0
-    cutoff = time.time() - older_than_seconds
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     removed = 0
-    for path in directory.iterdir():
+    for file in files:
+        name = f"{workspace_id}/{file}"
         try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
+            if storage.get_modified_time(name) < cutoff:
+                storage.delete(name)
                 removed += 1
         except FileNotFoundError:
             continue  # removed by a concurrent purge
@@ -288,41 +304,57 @@ def export_files_purge(*, workspace_id: uuid.UUID | str, older_than_seconds: int
 def exports_purge_expired() -> int:
     """Beat: every workspace's export files whose links have expired (a workspace that never
     exports again would otherwise keep them)."""
-    root = Path(settings.EXPORT_DIR)
-    if not root.is_dir():
+    try:
+        workspaces, _ = _storage().listdir("")
+    except FileNotFoundError:
         return 0
     ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
     return sum(
-        export_files_purge(workspace_id=directory.name, older_than_seconds=ttl)
-        for directory in root.iterdir()
-        if directory.is_dir()
+        export_files_purge(workspace_id=workspace_id, older_than_seconds=ttl)
+        for workspace_id in workspaces
     )
 
 
-def _file_reused(path: Path) -> bool:
-    """True when `path` exists; its age is reset, so the purge (which goes by age) keeps it as
+def _file_reused(name: str) -> bool:
+    """True when the file exists; its age is reset, so the purge (which goes by age) keeps it as
     long as the new link lives."""
-    try:
-        os.utime(path)
-    except FileNotFoundError:
+    storage = _storage()
+    if not storage.exists(name):
         return False
+    try:
+        file_touch(storage, name)
+    except FileNotFoundError:
+        return False  # purged meanwhile
     return True
 
 
 def _file_write(
-    *, directory: Path, lead_list: LeadList, columns: list[str], escape_formulas: bool
-) -> tuple[Path, int]:
+    *, workspace_id: uuid.UUID | str, lead_list: LeadList, columns: list[str], escape_formulas: bool
+) -> tuple[str, int]:
     """Writes the list's CSV under its fingerprint, taken from the very rows written (the list
-    may have changed since it was fingerprinted); returns the file and its row count."""
-    partial = directory / f"{uuid.uuid4()}.part"
-    with partial.open("w", newline="", encoding="utf-8") as handle:
-        fingerprint = _Fingerprint(lead_list, target=handle)
-        row_count = _csv_into(
-            fingerprint, lead_list=lead_list, columns=columns, escape_formulas=escape_formulas
-        )
-    path = directory / f"{fingerprint.name()}.csv"
-    os.replace(partial, path)
-    return path, row_count
+    may have changed since it was fingerprinted); returns the file's name and its row count.
+    The text goes to a local temporary file first and into the storage whole: a reader never
+    sees half a file."""
+    storage = _storage()
+    # Not deleted on close: the local folder moves it into place instead.
+    spool = tempfile.NamedTemporaryFile(suffix=".csv.part", delete=False)  # noqa: SIM115
+    try:
+        with io.TextIOWrapper(spool, encoding="utf-8", newline="") as text:
+            fingerprint = _Fingerprint(lead_list, target=text)
+            row_count = _csv_into(
+                fingerprint, lead_list=lead_list, columns=columns, escape_formulas=escape_formulas
+            )
+            text.flush()
+            spool.seek(0)
+            name = _file_name(workspace_id, fingerprint.name())
+            if not storage.exists(name):
+                saved = storage.save(name, TemporaryFile(spool))
+                if saved != name:  # the same file, saved by a concurrent export a moment before
+                    storage.delete(saved)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(spool.name)
+    return name, row_count
 
 
 def export_csv_create(
@@ -343,18 +375,16 @@ def export_csv_create(
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     chosen = resolve_columns(columns, lead_list=lead_list, include_custom=include_custom)
     ttl = settings.SLUICE_EXPORT_URL_TTL_SECONDS
-    directory = _workspace_dir(workspace.pk)
-    directory.mkdir(parents=True, exist_ok=True)
     # Beat purges every workspace's expired files; a workspace's own export also clears them.
     export_files_purge(workspace_id=workspace.pk, older_than_seconds=ttl)
     fingerprint = _Fingerprint(lead_list)
     row_count = _csv_into(
         fingerprint, lead_list=lead_list, columns=chosen, escape_formulas=escape_formulas
     )
-    path = directory / f"{fingerprint.name()}.csv"
-    if not _file_reused(path):
-        path, row_count = _file_write(
-            directory=directory,
+    name = _file_name(workspace.pk, fingerprint.name())
+    if not _file_reused(name):
+        name, row_count = _file_write(
+            workspace_id=workspace.pk,
             lead_list=lead_list,
             columns=chosen,
             escape_formulas=escape_formulas,
@@ -364,7 +394,7 @@ def export_csv_create(
     grant = {
         "w": str(workspace.pk),
         "f": link_id,
-        "d": path.stem,
+        "d": name.rsplit("/", 1)[-1].removesuffix(".csv"),
         "l": str(lead_list.pk),
         "k": str(api_key.pk),
         "e": expires,
@@ -375,12 +405,13 @@ def export_csv_create(
         token=signing.dumps(grant, salt=_TOKEN_SALT, compress=True),
         expires_at=datetime.fromtimestamp(expires, tz=UTC),
         row_count=row_count,
-        file_size_bytes=path.stat().st_size,
+        file_size_bytes=_storage().size(name),
     )
 
 
-def export_csv_file(*, file_id: uuid.UUID | str, token: str | None) -> Path:
-    """The file a download token grants. A forged or altered token, one for another link, one
+def export_csv_file(*, file_id: uuid.UUID | str, token: str | None) -> File:
+    """The file a download token grants, open for reading (from any web node: the storage is
+    shared). A forged or altered token, one for another link, one
     whose list was deleted or whose key was revoked is a 404 (no oracle); a genuine but expired
     one a 410 `link_expired`."""
     try:
@@ -397,7 +428,7 @@ def export_csv_file(*, file_id: uuid.UUID | str, token: str | None) -> Path:
         raise NotFound()
     if not ApiKey.objects.filter(pk=grant["k"], is_active=True).exists():
         raise NotFound()
-    path = _workspace_dir(grant["w"]) / f"{grant['d']}.csv"
-    if not path.is_file():
-        raise NotFound("The export file no longer exists; export the list again.")
-    return path
+    try:
+        return _storage().open(_file_name(grant["w"], grant["d"]), "rb")
+    except FileNotFoundError:
+        raise NotFound("The export file no longer exists; export the list again.") from None

@@ -374,9 +374,9 @@ class ExportCsvDownloadApi(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, file_id) -> FileResponse:
-        path = export_csv_file(file_id=file_id, token=request.query_params.get("token"))
+        file = export_csv_file(file_id=file_id, token=request.query_params.get("token"))
         return FileResponse(
-            path.open("rb"),
+            file,
             as_attachment=True,
             filename=f"leads-{file_id}.csv",
             content_type="text/csv; charset=utf-8",

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from enrichment.selectors import SweeperStatus, sweeper_status
+
 logger = logging.getLogger(__name__)
 
 # Once every migration is applied it stays applied for this process (code and graph are
@@ -28,6 +30,8 @@ class CheckResult(TypedDict):
     status: str  # "ok" | "fail"
     latency_ms: float
     error: NotRequired[str]  # the exception's class name, on failure
+    last_run_at: NotRequired[str | None]  # the sweeper's check: when it last finished
+    age_s: NotRequired[float]
 
 
 def _timed(name: str, check: Callable[[], None]) -> CheckResult:
@@ -105,10 +109,33 @@ class PendingMigrations(Exception):
     pass
 
 
+class SweeperStale(Exception):
+    pass
+
+
+def _sweeper() -> CheckResult:
+    """Beat's sweeper finished a sweep within SLUICE_SWEEPER_STALE_SECONDS."""
+    status: SweeperStatus | None = None
+
+    def check() -> None:
+        nonlocal status
+        status = sweeper_status()
+        if status.stale:
+            raise SweeperStale(f"no sweep for {status.age_s:.0f} s")
+
+    result = _timed("sweeper", check)
+    if status is not None:
+        last = status.last_run_at
+        result["last_run_at"] = last.isoformat().replace("+00:00", "Z") if last else None
+        result["age_s"] = round(status.age_s, 1)
+    return result
+
+
 def readiness_checks() -> dict[str, CheckResult]:
     checks = dependency_checks()
     if checks["database"]["status"] == "ok":
         checks["migrations"] = _timed("migrations", _migrations)
+        checks["sweeper"] = _sweeper()
     else:
         checks["migrations"] = {"status": "fail", "error": "DatabaseUnavailable", "latency_ms": 0}
     return checks

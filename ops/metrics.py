@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from credits.models import LedgerEntry
 from enrichment.models import Workflow, WorkflowStatus
+from enrichment.selectors import sweeper_status
 from providers.analytics import provider_analytics
 from providers.configuration import ORDERED_DATA_POINTS
 from providers.models import ProviderCall
@@ -139,6 +140,7 @@ class SluiceCollector(Collector):
         queues = _queue_lengths()
         if queues is not None:
             yield queues
+        yield _sweeper_family()
 
 
 def _workflow_family(rows: list[WorkflowCount]) -> GaugeMetricFamily:
@@ -242,6 +244,17 @@ def _credit_families(rows: list[LedgerTotal]) -> Iterator[Metric]:
         "sluice_credits_refunded",
         "Reserved credits given back (unused remainders released or refunded after review).",
         value=sum(totals.get(kind, 0) for kind in _REFUND_KINDS),
+    )
+
+
+def _sweeper_family() -> GaugeMetricFamily:
+    """Read live, not from the cached snapshot: it is what an alert on a stopped beat watches
+    (`time() - sluice_sweeper_last_run_timestamp_seconds > …`)."""
+    status = sweeper_status()
+    return GaugeMetricFamily(
+        "sluice_sweeper_last_run_timestamp_seconds",
+        "When beat's workflow sweeper last finished a sweep (Unix time; 0: never).",
+        value=status.last_run_at.timestamp() if status.last_run_at else 0,
     )
 
 

@@ -102,3 +102,28 @@ def test_deploy_files_make_run_listens_where_told():
 
     assert 'scripts/run_all.sh ".venv/bin" "0.0.0.0:9000"' in commands
     assert 'manage.py runserver "0.0.0.0:9000"' in commands
+
+
+def test_deploy_files_compose_workers_scale_and_consume_the_documented_queues():
+    # `--scale worker=N`: no fixed container name or node name, and every queue consumed (no -Q)
+    services = _compose()["services"]
+    worker, chunks = services["worker"], services["chunk-worker"]
+
+    assert "container_name" not in worker
+    assert "-Q" not in worker["command"]
+    assert not any(arg.startswith(("-n", "--hostname")) for arg in worker["command"])
+    # the chunk fleet consumes the chunk queue only, under a name unique per container
+    command = chunks["command"]
+    assert command[command.index("-Q") + 1] == "chunks"
+    assert command[command.index("-n") + 1] == "chunks@%h"
+    assert chunks["profiles"] == ["split"]
+    # one beat
+    assert "deploy" not in services["beat"]
+
+
+def test_deploy_files_compose_queue_names_are_the_settings_defaults():
+    from django.conf import settings
+
+    documented = (ROOT / "docs" / "operations.md").read_text()
+    for queue in settings.SLUICE_QUEUES:
+        assert f"`{queue}`" in documented, queue

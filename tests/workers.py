@@ -145,7 +145,7 @@ def worker(session_worker, transactional_db):
 
 
 def wait_until_idle(timeout: float = 60) -> None:
-    """Every shared worker idle and the default queue empty, twice in a row."""
+    """Every shared worker idle and every queue empty, twice in a row."""
     names = [p.name for p in SHARED_WORKERS if _alive(p)]
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     quiet_checks = 0
@@ -160,7 +160,7 @@ def wait_until_idle(timeout: float = 60) -> None:
             not answered
             or any(active.values())
             or any(reserved.values())
-            or broker.llen(settings.CELERY_TASK_DEFAULT_QUEUE) > 0
+            or any(broker.llen(queue) > 0 for queue in settings.SLUICE_QUEUES)
         )
         quiet_checks = 0 if busy else quiet_checks + 1
         return quiet_checks >= 2

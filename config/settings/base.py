@@ -199,8 +199,54 @@ USE_TZ = True
 # How long a `cl-task_…` cohort handle stays usable.
 SLUICE_COHORT_TTL_SECONDS = env.int("SLUICE_COHORT_TTL_SECONDS", default=24 * 3600)
 SLUICE_EXPORT_URL_TTL_SECONDS = env.int("SLUICE_EXPORT_URL_TTL_SECONDS", default=24 * 3600)
-# Written by leads.exports, which creates the folder it writes into.
+# Export files go to the `exports` storage (STORAGES below): this folder by default, which only
+# works while one machine serves the API; with several web nodes, a shared S3-compatible bucket.
 EXPORT_DIR = VAR_DIR / "exports"
+SLUICE_EXPORT_STORAGE = env.str("SLUICE_EXPORT_STORAGE", default="filesystem")
+# The bucket (s3): credentials come from the usual AWS_* variables or the machine's role.
+SLUICE_EXPORT_S3_BUCKET = env.str("SLUICE_EXPORT_S3_BUCKET", default="")
+SLUICE_EXPORT_S3_ENDPOINT_URL = env.str("SLUICE_EXPORT_S3_ENDPOINT_URL", default="")
+SLUICE_EXPORT_S3_REGION = env.str("SLUICE_EXPORT_S3_REGION", default="")
+SLUICE_EXPORT_S3_PREFIX = env.str("SLUICE_EXPORT_S3_PREFIX", default="exports")
+
+
+def export_storage_config(
+    kind: str, *, bucket: str = "", endpoint_url: str = "", region: str = "", prefix: str = ""
+) -> dict:
+    """STORAGES["exports"] for SLUICE_EXPORT_STORAGE (`filesystem` or `s3`)."""
+    if kind == "filesystem":
+        return {"BACKEND": "leads.storage.ExportFileSystemStorage"}
+    if kind == "s3":
+        if not bucket:
+            raise ImproperlyConfigured("SLUICE_EXPORT_STORAGE=s3 needs SLUICE_EXPORT_S3_BUCKET.")
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": endpoint_url or None,
+                "region_name": region or None,
+                "location": prefix,
+                # Files are served through the API (signed links), never from the bucket.
+                "default_acl": None,
+                "querystring_auth": False,
+                "file_overwrite": True,
+            },
+        }
+    raise ImproperlyConfigured(f"SLUICE_EXPORT_STORAGE must be filesystem or s3, not {kind!r}.")
+
+
+EXPORTS_STORAGE = export_storage_config(
+    SLUICE_EXPORT_STORAGE,
+    bucket=SLUICE_EXPORT_S3_BUCKET,
+    endpoint_url=SLUICE_EXPORT_S3_ENDPOINT_URL,
+    region=SLUICE_EXPORT_S3_REGION,
+    prefix=SLUICE_EXPORT_S3_PREFIX,
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": EXPORTS_STORAGE,
+}
 # Phone numbers written without a country code are read in this region (ISO 3166 alpha-2).
 SLUICE_DEFAULT_PHONE_REGION = env.str("SLUICE_DEFAULT_PHONE_REGION", default="US")
 # Absolute URLs (poll_url, download_url) are built from the request unless this is set,
@@ -223,8 +269,18 @@ SLUICE_QUOTE_MAX_LIVE_PER_WORKSPACE = env.int("SLUICE_QUOTE_MAX_LIVE_PER_WORKSPA
 # Leads per chunk task: big enough to amortise per-task overhead, small enough that a redelivered
 # chunk redoes little work.
 SLUICE_CHUNK_SIZE = env.int("SLUICE_CHUNK_SIZE", default=500)
-# A claim older than this belongs to a dead worker; its items may be taken over.
-SLUICE_CLAIM_TTL_SECONDS = env.int("SLUICE_CLAIM_TTL_SECONDS", default=300)
+# A chunk's claim is a lease its worker renews every SLUICE_CLAIM_HEARTBEAT_SECONDS while the
+# chunk runs; one not renewed for SLUICE_CLAIM_TTL_SECONDS belongs to a dead worker and is given
+# back to the queue (docs/reliability.md, "Chunk leases": the defaults are measured there).
+SLUICE_CLAIM_TTL_SECONDS = env.int("SLUICE_CLAIM_TTL_SECONDS", default=10)
+SLUICE_CLAIM_HEARTBEAT_SECONDS = env.float(
+    "SLUICE_CLAIM_HEARTBEAT_SECONDS", default=SLUICE_CLAIM_TTL_SECONDS / 5
+)
+if not 0 < SLUICE_CLAIM_HEARTBEAT_SECONDS <= SLUICE_CLAIM_TTL_SECONDS / 2:
+    # Fewer than two renewals per lease and one late renewal hands a live chunk to another worker.
+    raise ImproperlyConfigured(
+        "SLUICE_CLAIM_HEARTBEAT_SECONDS must be above 0 and at most half SLUICE_CLAIM_TTL_SECONDS."
+    )
 # A workflow still pending (or making no progress) this long has lost its message: re-dispatch.
 SLUICE_STALL_GRACE_SECONDS = env.int("SLUICE_STALL_GRACE_SECONDS", default=60)
 # Past this a workflow is ended by the sweeper (failed; the unsettled remainder goes to review).

@@ -5,6 +5,8 @@ broker_transport_options()); each task declares its name, queue and retry policy
 defined (common.task_decorator.sluice_task).
 """
 
+from kombu import Queue
+
 from config.env import VAR_DIR, env
 
 
@@ -56,19 +58,36 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Queues -----------------------------------------------------------------------------------
 
-# Everything goes to the default queue unless these are set; then the chunk work and the webhook
-# deliveries go to their own queues (named by the tasks, enrichment/tasks.py), and each needs a
-# worker that consumes it (`celery -A config worker -Q chunks`; see docs/operations.md).
+# Four kinds of work on four queues, so a deployment can give each its own workers (the bulk
+# chunks a fleet of their own; docs/operations.md, "Queues"): planning a run, running its chunks,
+# delivering webhooks, and housekeeping (the sweeper, orphan recovery, purges and expiries).
+# Anything else (none today) goes to the default queue. A worker started without `-Q` consumes
+# every queue below, so one plain `celery -A config worker` (or `--scale worker=N`) runs it all.
+# An empty name sends that kind to the default queue.
 CELERY_TASK_DEFAULT_QUEUE = env.str("SLUICE_DEFAULT_QUEUE", default="celery")
-SLUICE_CHUNK_QUEUE = env.str("SLUICE_CHUNK_QUEUE", default="")
-SLUICE_WEBHOOK_QUEUE = env.str("SLUICE_WEBHOOK_QUEUE", default="")
+SLUICE_PLANNING_QUEUE = env.str("SLUICE_PLANNING_QUEUE", default="planning")
+SLUICE_CHUNK_QUEUE = env.str("SLUICE_CHUNK_QUEUE", default="chunks")
+SLUICE_WEBHOOK_QUEUE = env.str("SLUICE_WEBHOOK_QUEUE", default="webhooks")
+SLUICE_HOUSEKEEPING_QUEUE = env.str("SLUICE_HOUSEKEEPING_QUEUE", default="housekeeping")
+_KINDS = (
+    SLUICE_PLANNING_QUEUE,
+    SLUICE_CHUNK_QUEUE,
+    SLUICE_WEBHOOK_QUEUE,
+    SLUICE_HOUSEKEEPING_QUEUE,
+)
+SLUICE_QUEUES = list(dict.fromkeys(name for name in (CELERY_TASK_DEFAULT_QUEUE, *_KINDS) if name))
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in SLUICE_QUEUES]
 
 # --- Periodic work (beat) ---------------------------------------------------------------------
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat releases holds past their expires_at.
 SLUICE_HOLD_SWEEP_SECONDS = env.int("SLUICE_HOLD_SWEEP_SECONDS", default=60)
-SLUICE_SWEEP_INTERVAL_SECONDS = env.int("SLUICE_SWEEP_INTERVAL_SECONDS", default=30)
+# How often beat's sweeper runs (re-sends dead workers' chunks and lost messages; ends runs past
+# their deadline). A sweep with nothing to do costs a few queries (docs/reliability.md).
+SLUICE_SWEEP_INTERVAL_SECONDS = env.int("SLUICE_SWEEP_INTERVAL_SECONDS", default=10)
+# No sweep finished for this long: /readyz answers 503 and the admin flags it (0: never).
+SLUICE_SWEEPER_STALE_SECONDS = env.int("SLUICE_SWEEPER_STALE_SECONDS", default=120)
 # Expired `cl-task_…` cohorts are invisible already; beat deletes them.
 SLUICE_COHORT_PURGE_SECONDS = env.int("SLUICE_COHORT_PURGE_SECONDS", default=3600)
 # How often beat re-ranks the `auto` waterfall orders (docs/providers.md).

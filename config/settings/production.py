@@ -6,7 +6,13 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import VAR_DIR, env
 
 from .base import *  # noqa: F403
-from .base import SLUICE_TRUSTED_PROXIES, SPECTACULAR_SETTINGS, cache_config, database_config
+from .base import (
+    EXPORTS_STORAGE,
+    SLUICE_TRUSTED_PROXIES,
+    SPECTACULAR_SETTINGS,
+    cache_config,
+    database_config,
+)
 from .celery import broker_transport_options
 from .logging import LOG_LEVEL, logging_config
 
@@ -85,6 +91,7 @@ WHITENOISE_USE_FINDERS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "exports": EXPORTS_STORAGE,
 }
 
 # One JSON object per line for the log shipper, unless SLUICE_LOG_FORMAT says otherwise.

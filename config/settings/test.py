@@ -50,3 +50,5 @@ REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
 # The in-process suite never fetches /static/ (tests/browser runs real servers for that), so
 # WhiteNoise skips indexing the apps' static files for every test client (about 6 ms each).
 WHITENOISE_USE_FINDERS = False
+# No beat runs in the suite: the sweeper's staleness is judged only by the tests about it.
+SLUICE_SWEEPER_STALE_SECONDS = 0

@@ -13,11 +13,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from common.bulk import insert_defaults, rows_update
 from enrichment import chunk_processors, dispatch, waterfall
-from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
+from enrichment.models import ItemStatus, SweeperRun, Workflow, WorkflowItem, WorkflowStatus
+from enrichment.services import leases
 from enrichment.services.lifecycle import (
     items_cancel_queued,
     workflow_enqueue,
@@ -33,6 +35,8 @@ _PLAN_BATCH = 5000
 # The error of an item left out because the run's max_credits was spent (the run summary counts
 # these apart from the other skips).
 OVER_BUDGET = "max_credits reached"
+# The SweeperRun row of workflows_sweep.
+SWEEP_WORKFLOWS = "enrichment.sweep_workflows"
 
 
 # --- Planning ---------------------------------------------------------------------------------
@@ -92,15 +96,20 @@ def _insert_items(workflow: Workflow) -> None:
             batch = list(page[:_PLAN_BATCH])
         if not batch:
             break
-        WorkflowItem.objects.bulk_create(
-            [
-                WorkflowItem(
-                    workflow_id=workflow.pk, lead_id=lead_id, chunk_no=(position + i) // chunk_size
-                )
-                for i, (_, lead_id) in enumerate(batch)
-            ],
-            ignore_conflicts=True,
-        )
+        with transaction.atomic():
+            if not _plan_open(workflow.pk):
+                return  # expired meanwhile: it counts what it found, nothing more comes
+            WorkflowItem.objects.bulk_create(
+                [
+                    WorkflowItem(
+                        workflow_id=workflow.pk,
+                        lead_id=lead_id,
+                        chunk_no=(position + i) // chunk_size,
+                    )
+                    for i, (_, lead_id) in enumerate(batch)
+                ],
+                ignore_conflicts=True,
+            )
         position += len(batch)
         after = batch[-1][0]
     total = WorkflowItem.objects.filter(workflow_id=workflow.pk).count()
@@ -120,6 +129,8 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
     select, params = candidates.query.sql_with_params()
     table = WorkflowItem._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
+        if not _plan_open(workflow.pk):
+            return
         cursor.execute(
             f"INSERT INTO {table} (workflow_id, lead_id, chunk_no, {', '.join(columns)}) "  # noqa: S608
             f"SELECT %s, c.lead_id, (row_number() OVER (ORDER BY c.id) - 1) / %s, "
@@ -138,12 +149,19 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
         )
 
 
+def _plan_open(workflow_id: str) -> bool:
+    """Inside the planner's transaction: locks the workflow row and says whether items may
+    still be added. _expire closes the plan under the same lock, so a batch is either in before
+    the expiry fails every open item, or never written (no queued item on a finished run)."""
+    workflow = Workflow.objects.select_for_update().only("status", "planned").get(pk=workflow_id)
+    return not workflow.planned and not workflow.is_terminal
+
+
 def _open_chunks(workflow_id: str) -> list[int]:
-    """Chunks that still have work: queued items, or running ones whose claim expired."""
-    expired = timezone.now() - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
+    """Chunks that still have work: queued items, or running ones whose lease expired."""
     return list(
         WorkflowItem.objects.filter(workflow_id=workflow_id)
-        .filter(Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired))
+        .filter(Q(status=ItemStatus.QUEUED) | leases.lease_expired_q())
         .order_by("chunk_no")
         .values_list("chunk_no", flat=True)
         .distinct()
@@ -155,19 +173,19 @@ def _open_chunks(workflow_id: str) -> list[int]:
 
 def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem]:
     """Claims the chunk's claimable items for `token`; returns them (not yet loaded)."""
-    now = timezone.now()
-    expired = now - timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
     claimable = (
-        WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no)
-        .filter(Q(status=ItemStatus.QUEUED) | Q(status=ItemStatus.RUNNING, claimed_at__lt=expired))
+        leases.claim_dead(WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no))
         .select_for_update(skip_locked=True)
         .values("id")
     )
+    # Held and renewed from before the claim until chunk_run returns: a live owner's claim is
+    # never taken over, a dead one's within seconds (enrichment/services/leases.py).
+    leases.lease_keep(workflow_id=workflow.pk, chunk_no=chunk_no, token=token)
     # One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), then the claimed items by
     # their token: no round trip of the chunk's ids through Python and back as parameters.
     with transaction.atomic():
         WorkflowItem.objects.filter(id__in=claimable).update(
-            status=ItemStatus.RUNNING, claim_token=token, claimed_at=now
+            status=ItemStatus.RUNNING, claim_token=token, claimed_at=Now()
         )
     return WorkflowItem.objects.filter(
         workflow=workflow, chunk_no=chunk_no, claim_token=token
@@ -187,6 +205,7 @@ def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
     return granted
 
 
+@leases.renewing
 def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
     workflow = Workflow.objects.filter(pk=workflow_id).first()
     if workflow is None or workflow.is_terminal:
@@ -292,12 +311,14 @@ def chunk_give_up(*, workflow_id: str, chunk_no: int, reason: str) -> None:
 
 
 def workflows_sweep() -> dict[str, int]:
-    """Beat's safety net, safe to run concurrently with itself: re-dispatches workflows whose
-    message was lost or whose worker died, settles finished ones, and ends those past their
-    deadline."""
+    """Beat's safety net, safe to run concurrently with itself: re-sends the chunks of dead
+    claims, re-dispatches workflows whose message was lost, settles finished ones, and ends
+    those past their deadline. Records when it finished (SweeperRun) for /readyz and /metrics."""
     now = timezone.now()
     grace = now - timedelta(seconds=settings.SLUICE_STALL_GRACE_SECONDS)
     report = {"redispatched": 0, "rechunked": 0, "settled": 0, "expired": 0}
+    # Chunks of dead workers first, whether or not their run still progresses elsewhere.
+    report["recovered"] = leases.orphans_recover()
 
     # A pending run whose latest dispatch is older than the grace lost its message (or waits
     # behind a long queue: a duplicate planner is harmless, and this limits them to one per
@@ -336,20 +357,28 @@ def workflows_sweep() -> dict[str, int]:
         )
     if any(report.values()):
         logger.info("sweep: %s", report)
+    SweeperRun.objects.update_or_create(
+        name=SWEEP_WORKFLOWS, defaults={"finished_at": Now(), "report": report}
+    )
     return report
 
 
 def _expire(workflow: Workflow) -> None:
+    with transaction.atomic():
+        # Close the plan first, under the row lock a planner holds while it inserts (and in a
+        # transaction of its own: holding the row while failing items would deadlock with a
+        # chunk that holds its items and waits for the row to count them). An unplanned run's
+        # total is what was inserted so far; the items are failed below.
+        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        if not locked.planned:
+            Workflow.objects.filter(pk=workflow.pk).update(
+                planned=True, total=WorkflowItem.objects.filter(workflow=workflow).count()
+            )
     with transaction.atomic():
         count = WorkflowItem.objects.filter(
             workflow=workflow, status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING)
         ).update(status=ItemStatus.FAILED, error="deadline passed", finished_at=timezone.now())
         Workflow.objects.filter(pk=workflow.pk).update(
             processed=F("processed") + count, failed=F("failed") + count
-        )
-        # A bulk run never planned has no items: like a run cancelled before planning, its
-        # total is what was processed (nothing), or it would end with processed < total.
-        Workflow.objects.filter(pk=workflow.pk, planned=False).update(
-            planned=True, total=F("processed")
         )
     workflow_settle(workflow_id=workflow.pk, failure="deadline passed")

@@ -213,7 +213,8 @@ def test_dispatch_failure_is_502_with_the_hold_released(api, funded):
 def test_dispatch_waits_for_the_outer_commit(funded, sole_consumer):
     broker = redis.Redis.from_url(django_settings.REDIS_URL)
     lead_list = LeadListFactory(workspace=funded)
-    queued = broker.llen("celery")
+    queue = django_settings.SLUICE_PLANNING_QUEUE  # a run's first step
+    queued = broker.llen(queue)
     with transaction.atomic():
         started = start.person_enrichment_start(
             workspace=funded,
@@ -222,8 +223,8 @@ def test_dispatch_waits_for_the_outer_commit(funded, sole_consumer):
             enrichment_type="partial",
         )
         # a worker must not get a message for a row it cannot see yet
-        assert broker.llen("celery") == queued
-    assert broker.llen("celery") == queued + 1
+        assert broker.llen(queue) == queued
+    assert broker.llen(queue) == queued + 1
     assert Workflow.objects.get(pk=started.workflow.pk).dispatched_at is not None
 
 

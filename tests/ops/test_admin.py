@@ -90,3 +90,24 @@ def test_admin_workflow_page_marks_the_sandbox_and_splits_its_verdicts(admin_cli
         "<td>email_verification</td><td>sandbox [sandbox: invented data]</td><td>1</td>"
         "<td>0</td><td>—</td><td>—</td>"
     ) in summary
+
+
+def test_admin_shows_a_stale_sweeper(admin_client, settings):
+    # given beat's sweeper last finished ten minutes ago, stale after two
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from enrichment.models import SweeperRun
+
+    settings.SLUICE_SWEEPER_STALE_SECONDS = 120
+    SweeperRun.objects.create(
+        name="enrichment.sweep_workflows", finished_at=timezone.now() - timedelta(minutes=10)
+    )
+
+    response = admin_client.get(reverse("admin:enrichment_sweeperrun_changelist"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "enrichment.sweep_workflows" in page
+    assert "icon-no.svg" in page  # "running (not stale)": a red cross

@@ -113,3 +113,53 @@ def test_readyz_down_broker_is_503(client, settings):
 
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "fail"
+
+
+def _sweeper_ran(seconds_ago: float) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from enrichment.models import SweeperRun
+
+    SweeperRun.objects.update_or_create(
+        name="enrichment.sweep_workflows",
+        defaults={"finished_at": timezone.now() - timedelta(seconds=seconds_ago)},
+    )
+
+
+def test_readyz_reports_when_the_sweeper_last_ran(client, settings):
+    # given beat's sweeper finished 5 s ago, stale after 120 s
+    settings.SLUICE_SWEEPER_STALE_SECONDS = 120
+    _sweeper_ran(5)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    sweeper = response.json()["checks"]["sweeper"]
+    assert sweeper["status"] == "ok"
+    assert sweeper["last_run_at"].endswith("Z")
+    assert 5 <= sweeper["age_s"] < 120
+
+
+def test_readyz_stale_sweeper_is_503(client, settings):
+    # given a sweeper whose last sweep is older than the configured delay (beat stopped)
+    settings.SLUICE_SWEEPER_STALE_SECONDS = 120
+    _sweeper_ran(600)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    sweeper = response.json()["checks"]["sweeper"]
+    assert (sweeper["status"], sweeper["error"]) == ("fail", "SweeperStale")
+    assert sweeper["age_s"] >= 600
+
+
+def test_readyz_sweeper_check_off_when_the_delay_is_zero(client, settings):
+    settings.SLUICE_SWEEPER_STALE_SECONDS = 0
+    _sweeper_ran(100_000)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["sweeper"]["status"] == "ok"

@@ -29,7 +29,16 @@ def test_worker_logs_json_lines_with_workflow_and_task_ids(workspace):
     # tasks), and a bulk workflow for it: planned, run in one chunk, settled
     queue = f"ops-logs-{uuid.uuid4().hex[:8]}"
     worker = WorkerProcess(
-        env={**SANDBOX_ENV, "SLUICE_LOG_FORMAT": "json", "SLUICE_DEFAULT_QUEUE": queue},
+        # every kind of work on the private queue (empty names: the default queue)
+        env={
+            **SANDBOX_ENV,
+            "SLUICE_LOG_FORMAT": "json",
+            "SLUICE_DEFAULT_QUEUE": queue,
+            "SLUICE_PLANNING_QUEUE": "",
+            "SLUICE_CHUNK_QUEUE": "",
+            "SLUICE_WEBHOOK_QUEUE": "",
+            "SLUICE_HOUSEKEEPING_QUEUE": "",
+        },
         concurrency=1,
     ).start()
     try:

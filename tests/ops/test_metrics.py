@@ -117,3 +117,16 @@ def test_metrics_open_when_no_token(client):
     assert response.status_code == 200
     assert b"# TYPE sluice_workflows gauge" in response.content
     assert b"sluice_credits_charged_total 0.0" in response.content
+
+
+def test_metrics_report_when_the_sweeper_last_ran(client):
+    # given no sweep yet, then one sweep
+    from enrichment.services.execution import workflows_sweep
+
+    before = _value(_samples(client.get("/metrics")), "sluice_sweeper_last_run_timestamp_seconds")
+    workflows_sweep()
+
+    after = _value(_samples(client.get("/metrics")), "sluice_sweeper_last_run_timestamp_seconds")
+
+    assert before == 0
+    assert after > 1_700_000_000

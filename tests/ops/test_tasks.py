@@ -61,20 +61,34 @@ def test_beat_schedule_names_registered_tasks():
     }
 
 
+ROUTED = [
+    "enrichment.run_chunk",
+    "enrichment.deliver_webhook",
+    "enrichment.plan_workflow",
+    "enrichment.sweep_workflows",
+    "enrichment.recover_orphans",
+    "credits.expire_holds",
+]
+QUEUE_VARIABLES = ("SLUICE_PLANNING_QUEUE", "SLUICE_CHUNK_QUEUE", "SLUICE_WEBHOOK_QUEUE",
+                   "SLUICE_HOUSEKEEPING_QUEUE")  # fmt: skip
+
+
 def _routes(**env: str) -> dict:
-    # the route a publish takes: the task's own queue option, then the router
+    # the route a publish takes: the task's own queue option, then the router; and the queues a
+    # worker started without -Q consumes
     code = (
         "import json; from config.celery import app; app.loader.import_default_modules(); "
-        "tasks = [app.tasks[t] for t in "
-        "['enrichment.run_chunk', 'enrichment.deliver_webhook', 'enrichment.plan_workflow']]; "
+        f"tasks = [app.tasks[t] for t in {ROUTED!r}]; "
         "print(json.dumps({t.name: app.amqp.router.route("
         "{'queue': t.queue} if t.queue else {}, t.name, task_type=t)['queue'].name "
-        "for t in tasks}))"
+        "for t in tasks} | {'consumed': sorted(app.amqp.queues)}))"
     )
+    # The defaults unless `env` says otherwise, whatever the shell running the tests exported.
+    inherited = {name: value for name, value in os.environ.items() if name not in QUEUE_VARIABLES}
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", **env},
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings.test", **env},
         capture_output=True,
         text=True,
         check=True,
@@ -82,20 +96,25 @@ def _routes(**env: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_task_routes_default_everything_to_one_queue():
-    routes = _routes(SLUICE_CHUNK_QUEUE="", SLUICE_WEBHOOK_QUEUE="")
-
-    assert set(routes.values()) == {"celery"}
-
-
-def test_task_routes_send_chunks_and_webhooks_to_their_queues():
-    routes = _routes(SLUICE_CHUNK_QUEUE="chunks", SLUICE_WEBHOOK_QUEUE="webhooks")
+def test_task_routes_each_kind_of_work_has_its_queue_and_a_plain_worker_consumes_all():
+    routes = _routes()
 
     assert routes == {
+        "enrichment.plan_workflow": "planning",
         "enrichment.run_chunk": "chunks",
         "enrichment.deliver_webhook": "webhooks",
-        "enrichment.plan_workflow": "celery",
+        "enrichment.sweep_workflows": "housekeeping",
+        "enrichment.recover_orphans": "housekeeping",
+        "credits.expire_holds": "housekeeping",
+        "consumed": ["celery", "chunks", "housekeeping", "planning", "webhooks"],
     }
+
+
+def test_task_routes_empty_queue_names_put_everything_on_the_default_queue():
+    routes = _routes(**dict.fromkeys(QUEUE_VARIABLES, ""))
+
+    assert set(routes.pop("consumed")) == {"celery"}
+    assert set(routes.values()) == {"celery"}
 
 
 # --- Every purge and expiry runs from beat ------------------------------------------------------

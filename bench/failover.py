@@ -1,0 +1,236 @@
+"""Failover: how fast a bulk run recovers from a SIGKILLed worker (issue 15).
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://…/N python bench/failover.py \
+        [--leads 5000] [--kill-leads 10000] [--kills 20] [--workers 1]
+
+On its own database (`sluice_bench_failover`), default settings (lease, heartbeat, sweeper
+interval and grace as shipped), sandbox at 20 ms, a real Celery worker (prefork, 2 processes)
+and a real beat:
+
+1. A run of `--leads` leads; at half way the whole worker (main process and children) is
+   SIGKILLed and a replacement started at once. Prints the seconds from the replacement being
+   ready (it answers a ping) to the run's next progress, and from the kill until the chunks the
+   dead worker held are finished by someone else. Goal: progress within 10 s of ready.
+2. A run of `--kill-leads` leads without faults, then the same with `--kills` SIGKILLs spread
+   evenly over its progress, each followed by a replacement. Prints both times and their ratio.
+   Goal: under 2x.
+
+With `--workers 2` two worker nodes run and the kills alternate between them (a deployment
+with `--scale worker=2`); the default is the issue's single worker. `--target child` kills one
+pool process each time instead of the whole worker.
+
+The machine's load is printed next to every figure: on a shared machine the figures move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from _common import (
+    PYTHON,
+    ROOT,
+    Worker,
+    _stop,
+    bench_env,
+    import_leads,
+    load,
+    make_tenant,
+    purge_queue,
+    say,
+    setup_django,
+    start_worker,
+)
+
+
+def start_beat(env: dict[str, str]) -> subprocess.Popen:
+    log = Path(tempfile.mkstemp(prefix="sluice-bench-beat-", suffix=".log")[1])
+    return subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel=WARNING",
+         "--schedule", str(Path(env["SLUICE_VAR_DIR"]) / "celerybeat-schedule")],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def kill(worker: Worker) -> None:
+    """SIGKILL to the whole worker: main process and pool children, no warning."""
+    if worker.process.poll() is None:
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(timeout=60)
+
+
+def start_run(leads: int, name: str) -> str:
+    from credits.services import credits_grant
+    from credits.services.quotes import quote_create
+    from enrichment.services.start import bulk_enrichment_start
+
+    # A workspace per run: the synthetic people are the same in each import.
+    tenant = make_tenant(credits=0)
+    credits_grant(workspace=tenant.workspace, amount=10 * leads, reason="bench", reference=name)
+    import_leads(tenant, leads, name=name)
+    params = {"list_id": str(tenant.lead_list.pk), "enrichment_type": "partial"}
+    quote_id = quote_create(workspace=tenant.workspace, tool="enrich_list", params=params)
+    return bulk_enrichment_start(
+        workspace=tenant.workspace,
+        list_id=tenant.lead_list.pk,
+        enrichment_type="partial",
+        output="skip_existing",
+        quote_id=quote_id.quote.quote_id,
+    ).workflow.pk
+
+
+def progress(workflow_id: str) -> tuple[int, int, bool]:
+    from enrichment.models import Workflow
+
+    workflow = Workflow.objects.get(pk=workflow_id)
+    return workflow.processed, workflow.total, workflow.is_terminal
+
+
+def wait_processed(workflow_id: str, at_least: int, timeout: float = 1800) -> None:
+    deadline = time.monotonic() + timeout
+    while progress(workflow_id)[0] < at_least:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{workflow_id}: no progress to {at_least} in {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def wait_terminal(workflow_id: str, timeout: float = 3600) -> None:
+    deadline = time.monotonic() + timeout
+    while not progress(workflow_id)[2]:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{workflow_id} not finished after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def check(workflow_id: str, leads: int) -> str:
+    from enrichment.models import Workflow, WorkflowItem
+
+    workflow = Workflow.objects.get(pk=workflow_id)
+    items = WorkflowItem.objects.filter(workflow_id=workflow_id)
+    ok = (
+        workflow.status == "completed"
+        and workflow.total == workflow.processed == items.count() == leads
+        and workflow.failed == 0
+        and workflow.credits_charged + workflow.credits_refunded == workflow.credits_reserved
+    )
+    return f"{workflow.status}, {workflow.processed}/{leads} processed, {'ok' if ok else 'WRONG'}"
+
+
+def one_kill(env, leads: int, workers: list[Worker]) -> None:
+    from enrichment.models import ItemStatus, WorkflowItem
+
+    say(f"\n--- 1. one SIGKILL half way through {leads:,} leads ({load()})")
+    workflow_id = start_run(leads, "one-kill")
+    started = time.monotonic()
+    wait_processed(workflow_id, leads // 2)
+    victim = workers.pop(0)
+    kill(victim)
+    killed = time.monotonic()
+    held = list(
+        WorkflowItem.objects.filter(workflow_id=workflow_id, status=ItemStatus.RUNNING).values_list(
+            "id", flat=True
+        )
+    )
+    at_kill = progress(workflow_id)[0]
+    replacement = start_worker(env)
+    ready = time.monotonic()
+    workers.append(replacement)
+    # Progress since the kill: anything recorded after the replacement was ready. With other
+    # workers alive, progress never stopped; the figure is then 0.
+    while progress(workflow_id)[0] <= at_kill:
+        time.sleep(0.01)
+    resumed = time.monotonic()
+    while WorkflowItem.objects.filter(id__in=held, status=ItemStatus.RUNNING).exists():
+        time.sleep(0.05)
+    recovered = time.monotonic()
+    wait_terminal(workflow_id)
+    finished = time.monotonic()
+    say(f"run               {check(workflow_id, leads)}")
+    say(f"at the kill       {len(held)} items claimed (by the killed worker, and any other)")
+    say(f"kill → ready      {ready - killed:.1f} s (replacement start)")
+    say(f"ready → progress  {max(0.0, resumed - ready):.1f} s (goal ≤ 10 s) ({load()})")
+    say(f"kill → those items finished  {recovered - killed:.1f} s (before: ~300 s)")
+    say(f"whole run         {finished - started:.1f} s ({load()})")
+
+
+def fault_free(leads: int) -> float:
+    say(f"\n--- 2a. {leads:,} leads, no fault ({load()})")
+    workflow_id = start_run(leads, "fault-free")
+    started = time.monotonic()
+    wait_terminal(workflow_id)
+    seconds = time.monotonic() - started
+    say(f"run               {check(workflow_id, leads)}")
+    say(f"time              {seconds:.1f} s ({load()})")
+    return seconds
+
+
+def many_kills(env, leads: int, kills: int, workers: list[Worker], target: str) -> float:
+    say(f"\n--- 2b. {leads:,} leads, {kills} SIGKILLs ({target}) spread over the run ({load()})")
+    workflow_id = start_run(leads, "many-kills")
+    started = time.monotonic()
+    for n in range(1, kills + 1):
+        wait_processed(workflow_id, leads * n // (kills + 1))
+        victim = workers.pop(0)  # the oldest: with two nodes, they take turns
+        if target == "child":
+            # One pool process: the worker's main process replaces it at once.
+            children = victim.pids()[1:]
+            if children:
+                os.kill(children[-1], signal.SIGKILL)
+            workers.append(victim)
+            continue
+        kill(victim)
+        workers.append(start_worker(env))
+    wait_terminal(workflow_id)
+    seconds = time.monotonic() - started
+    say(f"run               {check(workflow_id, leads)}")
+    say(f"time              {seconds:.1f} s ({load()})")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=5_000)
+    parser.add_argument("--kill-leads", type=int, default=10_000)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="worker nodes (2 processes each)")
+    parser.add_argument(
+        "--target",
+        choices=("main", "child"),
+        default="main",
+        help="2b kills the whole worker (main: the issue's case) or one pool process (child)",
+    )
+    args = parser.parse_args()
+
+    env = bench_env("failover", SLUICE_SANDBOX_LATENCY_MS="20")
+    setup_django(env)
+    purge_queue()
+    from django.conf import settings
+
+    say(
+        f"settings: lease {settings.SLUICE_CLAIM_TTL_SECONDS} s, heartbeat "
+        f"{settings.SLUICE_CLAIM_HEARTBEAT_SECONDS} s, sweep every "
+        f"{settings.SLUICE_SWEEP_INTERVAL_SECONDS} s, stall grace "
+        f"{settings.SLUICE_STALL_GRACE_SECONDS} s, chunk {settings.SLUICE_CHUNK_SIZE} leads; "
+        f"{args.workers} worker node(s) x 2 processes; {os.cpu_count()} cores"
+    )
+    beat = start_beat(env)
+    workers = [start_worker(env) for _ in range(args.workers)]
+    try:
+        one_kill(env, args.leads, workers)
+        base = fault_free(args.kill_leads)
+        faulty = many_kills(env, args.kill_leads, args.kills, workers, args.target)
+    finally:
+        for worker in workers:
+            worker.stop()
+        _stop(beat)
+    say(f"\n{args.kills} kills / fault-free  {faulty / base:.2f}x (goal < 2x) ({load()})")
+
+
+if __name__ == "__main__":
+    main()

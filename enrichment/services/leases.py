@@ -1,0 +1,237 @@
+"""Chunk claims prove their owner is alive, two ways. The process running a chunk holds a
+PostgreSQL advisory lock named after its claim on a connection of its own, which PostgreSQL
+releases the moment that process dies; and from the same thread it renews its items'
+`claimed_at` every SLUICE_CLAIM_HEARTBEAT_SECONDS (a lease), so a claim not renewed for
+SLUICE_CLAIM_TTL_SECONDS belongs to a process that is gone even where the lock cannot tell (a
+machine cut off from the database, a pooler in transaction mode). The sweeper, and every worker
+as it starts or reconnects to the broker, gives such items back to the queue and re-sends their
+chunks, so a lost chunk waits seconds, not the broker's visibility timeout (docs/reliability.md,
+"Chunk claims" explains the choice).
+
+Times are the database's clock (`now()`), never a worker's: on several machines the clocks
+disagree by more than a lease's slack.
+"""
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
+from datetime import timedelta
+from typing import ParamSpec, TypeVar
+
+from django.conf import settings
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
+
+from enrichment import dispatch
+from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _owner_locks() -> bool:
+    """Owner locks need PostgreSQL; the embedded mode (SQLite, one machine) has the lease only."""
+    return connection.vendor == "postgresql"
+
+
+def lease_expired_q() -> Q:
+    """Running items whose owner stopped renewing its claim."""
+    ttl = timedelta(seconds=settings.SLUICE_CLAIM_TTL_SECONDS)
+    return Q(status=ItemStatus.RUNNING, claimed_at__lt=Now() - ttl)
+
+
+def claim_dead(items: QuerySet[WorkflowItem]) -> QuerySet[WorkflowItem]:
+    """Of `items`, the queued ones and the running ones whose owner is gone: its lease ran out,
+    or its owner lock is free (tested inside the caller's transaction, which holds the test lock
+    until it commits). A redelivered chunk takes a killed process's items back at once."""
+    if not _owner_locks():
+        return items.filter(Q(status=ItemStatus.QUEUED) | lease_expired_q())
+    owner_free = RawSQL(
+        "pg_try_advisory_xact_lock(hashtextextended(claim_token, 0))",
+        [],
+        output_field=BooleanField(),
+    )
+    return items.alias(owner_free=owner_free).filter(
+        Q(status=ItemStatus.QUEUED)
+        | lease_expired_q()
+        | Q(status=ItemStatus.RUNNING, owner_free=True)
+    )
+
+
+def lease_renew(*, workflow_id: str, chunk_no: int, token: str) -> int:
+    """Moves the claim's `claimed_at` to now; returns how many items it still holds. Rows locked
+    by someone else (the chunk's own write of its results) are skipped, never waited for."""
+    mine = (
+        WorkflowItem.objects.filter(
+            workflow_id=workflow_id, chunk_no=chunk_no, claim_token=token, status=ItemStatus.RUNNING
+        )
+        .select_for_update(skip_locked=True)
+        .values("id")
+    )
+    with transaction.atomic():
+        return WorkflowItem.objects.filter(id__in=mine).update(claimed_at=Now())
+
+
+def _owner_lock(token: str) -> None:
+    """Holds the claim's advisory lock on this thread's connection: PostgreSQL drops it the
+    moment the connection dies with its process, so a dead owner is seen at once."""
+    if not _owner_locks():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [token])
+
+
+def _renew_until(
+    stop: threading.Event, locked: threading.Event, workflow_id: str, chunk_no: int, token: str
+) -> None:
+    interval = settings.SLUICE_CLAIM_HEARTBEAT_SECONDS
+    try:
+        try:
+            _owner_lock(token)
+        except DatabaseError as exc:
+            logger.warning("no owner lock for %s/%s (the lease still holds): %s",
+                           workflow_id, chunk_no, exc)  # fmt: skip
+        finally:
+            locked.set()
+        while not stop.wait(interval):
+            try:
+                if lease_renew(workflow_id=workflow_id, chunk_no=chunk_no, token=token) == 0:
+                    return  # written, or taken over: nothing left to keep alive
+            except DatabaseError as exc:
+                # The next beat reconnects; a lease lost meanwhile is refused at write time.
+                logger.warning("lease renewal for %s/%s failed: %s", workflow_id, chunk_no, exc)
+                connection.close()
+    finally:
+        connection.close()  # this thread's own connection, and with it the owner lock
+
+
+@contextmanager
+def claim_heartbeat(*, workflow_id: str, chunk_no: int, token: str) -> Iterator[None]:
+    """Keeps the chunk's claim alive while the block runs, however long that takes. Enter it
+    before claiming: the owner lock is held once this returns, so no claim exists without it."""
+    stop, locked = threading.Event(), threading.Event()
+    beat = threading.Thread(
+        target=_renew_until,
+        args=(stop, locked, workflow_id, chunk_no, token),
+        name=f"lease-{workflow_id}-{chunk_no}",
+        daemon=True,
+    )
+    beat.start()
+    locked.wait(timeout=settings.SLUICE_CLAIM_TTL_SECONDS)
+    try:
+        yield
+    finally:
+        stop.set()
+        # A renewal in flight ends within its statement; a daemon thread never blocks an exit.
+        beat.join(timeout=settings.SLUICE_CLAIM_HEARTBEAT_SECONDS + 5)
+
+
+# The heartbeats started inside the running `@renewing` function (one per claim it took).
+_held: ContextVar[ExitStack | None] = ContextVar("sluice_held_leases", default=None)
+
+
+def renewing(func: Callable[P, R]) -> Callable[P, R]:
+    """Every claim taken inside `func` (lease_keep) is renewed until `func` returns or raises.
+    A decorator rather than a `with` block in the chunk's body, so the body stays as it is."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with ExitStack() as stack:
+            reset = _held.set(stack)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _held.reset(reset)
+
+    return wrapper
+
+
+def lease_keep(*, workflow_id: str, chunk_no: int, token: str) -> None:
+    """Renews the claim `token` names for as long as the enclosing `@renewing` function runs;
+    call it before claiming (see claim_heartbeat)."""
+    stack = _held.get()
+    if stack is None:
+        raise RuntimeError("lease_keep() outside a @renewing function: the claim would expire")
+    stack.enter_context(claim_heartbeat(workflow_id=workflow_id, chunk_no=chunk_no, token=token))
+
+
+def _release_dead_claims() -> list[tuple[str, int]]:
+    table, workflows = WorkflowItem._meta.db_table, Workflow._meta.db_table
+    ttl = settings.SLUICE_CLAIM_TTL_SECONDS
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claim_token = '', claimed_at = NULL "  # noqa: S608
+            f"WHERE id IN (SELECT i.id FROM {table} i JOIN {workflows} w "
+            "ON w.id = i.workflow_id WHERE i.status = %s AND w.status = %s "
+            "AND (i.claimed_at < now() - make_interval(secs => %s) "
+            "OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0))) "
+            "FOR UPDATE OF i SKIP LOCKED) "
+            "RETURNING workflow_id, chunk_no",
+            [ItemStatus.QUEUED, ItemStatus.RUNNING, WorkflowStatus.RUNNING, ttl],
+        )
+        rows = cursor.fetchall()
+    return rows
+
+
+def _release_expired_leases() -> list[tuple[str, int]]:
+    """SQLite (the embedded mode, one process): the lease alone, without SKIP LOCKED."""
+    dead = WorkflowItem.objects.filter(lease_expired_q(), workflow__status=WorkflowStatus.RUNNING)
+    rows = list(dead.values_list("id", "workflow_id", "chunk_no"))
+    WorkflowItem.objects.filter(id__in=[row[0] for row in rows]).filter(lease_expired_q()).update(
+        status=ItemStatus.QUEUED, claim_token="", claimed_at=None
+    )
+    return [(workflow_id, chunk_no) for _, workflow_id, chunk_no in rows]
+
+
+def leases_release_dead() -> dict[str, list[int]]:
+    """Gives the items of dead claims back to the queue (one conditional UPDATE: of two
+    concurrent callers, each item goes to one) and returns their chunks by workflow. A claim is
+    dead when its owner lock is free (its process is gone: the lock taken here for the test is
+    released at commit) or its lease was not renewed for SLUICE_CLAIM_TTL_SECONDS (a machine cut
+    off from the database keeps its connection, and so its lock, until TCP gives up). Only
+    running workflows: a terminal one has no running items left to rescue."""
+    rows = _release_dead_claims() if _owner_locks() else _release_expired_leases()
+    chunks: dict[str, set[int]] = {}
+    for workflow_id, chunk_no in rows:
+        chunks.setdefault(workflow_id, set()).add(chunk_no)
+    if chunks:
+        logger.warning(
+            "released %s items of dead claims in %s chunks",
+            len(rows),
+            sum(len(c) for c in chunks.values()),
+        )
+    return {workflow_id: sorted(nos) for workflow_id, nos in chunks.items()}
+
+
+def orphans_recover(*, queued_too: bool = False) -> int:
+    """Re-sends the chunks of dead claims; returns how many were sent.
+
+    `queued_too` (a worker that has just connected): also every chunk of a running run that
+    still has queued items. A dead worker may have held their messages without having claimed
+    anything yet (prefetched, or received a moment before it died); the broker would return them
+    only after its visibility timeout. A chunk whose message is still waiting is sent twice, and
+    the second run claims nothing: a few queries, against an hour's wait."""
+    chunks = leases_release_dead()
+    if queued_too:
+        queued = (
+            WorkflowItem.objects.filter(
+                status=ItemStatus.QUEUED,
+                workflow__status=WorkflowStatus.RUNNING,
+                workflow__planned=True,
+            )
+            .values_list("workflow_id", "chunk_no")
+            .distinct()
+        )
+        for workflow_id, chunk_no in queued:
+            chunks.setdefault(workflow_id, []).append(chunk_no)
+    sent = 0
+    for workflow_id, chunk_nos in chunks.items():
+        sent += dispatch.chunks(workflow_id=workflow_id, chunk_nos=sorted(set(chunk_nos)))
+    return sent
