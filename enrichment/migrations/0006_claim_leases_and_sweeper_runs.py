@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrichment', '0004_alter_workflow_kind'),
+        ('enrichment', '0005_item_fk_indexes_covered'),
         ('leads', '0002_paging_indexes'),
     ]
 
