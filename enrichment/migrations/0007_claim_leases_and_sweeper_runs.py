@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrichment', '0005_item_fk_indexes_covered'),
+        ('enrichment', '0006_workflow_waterfall_version'),
         ('leads', '0002_paging_indexes'),
     ]
 
