@@ -15,7 +15,7 @@ from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
 from credits.prices import EnrichmentType, normalize_enrichment_type
-from leads import canonical
+from leads import canonical, freshness
 from leads.models import Cohort, Company, Folder, Lead, LeadList, ListMembership
 
 if TYPE_CHECKING:
@@ -191,7 +191,8 @@ def list_leads_page(
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     kind = f"list_leads:{lead_list.id}"
     position = decode_cursor(cursor, kind=kind)
-    memberships = ListMembership.objects.filter(lead_list=lead_list)
+    # A suppressed person's data is never returned (leads.suppression).
+    memberships = ListMembership.objects.filter(lead_list=lead_list, lead__suppressed_at=None)
     total = memberships.count()
     if position is not None:
         after = position.get("after")
@@ -305,7 +306,8 @@ def _flag(condition: Q, wanted: bool) -> Q:
 
 
 def people_search_queryset(*, workspace: Workspace, filters: dict[str, Any]) -> QuerySet[Lead]:
-    queryset = Lead.objects.filter(workspace=workspace)
+    # A suppressed person's data is never returned (leads.suppression).
+    queryset = Lead.objects.filter(workspace=workspace, suppressed_at=None)
     if value := filters.get("name"):
         queryset = queryset.filter(_contains_any(value, "full_name", "first_name", "last_name"))
     if value := filters.get("title"):
@@ -322,6 +324,14 @@ def people_search_queryset(*, workspace: Workspace, filters: dict[str, Any]) -> 
         queryset = queryset.filter(_flag(_present("email"), filters["has_email"]))
     if filters.get("has_phone") is not None:
         queryset = queryset.filter(_flag(_present("phone"), filters["has_phone"]))
+    for field in (freshness.EMAIL, freshness.PHONE):
+        # Freshness filters: `email_stale: true` finds what a refresh_stale run would look up.
+        if filters.get(f"{field}_stale") is not None:
+            queryset = queryset.filter(_flag(freshness.stale_q(field), filters[f"{field}_stale"]))
+        if filters.get(f"{field}_found_before") is not None:
+            queryset = queryset.filter(
+                **{f"{field}_found_at__lt": filters[f"{field}_found_before"]}
+            )
     if filters.get("list_id") is not None:
         lead_list = lead_list_get(workspace=workspace, list_id=filters["list_id"])
         # EXISTS, not a join: a lead is listed once however many memberships match.
