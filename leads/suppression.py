@@ -179,19 +179,26 @@ def suppressions_add(
 ) -> int:
     """Adds entries (already there: left as they are) and marks the leads they cover. Returns
     how many entries are new. `workspace` None: the operator-wide list."""
+    unique = list(dict.fromkeys(entries))
     with transaction.atomic():
-        created = Suppression.objects.bulk_create(
+        listed = set(
+            Suppression.objects.filter(
+                workspace=workspace, digest__in=[e.digest for e in unique]
+            ).values_list("digest", flat=True)
+        )
+        new = [e for e in unique if e.digest not in listed]
+        # A concurrent add of the same entry wins quietly (the unique constraints).
+        Suppression.objects.bulk_create(
             [
                 Suppression(workspace=workspace, kind=e.kind, digest=e.digest, source=source)
-                for e in dict.fromkeys(entries)
+                for e in new
             ],
             ignore_conflicts=True,
         )
-        _matching_leads(_scope(workspace), entries).filter(suppressed_at__isnull=True).update(
+        _matching_leads(_scope(workspace), unique).filter(suppressed_at__isnull=True).update(
             suppressed_at=timezone.now()
         )
-    # ignore_conflicts leaves the pk unset on the rows the database skipped
-    return sum(1 for row in created if row.pk is not None) if created else 0
+    return len(new)
 
 
 def suppressions_remove(
