@@ -10,13 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
-from leads import canonical, suppression
+from leads import canonical, freshness, suppression
 from leads.models import Lead
-from leads.selectors import lead_has_data_q
+from leads.selectors import lead_holds_q
 from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
 from providers.configuration import ResolvedWaterfall
@@ -100,10 +101,13 @@ def chunk_rows(items: Any) -> list[Row]:
     return rows
 
 
-def missing_data_filter(enrichment_type: str, *, prefix: str = "") -> Q:
-    """Leads that lack some of the data this type asks for (the ones skip_existing enriches):
-    the complement of what leads counts as holding it."""
-    return ~lead_has_data_q(enrichment_type, prefix=prefix)
+def missing_data_filter(
+    enrichment_type: str, *, prefix: str = "", output: str = Workflow.Output.SKIP_EXISTING
+) -> Q:
+    """Leads that lack some of the data this type asks for (the ones skip_existing enriches),
+    or, for refresh_stale, hold some of it past its time to live: the complement of what leads
+    counts as holding it."""
+    return ~lead_holds_q(enrichment_type, output=output, prefix=prefix)
 
 
 @dataclass(frozen=True)
@@ -120,11 +124,18 @@ class LeadPlan:
 
 def plan_for(workflow: Workflow, lead: Lead | Row) -> LeadPlan:
     overwrite = workflow.output == Workflow.Output.OVERWRITE
-    return _plan(
-        workflow.enrichment_type,
-        held_email=not overwrite and bool(lead.email),
-        held_phone=not overwrite and bool(lead.phone),
-    )
+    held_email = not overwrite and bool(lead.email)
+    held_phone = not overwrite and bool(lead.phone)
+    if workflow.output == Workflow.Output.REFRESH_STALE:
+        # A value past its time to live is looked up again (docs/privacy.md, "Freshness").
+        now = timezone.now()
+        held_email = held_email and not freshness.is_stale(
+            freshness.EMAIL, lead.email_found_at, now=now
+        )
+        held_phone = held_phone and not freshness.is_stale(
+            freshness.PHONE, lead.phone_found_at, now=now
+        )
+    return _plan(workflow.enrichment_type, held_email=held_email, held_phone=held_phone)
 
 
 @functools.cache

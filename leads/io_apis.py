@@ -257,6 +257,14 @@ class ExportLeadRowSerializer(serializers.Serializer):
     enriched_at = serializers.DateTimeField(required=False, allow_null=True)
     created_at = serializers.DateTimeField(required=False)
     added_at = serializers.DateTimeField(required=False)
+    # Provenance (docs/privacy.md), on request: who found the value, when, in which run.
+    email_source = serializers.CharField(required=False, allow_null=True)
+    email_found_at = serializers.DateTimeField(required=False, allow_null=True)
+    email_workflow_id = serializers.CharField(required=False, allow_null=True)
+    email_verifier = serializers.CharField(required=False, allow_null=True)
+    phone_source = serializers.CharField(required=False, allow_null=True)
+    phone_found_at = serializers.DateTimeField(required=False, allow_null=True)
+    phone_workflow_id = serializers.CharField(required=False, allow_null=True)
 
     def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -39,6 +39,31 @@ def lead_has_data_q(enrichment_type: str, *, prefix: str = "") -> Q:
     return held[kind]
 
 
+REFRESH_STALE = "refresh_stale"
+
+
+def lead_has_fresh_data_q(enrichment_type: str, *, prefix: str = "") -> Q:
+    """Leads that hold what `enrichment_type` looks up, none of it past its time to live
+    (leads.freshness): the ones a `refresh_stale` run leaves alone."""
+    kind = normalize_enrichment_type(enrichment_type)
+    email = _present(f"{prefix}email") & ~freshness.stale_q(freshness.EMAIL, prefix=prefix)
+    phone = _present(f"{prefix}phone") & ~freshness.stale_q(freshness.PHONE, prefix=prefix)
+    held = {
+        EnrichmentType.PARTIAL: email,
+        EnrichmentType.PHONE_ONLY: phone,
+        EnrichmentType.FULL: email & phone,
+    }
+    return held[kind]
+
+
+def lead_holds_q(enrichment_type: str, *, output: str | None, prefix: str = "") -> Q:
+    """Leads a run with this `output` counts as already holding the data (and leaves out):
+    fresh data for refresh_stale, any data otherwise."""
+    if output == REFRESH_STALE:
+        return lead_has_fresh_data_q(enrichment_type, prefix=prefix)
+    return lead_has_data_q(enrichment_type, prefix=prefix)
+
+
 def _enriched_q(*, prefix: str = "") -> Q:
     """A lead counts as enriched once it holds an email or a phone."""
     return _present(f"{prefix}email") | _present(f"{prefix}phone")
@@ -208,10 +233,15 @@ def list_leads_page(
 
 
 def list_enrichment_counts(
-    *, workspace: Workspace, list_id: uuid.UUID | str, enrichment_type: str
+    *,
+    workspace: Workspace,
+    list_id: uuid.UUID | str,
+    enrichment_type: str,
+    output: str | None = None,
 ) -> tuple[int, int]:
-    """(leads in the list, leads that already hold the data `enrichment_type` looks up)."""
-    has_data = lead_has_data_q(enrichment_type, prefix="lead__")
+    """(leads in the list, leads that already hold the data `enrichment_type` looks up; fresh
+    data for `refresh_stale`)."""
+    has_data = lead_holds_q(enrichment_type, output=output, prefix="lead__")
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     counts = ListMembership.objects.filter(lead_list=lead_list).aggregate(
         total=Count("id"), holding=Count("id", filter=has_data)
@@ -264,6 +294,7 @@ def cohort_enrichment_counts(
     task_id: str,
     entity_ids: list[str] | None,
     enrichment_type: str,
+    output: str | None = None,
 ) -> tuple[int, int]:
     """(entities of the cohort, or of the `entity_ids` subset, that still exist; those that
     already hold the data). For a company cohort "holding the data" means already enriched."""
@@ -275,7 +306,7 @@ def cohort_enrichment_counts(
         holding = Q(enriched_at__isnull=False)
         queryset = Company.objects.filter(workspace=workspace, id__in=ids)
     else:
-        holding = lead_has_data_q(enrichment_type)
+        holding = lead_holds_q(enrichment_type, output=output)
         queryset = Lead.objects.filter(workspace=workspace, id__in=ids)
     counts = queryset.aggregate(total=Count("id"), holding=Count("id", filter=holding))
     return counts["total"], counts["holding"]

@@ -338,7 +338,7 @@ def bulk_enrichment_start(
     the row count."""
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     total = ListMembership.objects.filter(lead_list=lead_list).count()
-    missing = waterfall.missing_data_filter(enrichment_type, prefix="lead__")
+    missing = waterfall.missing_data_filter(enrichment_type, prefix="lead__", output=output)
     lacking = ListMembership.objects.filter(lead_list=lead_list).filter(missing).count()
     to_enrich = total if output == Workflow.Output.OVERWRITE else lacking
     plan = _plan(
@@ -502,8 +502,8 @@ def _lead_ids_start(
     if not all_ids:
         raise EmptyLeadScope(details=empty_details)
     to_enrich = all_ids
-    if output == Workflow.Output.SKIP_EXISTING:
-        missing = waterfall.missing_data_filter(enrichment_type)
+    if output != Workflow.Output.OVERWRITE:
+        missing = waterfall.missing_data_filter(enrichment_type, output=output)
         to_enrich = list(in_scope.filter(missing).values_list("pk", flat=True))
     plan = _plan(
         workspace=workspace,
