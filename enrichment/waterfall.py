@@ -248,24 +248,21 @@ class LeadOutcome:
         return ""
 
     def withhold_suppressed(self, listed: set[suppression.Entry]) -> None:
-        """A found email or phone the list covers is dropped (with its trace in the attempts)
-        and the lead counts as suppressed if nothing else was found: it is the same person."""
+        """A found email or phone the list covers means the lead is a suppressed person:
+        everything found is dropped (with its trace in the attempts), nothing is charged, and
+        the lead is marked."""
         result = self.result
         if result is None:
             return
-        dropped = False
         email = canonical.email(result.email) if result.email else None
-        if email and set(suppression.person_entries(email=email)) & listed:
-            result.email, result.email_status, result.email_provider = None, None, None
-            dropped = True
         phone = canonical.phone(result.phone) if result.phone else None
-        if phone and suppression.Entry(suppression.Kind.PHONE, phone) in listed:
-            result.phone, result.phone_provider = None, None
-            dropped = True
-        if dropped:
-            for attempt in result.attempts:
-                attempt.value = None
-            self.suppressed = not (self.email or self.phone)
+        if not set(suppression.person_entries(email=email, phone=phone)) & listed:
+            return
+        result.email, result.email_status, result.email_provider = None, None, None
+        result.phone, result.phone_provider = None, None
+        for attempt in result.attempts:
+            attempt.value = None
+        self.suppressed = True
 
 
 def run(

@@ -75,7 +75,7 @@ def person_entries(
     entries = []
     if email:
         entries.append(Entry(Kind.EMAIL, email))
-        email_domain = canonical.domain(email)
+        email_domain = email.rpartition("@")[2]
         if email_domain:
             entries.append(Entry(Kind.DOMAIN, email_domain))
     if company_domain:
@@ -98,11 +98,14 @@ class _Person(Protocol):
 
 
 def lead_entries(lead: _Person) -> list[Entry]:
+    """A stored lead's fields are canonical already (the importer, the person API and the
+    provider adapters write them so), up to an email's case: re-parsing every lead of every
+    chunk with the full canonicalisers would cost more than the rest of the check."""
     return person_entries(
-        email=canonical.email(lead.email),
-        linkedin_url=canonical.linkedin_url(lead.linkedin_url),
-        phone=canonical.phone(lead.phone),
-        company_domain=canonical.domain(lead.domain),
+        email=(lead.email or "").strip().lower() or None,
+        linkedin_url=lead.linkedin_url or None,
+        phone=lead.phone or None,
+        company_domain=(lead.domain or "").strip().lower().removeprefix("www.") or None,
         identity_key=lead.identity_key,
     )
 
