@@ -182,6 +182,7 @@ def person_enrichment_start(
     enrichment_type: str,
     quote_id: str | None = None,
     preview: bool = False,
+    output: str = Workflow.Output.OVERWRITE,
 ) -> Preview | Started:
     """One transaction writes the lead, its list membership, the workflow, its item and hold,
     or (a run to reuse) only the lead and membership; a refusal (402, 409, 404, 400) rolls all
@@ -226,7 +227,7 @@ def person_enrichment_start(
             lead_list=lead_list,
             quote=quote,
             lead_ids=[lead.pk],
-            output=Workflow.Output.OVERWRITE,
+            output=output,
         )
         _enqueue_on_commit(workflow)
     return Started(workflow=workflow, plan=plan)

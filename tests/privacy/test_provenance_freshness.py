@@ -183,3 +183,30 @@ def test_search_finds_stale_data(api, workspace):
         "/api/v2/search/people", {"email_found_before": (now - 50 * DAY).isoformat()}, format="json"
     ).json()
     assert [row["lead_id"] for row in before["results"]] == [str(stale.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.worker
+def test_person_refresh_stale_looks_up_only_the_stale_field(api, funded, worker):
+    lead_list = list_with_leads(funded, 1)
+    lead = Lead.objects.get(workspace=funded)
+    now = timezone.now()
+    Lead.objects.filter(pk=lead.pk).update(
+        email="kept@x.example", email_found_at=now - 10 * DAY,
+        phone="+14155550100", phone_found_at=now - 400 * DAY,
+    )  # fmt: skip
+
+    started = api.post(
+        "/api/v2/enrichment/person",
+        {"lead_list_id": str(lead_list.pk), "linkedin_url": lead.linkedin_url,
+         "enrichment_type": "full", "output": "refresh_stale"},
+        format="json",
+    )  # fmt: skip
+    assert started.status_code == 202, started.content
+    workflow = wait_terminal(started.json()["workflow_id"])
+
+    assert_settled(workflow)
+    item = WorkflowItem.objects.get(workflow=workflow)
+    assert {attempt["data_point"] for attempt in item.attempts} == {"phone"}
+    lead.refresh_from_db()
+    assert (lead.email, lead.email_found_at) == ("kept@x.example", now - 10 * DAY)
