@@ -4,8 +4,10 @@ value, scopes and workspace isolation, and what it hides (search, list pages, ex
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
 
 from accounts import scopes
+from enrichment.models import Workflow, WorkflowItem
 from leads import suppression
 from leads.models import Lead, ListMembership, Suppression
 from tests.helpers import assert_error
@@ -130,6 +132,16 @@ def test_suppressed_lead_is_never_returned_by_search_list_pages_or_exports(api, 
     for lead in (kept, hidden):
         ListMembership.objects.create(lead_list=lead_list, lead=lead)
 
+    # an earlier run found both
+    workflow = Workflow.objects.create(
+        id="bulk-enrich-earlier", workspace=workspace, kind="bulk", enrichment_type="partial",
+        status="completed", lead_list=lead_list, deadline=timezone.now(),
+    )  # fmt: skip
+    for lead in (kept, hidden):
+        WorkflowItem.objects.create(
+            workflow=workflow, lead=lead, chunk_no=0, status="completed", email=lead.email
+        )
+
     # when the person is suppressed by one identifier
     api.post(URL, {"lead_ids": [str(hidden.pk)]}, format="json")
 
@@ -144,6 +156,11 @@ def test_suppressed_lead_is_never_returned_by_search_list_pages_or_exports(api, 
     assert (by_id[str(hidden.pk)]["email"], by_id[str(hidden.pk)]["phone"]) == (None, None)
     assert by_id[str(kept.pk)]["email"] == "kept@x.example"
     assert_error(api.get(f"/api/v2/leads/{hidden.pk}/provenance"), 404, "not_found")
+    items = api.get(f"/api/v2/enrichment/{workflow.pk}/items").json()["items"]
+    assert [item["lead_id"] for item in items] == [str(kept.pk)]
+    tasks = [{"entity_id": str(lead.pk), "field": "emails"} for lead in (kept, hidden)]
+    rows = api.post("/api/v2/enrichment/batch/query", {"tasks": tasks}, format="json").json()
+    assert [row["entity_id"] for row in rows["enrichments"]] == [str(kept.pk)]
 
     # and lifting the entries shows the lead again
     ids = [entry["id"] for entry in api.get(URL).json()["suppressions"]]
