@@ -115,21 +115,35 @@ def lead_person_entries(lead: Lead) -> list[Entry]:
     return [entry for entry in lead_entries(lead) if entry.kind != Kind.DOMAIN]
 
 
+def _scope_q(workspace_id: object) -> Q:
+    scope = Q(workspace__isnull=True)
+    if workspace_id:
+        scope |= Q(workspace_id=workspace_id)
+    return scope
+
+
+def _any_listed(workspace_id: object) -> bool:
+    """Whether any entry applies at all: most workspaces have none, and then a chunk's check
+    costs this one indexed query instead of hashing every identifier of every lead."""
+    return Suppression.objects.filter(_scope_q(workspace_id)).exists()
+
+
 def _listed(workspace_id: object, digests: Iterable[str]) -> set[str]:
     """The digests among these that the workspace's list or the operator's holds."""
     wanted = list(set(digests))
     if not wanted:
         return set()
-    scope = Q(workspace__isnull=True)
-    if workspace_id:
-        scope |= Q(workspace_id=workspace_id)
     return set(
-        Suppression.objects.filter(scope, digest__in=wanted).values_list("digest", flat=True)
+        Suppression.objects.filter(_scope_q(workspace_id), digest__in=wanted).values_list(
+            "digest", flat=True
+        )
     )
 
 
 def leads_suppressed(*, workspace_id: object, leads: Iterable[Lead]) -> set[Any]:
-    """Ids of the leads the list covers, in one query."""
+    """Ids of the leads the list covers, in one query (two when the list is not empty)."""
+    if not _any_listed(workspace_id):
+        return set()
     by_lead = {lead.pk: {entry.digest for entry in lead_entries(lead)} for lead in leads}
     listed = _listed(workspace_id, set().union(*by_lead.values()) if by_lead else ())
     return {lead_id for lead_id, digests in by_lead.items() if digests & listed}
@@ -137,7 +151,9 @@ def leads_suppressed(*, workspace_id: object, leads: Iterable[Lead]) -> set[Any]
 
 def identities_suppressed(*, workspace_id: object, people: Iterable[_Person]) -> set[str]:
     """Identity keys of the people (leads, or import records not yet written) the list
-    covers, in one query."""
+    covers, in one query (two when the list is not empty)."""
+    if not _any_listed(workspace_id):
+        return set()
     by_key = {p.identity_key: {entry.digest for entry in lead_entries(p)} for p in people}
     listed = _listed(workspace_id, set().union(*by_key.values()) if by_key else ())
     return {key for key, digests in by_key.items() if digests & listed}
@@ -145,6 +161,8 @@ def identities_suppressed(*, workspace_id: object, people: Iterable[_Person]) ->
 
 def entries_suppressed(*, workspace_id: object, entries: Iterable[Entry]) -> set[Entry]:
     entries = list(entries)
+    if not entries or not _any_listed(workspace_id):
+        return set()
     listed = _listed(workspace_id, (e.digest for e in entries))
     return {entry for entry in entries if entry.digest in listed}
 

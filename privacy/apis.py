@@ -74,6 +74,7 @@ class SuppressionCollectionApi(APIView):
         "POST": scopes.PRIVACY_WRITE,
         "DELETE": scopes.PRIVACY_WRITE,
     }
+    error_codes = {404: ["not_found"]}  # a lead id that is not the workspace's
 
     class ListInputSerializer(serializers.Serializer):
         limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
@@ -173,6 +174,7 @@ class SuppressionCsvImportApi(APIView):
 
     required_scope = scopes.PRIVACY_WRITE
     parser_classes = [_CsvParser, MultiPartParser]
+    error_codes = {413: ["payload_too_large"], 415: ["unsupported_media_type"]}
 
     @extend_schema(
         operation_id="import_suppressions_csv",
@@ -218,6 +220,7 @@ class ErasureReceiptSerializer(serializers.Serializer):
 
 class ErasureApi(APIView):
     required_scope = scopes.PRIVACY_WRITE
+    error_codes = {404: ["not_found"]}  # a lead id that is not the workspace's
     parser_classes = [LimitedJSONParser]
 
     class InputSerializer(serializers.Serializer):
@@ -256,6 +259,7 @@ class ErasureApi(APIView):
 
 class ErasureReceiptApi(APIView):
     required_scope = scopes.PRIVACY_READ
+    error_codes = {404: ["not_found"]}
 
     @extend_schema(operation_id="get_erasure_receipt", responses=ErasureReceiptSerializer)
     def get(self, request: ApiRequest, receipt_id) -> Response:
@@ -284,6 +288,7 @@ class LeadProvenanceSerializer(serializers.Serializer):
 
 class LeadProvenanceApi(APIView):
     required_scope = scopes.PEOPLE_READ
+    error_codes = {404: ["not_found"]}  # another workspace's lead, or a suppressed one
 
     @extend_schema(
         operation_id="get_lead_provenance",
