@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from common.exceptions import NotFound
+from leads import suppression
 from leads.admin import LeadAdmin
 from leads.models import Lead, Suppression
 from privacy.models import ErasureReceipt
@@ -25,6 +26,14 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: Suppression) -> None:
+        self.delete_queryset(request, Suppression.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> None:
+        # Through the service, so the leads no entry covers any more are shown again.
+        for entry in list(queryset):
+            suppression.suppressions_remove(workspace=entry.workspace, ids=[entry.pk])
 
 
 @admin.register(ErasureReceipt)

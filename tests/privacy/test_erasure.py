@@ -184,3 +184,21 @@ def test_erase_admin_action_erases_the_selected_leads(client, workspace):
     assert not Lead.objects.filter(pk__in=[lead.pk for lead in leads]).exists()
     assert ErasureReceipt.objects.filter(origin="admin").count() == 2
     assert Suppression.objects.filter(workspace=workspace, source="erasure").count() == 4
+
+
+@pytest.mark.django_db
+def test_admin_removing_an_entry_shows_the_lead_again(client, workspace):
+    from leads import suppression
+
+    admin = get_user_model().objects.create_superuser("root", "root@x.example", "pw")
+    client.force_login(admin)
+    lead = LeadFactory(workspace=workspace, email="back@x.example")
+    entry = suppression.Entry(suppression.Kind.EMAIL, "back@x.example")
+    suppression.suppressions_add(workspace=workspace, entries=[entry])
+    listed = Suppression.objects.get()
+
+    response = client.post(f"/admin/leads/suppression/{listed.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.suppressed_at is None
