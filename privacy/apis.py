@@ -38,9 +38,34 @@ class _CsvParser(BaseParser):
         return body
 
 
+class PersonSerializer(serializers.Serializer):
+    """Who a person is, as the importer reads it (leads.canonical.person_identify): a LinkedIn
+    URL, else an email, else first and last name with a company name or domain."""
+
+    linkedin_url = serializers.CharField(required=False, max_length=400)
+    email = serializers.CharField(required=False, max_length=400)
+    first_name = serializers.CharField(required=False, max_length=150)
+    last_name = serializers.CharField(required=False, max_length=150)
+    full_name = serializers.CharField(required=False, max_length=300)
+    company_name = serializers.CharField(required=False, max_length=300)
+    domain = serializers.CharField(required=False, max_length=253)
+
+
 class EntrySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ENTRY_KINDS)
-    value = serializers.CharField(max_length=400)
+    """`{"kind": "email|domain|linkedin_url|phone", "value": …}`, or `{"kind": "person",
+    "person": {…}}` for a person's identity."""
+
+    kind = serializers.ChoiceField(choices=Suppression.Kind.values)
+    value = serializers.CharField(max_length=400, required=False)
+    person = PersonSerializer(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["kind"] == Suppression.Kind.PERSON:
+            if not attrs.get("person"):
+                raise serializers.ValidationError({"person": "Required for kind person."})
+        elif not attrs.get("value"):
+            raise serializers.ValidationError({"value": "Required."})
+        return attrs
 
 
 class SuppressionSerializer(serializers.Serializer):

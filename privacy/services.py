@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
@@ -281,12 +282,16 @@ class SuppressionChange:
     already_listed: int
 
 
-def entries_parse(raw_entries: list[dict[str, str]]) -> list[suppression.Entry]:
-    """Canonical entries from `{"kind", "value"}` pairs; any invalid one refuses the whole
-    request (nothing half-added), naming every bad index."""
+def entries_parse(raw_entries: list[dict[str, Any]]) -> list[suppression.Entry]:
+    """Canonical entries from `{"kind", "value"}` pairs (a person's identity from `person`
+    fields); any invalid one refuses the whole request (nothing half-added), naming every bad
+    index."""
     entries, problems = [], {}
     for index, raw in enumerate(raw_entries):
-        value = suppression.canonical_value(raw["kind"], raw["value"])
+        if raw["kind"] == suppression.Kind.PERSON:
+            value = canonical.person_identify(**raw["person"]).key
+        else:
+            value = suppression.canonical_value(raw["kind"], raw["value"])
         if value is None:
             problems[str(index)] = [f"Not a valid {raw['kind'].replace('_', ' ')}."]
         else:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts import scopes
 from enrichment.models import Workflow, WorkflowItem
-from leads import suppression
+from leads import canonical, suppression
 from leads.models import Lead, ListMembership, Suppression
 from tests.helpers import assert_error
 from tests.leads.factories import LeadFactory, LeadListFactory
@@ -189,3 +189,22 @@ def test_suppressed_rows_of_an_import_are_marked_or_skipped(api, workspace):
     assert marked["rows_imported"] == 1
     assert Lead.objects.get(email="no@imp.example").suppressed_at is not None
     assert Lead.objects.get(email="yes@imp.example").suppressed_at is None
+
+
+def test_suppression_by_person_identity_matches_the_same_person_written_differently(api, workspace):
+    already = LeadFactory(workspace=workspace, first_name="Grace", last_name="Hopper",
+                          linkedin_url=None, domain="navy.example")  # fmt: skip
+    person = {"first_name": "GRACE", "last_name": "hopper", "domain": "https://www.navy.example/"}
+
+    response = api.post(URL, {"entries": [{"kind": "person", "person": person}]}, format="json")
+
+    assert response.json() == {"added": 1, "already_listed": 0}
+    already.refresh_from_db()
+    assert already.suppressed_at is not None
+    # an import row of the same person (accents and case aside) is covered too
+    key = canonical.person_identify(first_name="Grâce", last_name="HOPPER", domain="navy.example")
+    row = Lead(workspace=workspace, identity_key=key.key, domain="navy.example")
+    assert suppression.identities_suppressed(workspace_id=workspace.pk, people=[row]) == {key.key}
+    nobody = api.post(URL, {"entries": [{"kind": "person", "person": {"first_name": "X"}}]},
+                      format="json")  # fmt: skip
+    assert_error(nobody, 400, "validation_error")
