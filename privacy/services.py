@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import reduce
@@ -22,14 +23,15 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q, QuerySet, TextField
+from django.db.models import F, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
 from common.models import IdempotencyRecord
 from credits.models import Quote
-from enrichment.models import WebhookDelivery, Workflow, WorkflowItem
+from enrichment.models import TERMINAL_ITEM_STATUSES, WebhookDelivery, Workflow, WorkflowItem
+from enrichment.services.lifecycle import workflow_settle_if_done
 from leads import canonical, suppression
 from leads.models import Cohort, Lead, ListMembership, Suppression
 from privacy.models import ErasureReceipt
@@ -153,7 +155,9 @@ def person_erase(
             if earlier is None:
                 raise NotFound("No lead with this id.")
             return earlier, False
-        removed = _erase_rows(workspace, person)
+        removed, unfinished_runs = _erase_rows(workspace, person)
+    for workflow_id in unfinished_runs:
+        workflow_settle_if_done(workflow_id=workflow_id)  # the erased item may have been its last
     removed["export_files"] = _erase_export_files(workspace, person.values)
     if not any(count for name, count in removed.items() if name != "suppressions_added"):
         earlier = _earlier_receipt(workspace, subject_digest)
@@ -178,7 +182,8 @@ def _earlier_receipt(workspace: Workspace | None, subject_digest: str) -> Erasur
     )
 
 
-def _erase_rows(workspace: Workspace | None, person: _Person) -> dict[str, int]:
+def _erase_rows(workspace: Workspace | None, person: _Person) -> tuple[dict[str, int], list[str]]:
+    """Returns the counts removed and the runs that stopped waiting on an erased item."""
     lead_ids = [lead.pk for lead in person.leads]
     workspace_ids = {str(lead.workspace_id) for lead in person.leads}
     if workspace is not None:
@@ -194,6 +199,15 @@ def _erase_rows(workspace: Workspace | None, person: _Person) -> dict[str, int]:
     )
     removed["list_memberships"] = ListMembership.objects.filter(lead_id__in=lead_ids).count()
     removed["workflow_items"] = WorkflowItem.objects.filter(lead_id__in=lead_ids).count()
+    # A run still waiting on one of these items would wait for ever: it stops counting it (a
+    # chunk that claimed it finds it gone and records nothing for it).
+    unfinished = Counter(
+        WorkflowItem.objects.filter(lead_id__in=lead_ids)
+        .exclude(status__in=TERMINAL_ITEM_STATUSES)
+        .values_list("workflow_id", flat=True)
+    )
+    for workflow_id, count in unfinished.items():
+        Workflow.objects.filter(pk=workflow_id).update(total=F("total") - count)
     # Deleting the leads deletes their memberships and workflow items (ON DELETE CASCADE).
     Lead.objects.filter(pk__in=lead_ids).delete()
     removed["leads"] = len(lead_ids)
@@ -233,7 +247,7 @@ def _erase_rows(workspace: Workspace | None, person: _Person) -> dict[str, int]:
         values,
     ).update(attempts=[])
     removed["references_dropped"] = _drop_lead_ids(workspace, lead_ids)
-    return removed
+    return removed, list(unfinished)
 
 
 def _drop_lead_ids(workspace: Workspace | None, lead_ids: list) -> int:
@@ -244,7 +258,8 @@ def _drop_lead_ids(workspace: Workspace | None, lead_ids: list) -> int:
     changed = 0
     in_scope = {"workspace": workspace} if workspace else {}
     for model in (Cohort, Workflow):
-        for row in model.objects.filter(**in_scope).exclude(entity_ids=None).iterator():
+        naming = _containing(model.objects.filter(**in_scope), "entity_ids", sorted(gone))
+        for row in naming.iterator():
             ids = row.entity_ids or []
             kept = [i for i in ids if str(i) not in gone]
             if len(kept) != len(ids):

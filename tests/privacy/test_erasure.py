@@ -9,8 +9,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
+from credits.selectors import balance_get
 from enrichment import waterfall
-from enrichment.models import ItemStatus, WorkflowItem
+from enrichment.models import ItemStatus, Workflow, WorkflowItem
 from leads import canonical, exports
 from leads.models import Lead, LeadList, ListMembership, Suppression
 from privacy.models import ErasureReceipt
@@ -202,3 +203,24 @@ def test_admin_removing_an_entry_shows_the_lead_again(client, workspace):
     assert response.status_code == 302
     lead.refresh_from_db()
     assert lead.suppressed_at is None
+
+
+@pytest.mark.django_db
+def test_erasure_of_a_person_a_run_still_waits_on_settles_that_run(api, funded):
+    # given a person run not yet processed (nothing is enqueued in this test's transaction)
+    lead_list = LeadListFactory(workspace=funded)
+    body = {"lead_list_id": str(lead_list.pk), "email": "waiting@x.example"}
+    started = api.post("/api/v2/enrichment/person", body, format="json")
+    assert started.status_code == 202, started.content
+    workflow_id = started.json()["workflow_id"]
+
+    # when the person is erased
+    receipt = api.post(ERASURE, {"email": "waiting@x.example"}, format="json").json()
+
+    # then the run does not wait for ever: it settles, charging nothing
+    assert receipt["removed"]["workflow_items"] == 1
+    workflow = Workflow.objects.get(pk=workflow_id)
+    assert workflow.is_terminal
+    assert (workflow.total, workflow.credits_charged) == (0, 0)
+    assert_ledger_consistent(funded)
+    assert balance_get(workspace=funded).held == 0
