@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrichment', '0003_workflow_api_key'),
+        ('enrichment', '0004_alter_workflow_kind'),
     ]
 
     operations = [
