@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrichment', '0004_alter_workflow_kind'),
+        ('enrichment', '0006_workflow_waterfall_version'),
     ]
 
     operations = [
