@@ -62,12 +62,16 @@ def cache_lookup(
     fresh = _fresh_enough(data_points, now)
     found: dict[tuple[str, str, str], CachedAnswer] = {}
     for start in range(0, len(keys), _CHUNK):
-        rows = ResultCacheEntry.objects.filter(
-            identity_key__in=keys[start : start + _CHUNK],
-            provider__in=providers,
-            data_point__in=data_points,
-            expires_at__gt=now,
-        ).filter(fresh).values_list(*CachedAnswer._fields)
+        rows = (
+            ResultCacheEntry.objects.filter(
+                identity_key__in=keys[start : start + _CHUNK],
+                provider__in=providers,
+                data_point__in=data_points,
+                expires_at__gt=now,
+            )
+            .filter(fresh)
+            .values_list(*CachedAnswer._fields)
+        )
         for row in rows:
             answer = CachedAnswer(*row)
             found[(answer.provider, answer.data_point, answer.identity_key)] = answer
