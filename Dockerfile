@@ -21,6 +21,7 @@ COPY . .
 # reads settings only: these placeholders let the production profile load and reach no container.
 RUN DJANGO_SECRET_KEY=collectstatic-placeholder-not-a-secret-0123456789abcdefghijklmnop \
     SLUICE_METRICS_TOKEN=collectstatic-placeholder-metrics-0123456789 \
+    SLUICE_SUPPRESSION_HASH_KEY=collectstatic-placeholder-suppression-0123456789 \
     DATABASE_URL=postgres://build@localhost/build \
     REDIS_URL=redis://localhost:6379/0 python manage.py collectstatic --noinput
 RUN useradd --create-home sluice && mkdir -p /app/var && chown -R sluice /app/var

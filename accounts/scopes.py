@@ -17,6 +17,9 @@ ENRICH_WRITE = "enrich:write"
 CREDITS_READ = "credits:read"
 EXPORT_READ = "export:read"
 ADMIN_API_KEYS = "admin:api_keys"
+# The suppression list, erasure receipts and provenance (read); suppressing and erasing (write).
+PRIVACY_READ = "privacy:read"
+PRIVACY_WRITE = "privacy:write"
 
 ALL_SCOPES: tuple[str, ...] = (
     PEOPLE_READ,
@@ -28,6 +31,8 @@ ALL_SCOPES: tuple[str, ...] = (
     CREDITS_READ,
     EXPORT_READ,
     ADMIN_API_KEYS,
+    PRIVACY_READ,
+    PRIVACY_WRITE,
 )
 
 ANY_SCOPE = "<any valid key>"

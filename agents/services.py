@@ -32,7 +32,7 @@ from credits.prices import AgentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
 from enrichment.services.company import company_save_result
 from enrichment.services.start import workflow_start_for_leads
-from leads import canonical
+from leads import canonical, suppression
 from leads.exports import COLUMNS as BUILTIN_COLUMNS
 from leads.models import Company, Lead, ListMembership
 from leads.selectors import lead_list_get, list_column_values
@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 # An item whose lead already holds a value in the column and `overwrite` is false: counted as
 # skipped, charged nothing, its result row shows the value kept.
 KEPT = "kept the column's existing value (overwrite is false)"
+SUPPRESSED = "suppressed"
 
 
 def model_check(*, agent_type: str) -> LanguageModel | None:
@@ -255,12 +256,20 @@ def agent_chunk_process(*, workflow: Workflow, claim_token: str, items: list[Wor
             column=run.column_name,
             lead_ids=[item.lead_id for item in items],
         )
-    todo = [item for item in items if str(item.lead_id) not in kept]
+    # A suppressed person is never sent to a model or a provider (docs/privacy.md).
+    suppressed = suppression.leads_suppressed(
+        workspace_id=workflow.workspace_id, leads=[item.lead for item in items]
+    )
+    todo = [
+        item for item in items if str(item.lead_id) not in kept and item.lead_id not in suppressed
+    ]
     if run.agent_type == AgentType.COMPANY_INTEL:
         _companies_look_up(run, todo)
     results = _produce_all(run, todo, _facts(todo))
     for item in items:
-        if str(item.lead_id) in kept:
+        if item.lead_id in suppressed:
+            results[item.id] = kinds.RowResult(ItemStatus.SKIPPED, error=SUPPRESSED)
+        elif str(item.lead_id) in kept:
             results[item.id] = kinds.RowResult(
                 ItemStatus.SKIPPED, value=kept[str(item.lead_id)], error=KEPT
             )

@@ -47,6 +47,7 @@ def _operations() -> list:
         path("", include("enrichment.urls")),
         path("", include("agents.urls")),
         path("", include("providers.urls")),
+        path("", include("privacy.urls")),
     ]
 
 

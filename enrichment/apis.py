@@ -115,6 +115,11 @@ class PersonEnrichmentStartApi(APIView):
         enrichment_type = EnrichmentTypeField(required=False, allow_null=True)
         include_phone = serializers.BooleanField(required=False, allow_null=True)
         quote_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        # refresh_stale: only what the lead lacks or holds past its time to live (docs/privacy.md).
+        output = serializers.ChoiceField(
+            choices=[Workflow.Output.OVERWRITE, Workflow.Output.REFRESH_STALE],
+            default=Workflow.Output.OVERWRITE,
+        )
 
     class OutputSerializer(serializers.Serializer):
         workflow_id = serializers.CharField()
@@ -146,6 +151,7 @@ class PersonEnrichmentStartApi(APIView):
                 enrichment_type=enrichment_type,
                 quote_id=data.get("quote_id") or None,
                 preview=preview,
+                output=data["output"],
             )
             if isinstance(started, Preview):
                 return _preview_response(started, Tool.ENRICH_PERSON)

@@ -57,6 +57,8 @@ class Workflow(TimestampedModel):
     class Output(models.TextChoices):
         SKIP_EXISTING = "skip_existing"
         OVERWRITE = "overwrite"
+        # Looks up what is missing or past its time to live (docs/privacy.md, "Freshness").
+        REFRESH_STALE = "refresh_stale"
 
     id = models.CharField(primary_key=True, max_length=80, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="workflows")

@@ -56,14 +56,18 @@ def workflow_person_item(workflow: Workflow) -> WorkflowItem | None:
     """A finished person run's one item, with its lead: the run's answer."""
     if workflow.kind != Workflow.Kind.PERSON or not workflow.is_terminal:
         return None
-    return workflow.items.select_related("lead", "workflow").first()
+    # A suppressed person's data is never returned (leads.suppression).
+    return (
+        workflow.items.filter(lead__suppressed_at=None).select_related("lead", "workflow").first()
+    )
 
 
 def items_page(
     *, workflow: Workflow, status: str | None, cursor: str | None, limit: int
 ) -> tuple[list[WorkflowItem], str | None]:
     position = decode_cursor(cursor, kind=f"items:{workflow.pk}")
-    items = WorkflowItem.objects.filter(workflow=workflow).order_by("id")
+    # A suppressed person's data is never returned (leads.suppression).
+    items = WorkflowItem.objects.filter(workflow=workflow, lead__suppressed_at=None).order_by("id")
     if status:
         items = items.filter(status=status)
     if position:
@@ -242,7 +246,9 @@ def _latest_field_items(
 ) -> dict[tuple[str, str], WorkflowItem]:
     latest: dict[tuple[str, str], WorkflowItem] = {}
     items = (
-        WorkflowItem.objects.filter(workflow__workspace=workspace, lead_id__in=lead_ids)
+        WorkflowItem.objects.filter(
+            workflow__workspace=workspace, lead_id__in=lead_ids, lead__suppressed_at=None
+        )
         .select_related("workflow")
         .order_by("id")
     )

@@ -10,23 +10,45 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
+from leads import canonical, freshness, suppression
 from leads.models import Lead
-from leads.selectors import lead_has_data_q
+from leads.selectors import lead_holds_q
 from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
 from providers.configuration import ResolvedWaterfall
 from providers.selectors import waterfall_resolve
 
+PROVENANCE_FIELDS = [
+    "email_source",
+    "email_found_at",
+    "email_workflow_id",
+    "email_verifier",
+    "phone_source",
+    "phone_found_at",
+    "phone_workflow_id",
+]
 REQUESTED: dict[str, frozenset[DataPoint]] = {
     EnrichmentType.PARTIAL: frozenset({DataPoint.EMAIL}),
     EnrichmentType.PHONE_ONLY: frozenset({DataPoint.PHONE}),
     EnrichmentType.FULL: frozenset({DataPoint.EMAIL, DataPoint.PHONE}),
 }
-LEAD_FIELDS = ["email", "email_status", "email_confidence", "phone", "provider", "enriched_at"]
+LEAD_FIELDS = [
+    "email",
+    "email_status",
+    "email_confidence",
+    "phone",
+    "provider",
+    "enriched_at",
+    *PROVENANCE_FIELDS,
+    "suppressed_at",
+]
+# The item error of a lead the suppression list covers (leads.suppression).
+SUPPRESSED = "suppressed"
 # What a chunk writes on its items.
 ITEM_FIELDS = [
     "status",
@@ -50,6 +72,7 @@ LEAD_READ_FIELDS = [
     "company_name",
     "domain",
     "linkedin_url",
+    "identity_key",
     *LEAD_FIELDS,
 ]
 
@@ -78,10 +101,13 @@ def chunk_rows(items: Any) -> list[Row]:
     return rows
 
 
-def missing_data_filter(enrichment_type: str, *, prefix: str = "") -> Q:
-    """Leads that lack some of the data this type asks for (the ones skip_existing enriches):
-    the complement of what leads counts as holding it."""
-    return ~lead_has_data_q(enrichment_type, prefix=prefix)
+def missing_data_filter(
+    enrichment_type: str, *, prefix: str = "", output: str = Workflow.Output.SKIP_EXISTING
+) -> Q:
+    """Leads that lack some of the data this type asks for (the ones skip_existing enriches),
+    or, for refresh_stale, hold some of it past its time to live: the complement of what leads
+    counts as holding it."""
+    return ~lead_holds_q(enrichment_type, output=output, prefix=prefix)
 
 
 @dataclass(frozen=True)
@@ -98,11 +124,18 @@ class LeadPlan:
 
 def plan_for(workflow: Workflow, lead: Lead | Row) -> LeadPlan:
     overwrite = workflow.output == Workflow.Output.OVERWRITE
-    return _plan(
-        workflow.enrichment_type,
-        held_email=not overwrite and bool(lead.email),
-        held_phone=not overwrite and bool(lead.phone),
-    )
+    held_email = not overwrite and bool(lead.email)
+    held_phone = not overwrite and bool(lead.phone)
+    if workflow.output == Workflow.Output.REFRESH_STALE:
+        # A value past its time to live is looked up again (docs/privacy.md, "Freshness").
+        now = timezone.now()
+        held_email = held_email and not freshness.is_stale(
+            freshness.EMAIL, lead.email_found_at, now=now
+        )
+        held_phone = held_phone and not freshness.is_stale(
+            freshness.PHONE, lead.phone_found_at, now=now
+        )
+    return _plan(workflow.enrichment_type, held_email=held_email, held_phone=held_phone)
 
 
 @functools.cache
@@ -132,6 +165,8 @@ class LeadOutcome:
     result: WaterfallResult | None
     # Whether a found email is charged (a `risky` one is not under `accept_uncharged`).
     email_charged: bool = True
+    # On the suppression list: nothing looked up, stored or charged.
+    suppressed: bool = False
 
     @property
     def email(self) -> str | None:
@@ -148,6 +183,9 @@ class LeadOutcome:
     def apply_to_item(self, now: datetime) -> None:
         item, result = self.item, self.result
         item.finished_at = now
+        if self.suppressed:
+            item.status, item.error = ItemStatus.SKIPPED, SUPPRESSED
+            return
         if result is None:  # nothing left to look up for this lead
             item.status, item.error = ItemStatus.SKIPPED, "already holds the data"
             return
@@ -176,17 +214,55 @@ class LeadOutcome:
         """Writes what was found onto the lead; returns whether anything changed. Nothing is
         ever blanked: a miss leaves the lead as it was."""
         lead = self.item.lead
+        if self.suppressed:
+            changed = lead.suppressed_at is None
+            lead.suppressed_at = lead.suppressed_at or now
+            return changed
         if not (self.email or self.phone):
             return False
         if self.email:
             lead.email = self.email
             lead.email_status = self.item.email_status
             lead.email_confidence = self.item.email_confidence
+            lead.email_source = (
+                self.item.provider if self.result is None else (self.result.email_provider or "")
+            )
+            lead.email_found_at = now
+            lead.email_workflow_id = workflow.pk
+            lead.email_verifier = self._verifier()
         if self.phone:
             lead.phone = self.phone
+            lead.phone_source = "" if self.result is None else (self.result.phone_provider or "")
+            lead.phone_found_at = now
+            lead.phone_workflow_id = workflow.pk
         lead.provider = self.item.provider
         lead.enriched_at = now
         return True
+
+    def _verifier(self) -> str:
+        """The provider whose verdict the email carries (the last verification that answered);
+        empty when the finder's own verdict stood."""
+        for attempt in reversed(self.result.attempts if self.result else []):
+            if attempt.data_point == DataPoint.EMAIL_VERIFICATION and attempt.verdict:
+                return attempt.provider
+        return ""
+
+    def withhold_suppressed(self, listed: set[suppression.Entry]) -> None:
+        """A found email or phone the list covers means the lead is a suppressed person:
+        everything found is dropped (with its trace in the attempts), nothing is charged, and
+        the lead is marked."""
+        result = self.result
+        if result is None:
+            return
+        email = canonical.email(result.email) if result.email else None
+        phone = canonical.phone(result.phone) if result.phone else None
+        if not set(suppression.person_entries(email=email, phone=phone)) & listed:
+            return
+        result.email, result.email_status, result.email_provider = None, None, None
+        result.phone, result.phone_provider = None, None
+        for attempt in result.attempts:
+            attempt.value = None
+        self.suppressed = True
 
 
 def run(
@@ -197,8 +273,14 @@ def run(
     is the workspace's own (docs/providers.md)."""
     groups: dict[frozenset, list[tuple[WorkflowItem | Row, LeadPlan]]] = defaultdict(list)
     outcomes = []
+    # The suppression list first: a covered lead reaches neither the cache nor a provider.
+    suppressed = suppression.leads_suppressed(
+        workspace_id=workspace_id, leads=[item.lead for item, _ in affordable]
+    )
     for item, plan in affordable:
-        if plan.wanted:
+        if item.lead_id in suppressed:
+            outcomes.append(LeadOutcome(item, plan, None, suppressed=True))
+        elif plan.wanted:
             groups[plan.wanted].append((item, plan))
         else:
             outcomes.append(LeadOutcome(item, plan, None))
@@ -217,6 +299,7 @@ def run(
             )
             for (item, plan), result in zip(members, results, strict=True)
         )
+    _withhold_found_suppressed(outcomes, workspace_id=workspace_id)
     return outcomes
 
 
@@ -232,3 +315,20 @@ def run_waterfall(*, workflow_id: str, workspace_id: str) -> ResolvedWaterfall:
             waterfall_version=config.version, waterfall=config.snapshot()
         )
     return config
+
+
+def _withhold_found_suppressed(outcomes: list[LeadOutcome], *, workspace_id: str) -> None:
+    """A lead found only by name can turn out to be a suppressed person once a provider names
+    their email or phone: the list is checked again on what was found (one query)."""
+    found: list[suppression.Entry] = []
+    for outcome in outcomes:
+        result = outcome.result
+        if result is None:
+            continue
+        email = canonical.email(result.email) if result.email else None
+        phone = canonical.phone(result.phone) if result.phone else None
+        found.extend(suppression.person_entries(email=email, phone=phone))
+    listed = suppression.entries_suppressed(workspace_id=workspace_id, entries=found)
+    if listed:
+        for outcome in outcomes:
+            outcome.withhold_suppressed(listed)

@@ -20,6 +20,7 @@ class LeadsConfig(AppConfig):
                 workspace=workspace,
                 list_id=params["list_id"],
                 enrichment_type=params["enrichment_type"],
+                output=params.get("output"),
             )
 
         def count_cohort(*, workspace: "Workspace", params: dict) -> tuple[int, int]:
@@ -28,6 +29,7 @@ class LeadsConfig(AppConfig):
                 task_id=params["task_id"],
                 entity_ids=params["entity_ids"],
                 enrichment_type=params["enrichment_type"],
+                output=params.get("output"),
             )
 
         # Estimates price lists and cohorts, which credits (below leads) cannot read itself.

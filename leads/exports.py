@@ -65,7 +65,32 @@ COLUMNS: dict[str, str] = {
     "enriched_at": "lead__enriched_at",
     "created_at": "lead__created_at",
     "added_at": "added_at",
+    # Provenance (docs/privacy.md), on request only.
+    "email_source": "lead__email_source",
+    "email_found_at": "lead__email_found_at",
+    "email_workflow_id": "lead__email_workflow_id",
+    "email_verifier": "lead__email_verifier",
+    "phone_source": "lead__phone_source",
+    "phone_found_at": "lead__phone_found_at",
+    "phone_workflow_id": "lead__phone_workflow_id",
 }
+# Left empty for a suppressed person (leads.suppression): the export never carries them.
+SUPPRESSED_COLUMNS = frozenset(
+    {
+        "email",
+        "email_status",
+        "email_confidence",
+        "phone",
+        "linkedin_url",
+        "email_source",
+        "email_found_at",
+        "email_workflow_id",
+        "email_verifier",
+        "phone_source",
+        "phone_found_at",
+        "phone_workflow_id",
+    }
+)
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "lead_id",
     "first_name",
@@ -133,19 +158,25 @@ def _rows(
     *, lead_list: LeadList, columns: list[str], after: int, limit: int
 ) -> list[tuple[int, dict[str, Any]]]:
     builtin = [name for name in columns if name in COLUMNS]
+    paths = [COLUMNS[name] for name in builtin]
     rows = (
         ListMembership.objects.filter(lead_list=lead_list, id__gt=after)
         .order_by("id")
-        .values_list("id", "custom_values", *[COLUMNS[name] for name in builtin])[:limit]
+        .values_list("id", "custom_values", "lead__suppressed_at", *paths)[:limit]
     )
     page = []
     for row in rows:
-        values = dict(zip(builtin, row[2:], strict=True))
+        values = dict(zip(builtin, row[3:], strict=True))
+        suppressed = row[2] is not None
         page.append(
             (
                 row[0],
                 {
-                    name: _json_value(values[name] if name in COLUMNS else row[1].get(name))
+                    # A suppressed person's contact fields, and what agents wrote about them,
+                    # are left out (leads.suppression).
+                    name: None
+                    if suppressed and (name in SUPPRESSED_COLUMNS or name not in COLUMNS)
+                    else _json_value(values[name] if name in COLUMNS else row[1].get(name))
                     for name in columns
                 },
             )

@@ -167,6 +167,11 @@ class LeadListImportApi(APIView):
         column_mapping = serializers.CharField(required=False, allow_blank=True)
         format = serializers.ChoiceField(choices=["csv", "json", "ndjson"], required=False)
 
+    class QuerySerializer(serializers.Serializer):
+        # A person on the suppression list: imported and marked (never enriched, exported or
+        # returned), or left out with the skip reason `suppressed` (docs/privacy.md).
+        suppressed_rows = serializers.ChoiceField(choices=["mark", "skip"], default="mark")
+
     @extend_schema_serializer(component_name="LeadImportResponse")
     class OutputSerializer(ImportCountsSerializer):
         rows_updated = serializers.IntegerField()
@@ -178,6 +183,7 @@ class LeadListImportApi(APIView):
 
     @extend_schema(
         operation_id="import_leads",
+        parameters=[QuerySerializer],
         request={"multipart/form-data": InputSerializer, "text/csv": OpenApiTypes.BINARY},
         responses={201: OutputSerializer},
     )
@@ -188,6 +194,8 @@ class LeadListImportApi(APIView):
         # Looked up before the body is read, so an unknown list costs no upload.
         lead_list = lead_list_get(workspace=request.auth.workspace, list_id=list_id)
         request._request.upload_handlers = [_LimitedUploadHandler(request._request)]
+        options = self.QuerySerializer(data=request.query_params)
+        options.is_valid(raise_exception=True)
         stream, file_format, mapping = self._source(request)
         result = leads_import_file(
             workspace=request.auth.workspace,
@@ -195,6 +203,7 @@ class LeadListImportApi(APIView):
             stream=stream,
             column_mapping=mapping,
             file_format=file_format,
+            suppressed_rows=options.validated_data["suppressed_rows"],
         )
         body = {**import_body(result), "timestamp_ms": timestamp_ms()}
         return Response(self.OutputSerializer(body).data, status=201)
@@ -248,6 +257,14 @@ class ExportLeadRowSerializer(serializers.Serializer):
     enriched_at = serializers.DateTimeField(required=False, allow_null=True)
     created_at = serializers.DateTimeField(required=False)
     added_at = serializers.DateTimeField(required=False)
+    # Provenance (docs/privacy.md), on request: who found the value, when, in which run.
+    email_source = serializers.CharField(required=False, allow_null=True)
+    email_found_at = serializers.DateTimeField(required=False, allow_null=True)
+    email_workflow_id = serializers.CharField(required=False, allow_null=True)
+    email_verifier = serializers.CharField(required=False, allow_null=True)
+    phone_source = serializers.CharField(required=False, allow_null=True)
+    phone_found_at = serializers.DateTimeField(required=False, allow_null=True)
+    phone_workflow_id = serializers.CharField(required=False, allow_null=True)
 
     def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
         data = super().to_representation(instance)

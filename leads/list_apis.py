@@ -425,6 +425,11 @@ class PeopleSearchApi(APIView):
         has_email = serializers.BooleanField(required=False, allow_null=True)
         has_phone = serializers.BooleanField(required=False, allow_null=True)
         list_id = serializers.UUIDField(required=False, allow_null=True)
+        # Freshness (docs/privacy.md): past the field's time to live, or found before a date.
+        email_stale = serializers.BooleanField(required=False, allow_null=True)
+        phone_stale = serializers.BooleanField(required=False, allow_null=True)
+        email_found_before = serializers.DateTimeField(required=False, allow_null=True)
+        phone_found_before = serializers.DateTimeField(required=False, allow_null=True)
 
     class OutputSerializer(serializers.Serializer):
         class Meta:

@@ -81,6 +81,18 @@ class Lead(TimestampedModel):
     # Which provider found the email/phone, and when (empty for imported values).
     provider = models.CharField(max_length=60, blank=True)
     enriched_at = models.DateTimeField(null=True, blank=True)
+    # Provenance per data point (docs/privacy.md): who found it, when, in which run, and who
+    # verified it. Empty for imported values; `*_found_at` is what freshness is measured from.
+    email_source = models.CharField(max_length=60, blank=True)
+    email_found_at = models.DateTimeField(null=True, blank=True)
+    email_workflow_id = models.CharField(max_length=80, blank=True)
+    email_verifier = models.CharField(max_length=60, blank=True)
+    phone_source = models.CharField(max_length=60, blank=True)
+    phone_found_at = models.DateTimeField(null=True, blank=True)
+    phone_workflow_id = models.CharField(max_length=80, blank=True)
+    # Set while the person matches the suppression list (leads.suppression): never enriched,
+    # never returned by a read, contact fields left out of exports.
+    suppressed_at = models.DateTimeField(null=True, blank=True)
     # Imported columns we have no field for, kept so an export gives them back.
     extra = models.JSONField(default=dict, blank=True)
 
@@ -185,3 +197,51 @@ class Cohort(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class Suppression(models.Model):
+    """One entry of the suppression list: a keyed hash (leads.suppression.digest) of a
+    canonical value, never the value itself, so the list holds no personal data and outlives an
+    erasure. `workspace` null: the operator-wide list, which applies to every workspace."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email"
+        DOMAIN = "domain"
+        LINKEDIN_URL = "linkedin_url"
+        PHONE = "phone"
+        PERSON = "person"  # the canonical identity (leads.canonical.person_identify)
+
+    class Source(models.TextChoices):
+        MANUAL = "manual"
+        ERASURE = "erasure"
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="suppressions"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    digest = models.CharField(max_length=64)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "digest"],
+                condition=Q(workspace__isnull=False),
+                name="suppression_unique_per_workspace",
+            ),
+            models.UniqueConstraint(
+                fields=["digest"],
+                condition=Q(workspace__isnull=True),
+                name="suppression_unique_operator_wide",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["digest"], name="suppression_digest"),
+            models.Index(fields=["workspace", "-id"], name="suppression_recent"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.workspace_id or "operator"
+        return f"{self.kind} {self.digest[:12]}… ({scope})"

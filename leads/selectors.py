@@ -15,7 +15,7 @@ from accounts.models import Workspace
 from common.exceptions import NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
 from credits.prices import EnrichmentType, normalize_enrichment_type
-from leads import canonical
+from leads import canonical, freshness
 from leads.models import Cohort, Company, Folder, Lead, LeadList, ListMembership
 
 if TYPE_CHECKING:
@@ -37,6 +37,31 @@ def lead_has_data_q(enrichment_type: str, *, prefix: str = "") -> Q:
         EnrichmentType.FULL: email & phone,
     }
     return held[kind]
+
+
+REFRESH_STALE = "refresh_stale"
+
+
+def lead_has_fresh_data_q(enrichment_type: str, *, prefix: str = "") -> Q:
+    """Leads that hold what `enrichment_type` looks up, none of it past its time to live
+    (leads.freshness): the ones a `refresh_stale` run leaves alone."""
+    kind = normalize_enrichment_type(enrichment_type)
+    email = _present(f"{prefix}email") & ~freshness.stale_q(freshness.EMAIL, prefix=prefix)
+    phone = _present(f"{prefix}phone") & ~freshness.stale_q(freshness.PHONE, prefix=prefix)
+    held = {
+        EnrichmentType.PARTIAL: email,
+        EnrichmentType.PHONE_ONLY: phone,
+        EnrichmentType.FULL: email & phone,
+    }
+    return held[kind]
+
+
+def lead_holds_q(enrichment_type: str, *, output: str | None, prefix: str = "") -> Q:
+    """Leads a run with this `output` counts as already holding the data (and leaves out):
+    fresh data for refresh_stale, any data otherwise."""
+    if output == REFRESH_STALE:
+        return lead_has_fresh_data_q(enrichment_type, prefix=prefix)
+    return lead_has_data_q(enrichment_type, prefix=prefix)
 
 
 def _enriched_q(*, prefix: str = "") -> Q:
@@ -191,7 +216,8 @@ def list_leads_page(
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     kind = f"list_leads:{lead_list.id}"
     position = decode_cursor(cursor, kind=kind)
-    memberships = ListMembership.objects.filter(lead_list=lead_list)
+    # A suppressed person's data is never returned (leads.suppression).
+    memberships = ListMembership.objects.filter(lead_list=lead_list, lead__suppressed_at=None)
     total = memberships.count()
     if position is not None:
         after = position.get("after")
@@ -207,10 +233,15 @@ def list_leads_page(
 
 
 def list_enrichment_counts(
-    *, workspace: Workspace, list_id: uuid.UUID | str, enrichment_type: str
+    *,
+    workspace: Workspace,
+    list_id: uuid.UUID | str,
+    enrichment_type: str,
+    output: str | None = None,
 ) -> tuple[int, int]:
-    """(leads in the list, leads that already hold the data `enrichment_type` looks up)."""
-    has_data = lead_has_data_q(enrichment_type, prefix="lead__")
+    """(leads in the list, leads that already hold the data `enrichment_type` looks up; fresh
+    data for `refresh_stale`)."""
+    has_data = lead_holds_q(enrichment_type, output=output, prefix="lead__")
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     counts = ListMembership.objects.filter(lead_list=lead_list).aggregate(
         total=Count("id"), holding=Count("id", filter=has_data)
@@ -263,6 +294,7 @@ def cohort_enrichment_counts(
     task_id: str,
     entity_ids: list[str] | None,
     enrichment_type: str,
+    output: str | None = None,
 ) -> tuple[int, int]:
     """(entities of the cohort, or of the `entity_ids` subset, that still exist; those that
     already hold the data). For a company cohort "holding the data" means already enriched."""
@@ -274,7 +306,7 @@ def cohort_enrichment_counts(
         holding = Q(enriched_at__isnull=False)
         queryset = Company.objects.filter(workspace=workspace, id__in=ids)
     else:
-        holding = lead_has_data_q(enrichment_type)
+        holding = lead_holds_q(enrichment_type, output=output)
         queryset = Lead.objects.filter(workspace=workspace, id__in=ids)
     counts = queryset.aggregate(total=Count("id"), holding=Count("id", filter=holding))
     return counts["total"], counts["holding"]
@@ -305,7 +337,8 @@ def _flag(condition: Q, wanted: bool) -> Q:
 
 
 def people_search_queryset(*, workspace: Workspace, filters: dict[str, Any]) -> QuerySet[Lead]:
-    queryset = Lead.objects.filter(workspace=workspace)
+    # A suppressed person's data is never returned (leads.suppression).
+    queryset = Lead.objects.filter(workspace=workspace, suppressed_at=None)
     if value := filters.get("name"):
         queryset = queryset.filter(_contains_any(value, "full_name", "first_name", "last_name"))
     if value := filters.get("title"):
@@ -322,6 +355,14 @@ def people_search_queryset(*, workspace: Workspace, filters: dict[str, Any]) -> 
         queryset = queryset.filter(_flag(_present("email"), filters["has_email"]))
     if filters.get("has_phone") is not None:
         queryset = queryset.filter(_flag(_present("phone"), filters["has_phone"]))
+    for field in (freshness.EMAIL, freshness.PHONE):
+        # Freshness filters: `email_stale: true` finds what a refresh_stale run would look up.
+        if filters.get(f"{field}_stale") is not None:
+            queryset = queryset.filter(_flag(freshness.stale_q(field), filters[f"{field}_stale"]))
+        if filters.get(f"{field}_found_before") is not None:
+            queryset = queryset.filter(
+                **{f"{field}_found_at__lt": filters[f"{field}_found_before"]}
+            )
     if filters.get("list_id") is not None:
         lead_list = lead_list_get(workspace=workspace, list_id=filters["list_id"])
         # EXISTS, not a join: a lead is listed once however many memberships match.

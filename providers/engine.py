@@ -103,6 +103,11 @@ def _semaphore(name: str, size: int) -> threading.BoundedSemaphore:
         return _semaphores.setdefault((name, size), threading.BoundedSemaphore(size))
 
 
+def cache_key(*, workspace_id: str, identity: str) -> str:
+    """The result-cache key of an identity within a workspace (also what an erasure deletes)."""
+    return identity_key(f"{workspace_id}\n{identity}" if workspace_id else identity)
+
+
 def run_batch(
     people: list[PersonInput],
     wanted: set[DataPoint],
@@ -423,7 +428,7 @@ class WaterfallEngine:
     def _cache_key(self, identity: str) -> str:
         """The cache key of an identity, within this engine's workspace: another workspace's
         key for the same person differs, so its answers are never read here."""
-        return identity_key(f"{self.workspace_id}\n{identity}" if self.workspace_id else identity)
+        return cache_key(workspace_id=self.workspace_id, identity=identity)
 
     def _prepare(self, identities: list[str], data_points: list[DataPoint]) -> None:
         self._blocked = {name: mark.kind for name, mark in active_marks().items()}

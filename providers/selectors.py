@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from leads import freshness
 from providers.base import ERROR_KINDS, DataPoint, OutcomeKind
 from providers.configuration import (
     AUTO,
@@ -53,22 +54,49 @@ def cache_lookup(
     *, identity_keys: Iterable[str], providers: Iterable[str], data_points: Iterable[str]
 ) -> dict[tuple[str, str, str], CachedAnswer]:
     """Live cache entries for these identities, keyed by (provider, data point, identity key).
-    One query per 2,000 identities."""
+    One query per 2,000 identities. An entry older than the time to live of the field it
+    answers (leads.freshness) is not served, whatever the cache's own expiry."""
     keys = sorted(set(identity_keys))
     providers, data_points = list(set(providers)), list(set(data_points))
     now = timezone.now()
+    fresh = _fresh_enough(data_points, now)
     found: dict[tuple[str, str, str], CachedAnswer] = {}
     for start in range(0, len(keys), _CHUNK):
-        rows = ResultCacheEntry.objects.filter(
-            identity_key__in=keys[start : start + _CHUNK],
-            provider__in=providers,
-            data_point__in=data_points,
-            expires_at__gt=now,
-        ).values_list(*CachedAnswer._fields)
+        rows = (
+            ResultCacheEntry.objects.filter(
+                identity_key__in=keys[start : start + _CHUNK],
+                provider__in=providers,
+                data_point__in=data_points,
+                expires_at__gt=now,
+            )
+            .filter(fresh)
+            .values_list(*CachedAnswer._fields)
+        )
         for row in rows:
             answer = CachedAnswer(*row)
             found[(answer.provider, answer.data_point, answer.identity_key)] = answer
     return found
+
+
+# The field whose time to live bounds a cached answer's age, per data point.
+_FIELD_OF = {
+    DataPoint.EMAIL: freshness.EMAIL,
+    DataPoint.EMAIL_VERIFICATION: freshness.EMAIL,
+    DataPoint.PHONE: freshness.PHONE,
+    DataPoint.COMPANY: freshness.COMPANY,
+}
+
+
+def _fresh_enough(data_points: list[str], now: datetime) -> Q:
+    condition = Q(pk__in=[])
+    for data_point in data_points:
+        field = _FIELD_OF.get(DataPoint(data_point))
+        if field is None:
+            condition |= Q(data_point=data_point)
+        else:
+            born_after = now - freshness.ttl(field)
+            condition |= Q(data_point=data_point, created_at__gt=born_after)
+    return condition
 
 
 def active_marks() -> dict[str, ProviderMark]:

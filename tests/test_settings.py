@@ -129,6 +129,7 @@ def test_settings_local_moves_onto_postgresql_and_redis_when_set(tmp_path):
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "x" * 60,
     "SLUICE_METRICS_TOKEN": "m" * 40,  # production refuses to start without one
+    "SLUICE_SUPPRESSION_HASH_KEY": "h" * 40,  # nor without this one
     "DATABASE_URL": "postgres://sluice@db.invalid:5432/sluice",
     "REDIS_URL": "redis://redis.invalid:6379/0",
 }

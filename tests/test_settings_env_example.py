@@ -61,8 +61,9 @@ def test_env_example_does_not_steer_the_test_settings(checkout):
 
 
 def test_env_example_gives_the_compose_stack_plain_http_and_no_sandbox(checkout):
-    # the two secrets production refuses to start without, filled in as operations.md asks
-    secrets = {"DJANGO_SECRET_KEY": "k" * 64, "SLUICE_METRICS_TOKEN": "m" * 40}
+    # the secrets production refuses to start without, filled in as operations.md asks
+    secrets = {"DJANGO_SECRET_KEY": "k" * 64, "SLUICE_METRICS_TOKEN": "m" * 40,
+               "SLUICE_SUPPRESSION_HASH_KEY": "h" * 40}  # fmt: skip
     shown = _settings(checkout, "config.settings.production", **COMPOSE_ENV, **secrets)
 
     assert shown["ssl_redirect"] is False

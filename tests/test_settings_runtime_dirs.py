@@ -13,6 +13,7 @@ SETUP = "import django; django.setup(); from django.conf import settings; settin
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "x" * 60,
     "SLUICE_METRICS_TOKEN": "m" * 40,  # production refuses to start without one
+    "SLUICE_SUPPRESSION_HASH_KEY": "h" * 40,  # nor without this one
     "DATABASE_URL": "postgres://sluice@db.invalid:5432/sluice",
     "REDIS_URL": "redis://redis.invalid:6379/0",
 }

@@ -23,6 +23,7 @@ from .limits import (
     SLUICE_RATE_LIMIT_PER_WORKSPACE,
 )
 from .logging import *  # noqa: F403
+from .privacy import *  # noqa: F403
 from .providers import *  # noqa: F403
 
 # A profile imports this module; used on its own it would run without a database, cache or
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "providers",
     "enrichment",
     "agents",  # smart agents: list columns filled per lead, run as enrichment workflows
+    "privacy",  # suppression list, erasure, provenance
     "compat",  # the seed vendors' own APIs (Lance, Enrich Leads, LocalLeads)
     "ops",  # /healthz, /readyz, /metrics
 ]

@@ -51,6 +51,9 @@ SECRET_KEY = _strong_secret("DJANGO_SECRET_KEY", min_length=50)
 DEBUG = False
 # /metrics is an operator surface (volumes, provider errors): never served without a token here.
 SLUICE_METRICS_TOKEN = _strong_secret("SLUICE_METRICS_TOKEN", min_length=32)
+# The suppression list's hashes are keyed with it: a guessable key would let anyone holding the
+# table test addresses against it.
+SLUICE_SUPPRESSION_HASH_KEY = _strong_secret("SLUICE_SUPPRESSION_HASH_KEY", min_length=32)
 
 DATABASES = {"default": database_config(_service_url("DATABASE_URL"))}
 REDIS_URL = _service_url("REDIS_URL")

@@ -41,7 +41,7 @@ _KID = re.compile(r"^[A-Za-z0-9]{1,16}$")
 _QUOTE_ID = re.compile(
     r"^qte_(?P<kid>[A-Za-z0-9]{1,16})_(?P<issued>\d{1,12})_(?P<sig>[0-9a-f]{32})$"
 )
-OUTPUTS = ("skip_existing", "overwrite")
+OUTPUTS = ("skip_existing", "overwrite", "refresh_stale")
 MAX_ENTITY_IDS = 2000
 
 

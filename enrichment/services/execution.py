@@ -46,8 +46,10 @@ def _candidate_lead_ids(workflow: Workflow):
     """Lead ids in scope, in a stable order, without the leads skip_existing leaves out."""
     if workflow.kind == Workflow.Kind.BULK:
         memberships = ListMembership.objects.filter(lead_list_id=workflow.lead_list_id)
-        if workflow.output == Workflow.Output.SKIP_EXISTING:
-            missing = waterfall.missing_data_filter(workflow.enrichment_type, prefix="lead__")
+        if workflow.output != Workflow.Output.OVERWRITE:
+            missing = waterfall.missing_data_filter(
+                workflow.enrichment_type, prefix="lead__", output=workflow.output
+            )
             memberships = memberships.filter(missing)
         return memberships.order_by("id").values_list("id", "lead_id")
     ids = workflow.entity_ids or []

@@ -182,6 +182,7 @@ def person_enrichment_start(
     enrichment_type: str,
     quote_id: str | None = None,
     preview: bool = False,
+    output: str = Workflow.Output.OVERWRITE,
 ) -> Preview | Started:
     """One transaction writes the lead, its list membership, the workflow, its item and hold,
     or (a run to reuse) only the lead and membership; a refusal (402, 409, 404, 400) rolls all
@@ -226,7 +227,7 @@ def person_enrichment_start(
             lead_list=lead_list,
             quote=quote,
             lead_ids=[lead.pk],
-            output=Workflow.Output.OVERWRITE,
+            output=output,
         )
         _enqueue_on_commit(workflow)
     return Started(workflow=workflow, plan=plan)
@@ -338,7 +339,7 @@ def bulk_enrichment_start(
     the row count."""
     lead_list = lead_list_get(workspace=workspace, list_id=list_id)
     total = ListMembership.objects.filter(lead_list=lead_list).count()
-    missing = waterfall.missing_data_filter(enrichment_type, prefix="lead__")
+    missing = waterfall.missing_data_filter(enrichment_type, prefix="lead__", output=output)
     lacking = ListMembership.objects.filter(lead_list=lead_list).filter(missing).count()
     to_enrich = total if output == Workflow.Output.OVERWRITE else lacking
     plan = _plan(
@@ -502,8 +503,8 @@ def _lead_ids_start(
     if not all_ids:
         raise EmptyLeadScope(details=empty_details)
     to_enrich = all_ids
-    if output == Workflow.Output.SKIP_EXISTING:
-        missing = waterfall.missing_data_filter(enrichment_type)
+    if output != Workflow.Output.OVERWRITE:
+        missing = waterfall.missing_data_filter(enrichment_type, output=output)
         to_enrich = list(in_scope.filter(missing).values_list("pk", flat=True))
     plan = _plan(
         workspace=workspace,

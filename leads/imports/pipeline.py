@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from common.exceptions import ValidationFailed
+from leads import suppression
 from leads.imports.readers import RowError, SourceRow, read_rows
 from leads.imports.records import LeadRecord, duplicate_reason, to_record
-from leads.imports.writers import WriterFactory, default_writer
-from leads.models import LeadList
+from leads.imports.writers import BatchOutcome, WriterFactory, default_writer
+from leads.models import Lead, LeadList
 from leads.selectors import lead_list_get
 
 BATCH_SIZE = 5000
@@ -28,6 +29,9 @@ BATCH_SIZE = 5000
 # large values cannot make a batch of BATCH_SIZE rows hold hundreds of megabytes.
 BATCH_MAX_CHARS = 8 << 20
 MAX_REPORTED_ERRORS = 100
+# What an import does with a row of a person on the suppression list (leads.suppression).
+MARK, SKIP = "mark", "skip"
+SUPPRESSED = "suppressed"
 MAX_SAMPLE_SKIP_ROWS = 10
 
 
@@ -62,6 +66,12 @@ class ImportResult:
         self.duplicate_reasons[duplicate_reason(identity_key)] += 1
         self._sample(row)
 
+    def add_suppressed(self, *, row: int) -> None:
+        """A row of a suppressed person, left out (`suppressed_rows=skip`)."""
+        self.rows_skipped += 1
+        self.skip_reasons[SUPPRESSED] += 1
+        self._sample(row)
+
     def _sample(self, row: int) -> None:
         if len(self.sample_skip_rows) < MAX_SAMPLE_SKIP_ROWS:
             self.sample_skip_rows.append(row)
@@ -76,11 +86,14 @@ def leads_import_rows(
     batch_size: int = BATCH_SIZE,
     batch_chars: int = BATCH_MAX_CHARS,
     writer: WriterFactory | None = None,
+    suppressed_rows: str = MARK,
 ) -> ImportResult:
     """The pipeline proper, from mapped rows on. `read_errors` is filled by the reader while
     `rows` is consumed. A batch is written at `batch_size` records or `batch_chars` characters
     of text, whichever comes first. `writer`: the writer class (default: `default_writer()`).
-    Runs in one transaction; raises ValidationFailed when the file held no rows at all."""
+    Runs in one transaction; raises ValidationFailed when the file held no rows at all.
+    A row of a person on the suppression list is imported and marked suppressed (`mark`) or
+    left out with the skip reason `suppressed` (`skip`)."""
     result = ImportResult(list_id=str(lead_list.pk))
     stamp = timezone.now()
     pending: dict[str, LeadRecord] = {}
@@ -101,7 +114,17 @@ def leads_import_rows(
             if not pending:
                 return
             records = list(pending.values())
-            outcome = batch_writer.write(records)
+            listed = suppression.identities_suppressed(workspace_id=workspace.pk, people=records)
+            if listed and suppressed_rows == SKIP:
+                for record in records:
+                    if record.identity_key in listed:
+                        result.add_suppressed(row=record.row)
+                records = [record for record in records if record.identity_key not in listed]
+            outcome = batch_writer.write(records) if records else BatchOutcome(set(), [], 0)
+            if listed and suppressed_rows == MARK:
+                Lead.objects.filter(
+                    workspace=workspace, identity_key__in=listed, suppressed_at=None
+                ).update(suppressed_at=stamp)
             result.rows_imported += len(outcome.inserted)
             # A matched lead this import created in an earlier batch: a repeat in the upload.
             for key in outcome.created_by_import:
@@ -147,6 +170,7 @@ def leads_import_file(
     batch_size: int = BATCH_SIZE,
     batch_chars: int = BATCH_MAX_CHARS,
     writer: WriterFactory | None = None,
+    suppressed_rows: str = MARK,
 ) -> ImportResult:
     """Imports a CSV, JSON array or NDJSON file read from `stream` (anything with `.read(n)`),
     without ever holding the whole file in memory."""
@@ -164,6 +188,7 @@ def leads_import_file(
         batch_size=batch_size,
         batch_chars=batch_chars,
         writer=writer,
+        suppressed_rows=suppressed_rows,
     )
 
 

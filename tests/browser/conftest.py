@@ -117,6 +117,7 @@ def production_server(django_db_setup, tmp_path_factory) -> Iterator[ServerProce
         "SLUICE_VAR_DIR": str(tmp_path_factory.mktemp("gunicorn-var")),
         "DJANGO_SECRET_KEY": "browser-test-" + "x" * 50,
         "SLUICE_METRICS_TOKEN": "browser-test-" + "m" * 32,
+        "SLUICE_SUPPRESSION_HASH_KEY": "browser-test-" + "h" * 32,
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "SLUICE_LOG_FORMAT": "text",
     }

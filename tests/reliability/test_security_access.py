@@ -268,6 +268,7 @@ def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     # production refuses to start without a metrics token (test_security_hardening.py) and its
     # services (never the suite's own: these are not reached by a check)
     environment.setdefault("SLUICE_METRICS_TOKEN", secrets.token_urlsafe(32))
+    environment.setdefault("SLUICE_SUPPRESSION_HASH_KEY", secrets.token_urlsafe(32))
     environment.setdefault("DATABASE_URL", "postgres://sluice@db.invalid:5432/sluice")
     environment.setdefault("REDIS_URL", "redis://redis.invalid:6379/0")
     environment.update(DJANGO_SETTINGS_MODULE="config.settings.production", **env)

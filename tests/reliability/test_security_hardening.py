@@ -47,6 +47,8 @@ def _production(args: list[str], **env: str) -> subprocess.CompletedProcess:
         "DATABASE_URL": "postgres://sluice@db.invalid:5432/sluice",
         "REDIS_URL": "redis://redis.invalid:6379/0",
         "SLUICE_VAR_DIR": tempfile.mkdtemp(prefix="sluice-prod-"),
+        # a secret these tests do not vary (test_privacy_settings.py checks it is required)
+        "SLUICE_SUPPRESSION_HASH_KEY": "h" * 40,
         **env,
     }
     return subprocess.run(

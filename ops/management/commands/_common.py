@@ -26,7 +26,8 @@ def add_list_arguments(parser: CommandParser) -> None:
         "--output",
         default=Workflow.Output.SKIP_EXISTING,
         choices=Workflow.Output.values,
-        help="skip_existing (default: leads that hold the data are not enriched) | overwrite",
+        help="skip_existing (default: leads that hold the data are not enriched) | overwrite | "
+        "refresh_stale (only missing data and data past its time to live, docs/privacy.md)",
     )
 
 
