@@ -158,17 +158,18 @@ class OpenAICompatibleModel:
             raise ModelError("the model is rate limited; try again later")
         if not limits.breaker_allows(LIMITS_NAME, self._policy):
             raise ModelError("the model is failing (circuit open); try again later")
-        waited = 0.0
-        while (wait := limits.take_token(LIMITS_NAME, self._rate)) > 0:
-            if waited + wait > settings.SLUICE_RATE_LIMIT_MAX_WAIT_S:
-                raise ModelError("the model's rate limit is exhausted")
+        # The turn is reserved once, as the data providers' are (providers.limits): no polling.
+        wait = limits.reserve_token(LIMITS_NAME, self._rate, settings.SLUICE_RATE_LIMIT_MAX_WAIT_S)
+        if wait < 0:
+            raise ModelError("the model's rate limit is exhausted")
+        if wait > 0:
             time.sleep(wait)
-            waited += wait
 
     @staticmethod
     def _backoff(attempt: int) -> float:
-        cap = min(settings.SLUICE_PROVIDER_BACKOFF_CAP_S, 0.25 * 2**attempt)
-        return random.uniform(0, cap)
+        """Exponential backoff with full jitter, on the data providers' settings."""
+        base = settings.SLUICE_PROVIDER_BACKOFF_BASE_S
+        return random.uniform(0, min(settings.SLUICE_PROVIDER_BACKOFF_CAP_S, base * 2**attempt))
 
     def _call(self, *, system: str, user: str) -> str:
         response = self._client.chat.completions.create(
