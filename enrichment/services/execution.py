@@ -35,6 +35,10 @@ _PLAN_BATCH = 5000
 # The error of an item left out because the run's max_credits was spent (the run summary counts
 # these apart from the other skips).
 OVER_BUDGET = "max_credits reached"
+# How much of a chunk's work a worker writes at a time: the most a process that dies loses
+# (its items are claimed again and looked up again, issue 15). One write per slice, so at
+# latency 0 (a chunk in well under a second) a chunk is still written once.
+SLICE_SECONDS = 1.0
 # The SweeperRun row of workflows_sweep.
 SWEEP_WORKFLOWS = "enrichment.sweep_workflows"
 
@@ -241,10 +245,21 @@ def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
                 spent += plan.max_cost
             else:
                 over_budget.append(item)
-        outcomes = waterfall.run(
-            affordable, workspace_id=str(workflow.workspace_id), tag=workflow_id
-        )
-        _record(workflow, token, outcomes, over_budget, unused_budget=budget - spent)
+        # Results are written in slices while the chunk's other calls go on: a process that
+        # dies loses the slice in hand, not the chunk (issue 15), and the pool is never idle
+        # while a chunk writes (issue 18). The leads left out and the budget they did not use
+        # go with the first slice.
+        left_out, unused = over_budget, budget - spent
+        for outcomes in waterfall.run_slices(
+            affordable,
+            workspace_id=str(workflow.workspace_id),
+            tag=workflow_id,
+            slice_seconds=SLICE_SECONDS,
+        ):
+            _record(workflow, token, outcomes, left_out, unused_budget=unused)
+            left_out, unused = [], 0
+        if left_out or unused:
+            _record(workflow, token, [], left_out, unused_budget=unused)
     workflow_settle_if_done(workflow_id=workflow_id)
 
 
