@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import random
 import threading
 import time
@@ -202,26 +203,11 @@ class WaterfallEngine:
     def run_batch(
         self, people: list[PersonInput], wanted: Iterable[DataPoint]
     ) -> list[WaterfallResult]:
-        wanted = {DataPoint(dp) for dp in wanted}
-        if not wanted <= PERSON_DATA_POINTS:
-            raise ValueError(
-                f"run_batch finds emails and phones, not {wanted - PERSON_DATA_POINTS}"
-            )
-        if not people:
-            return []
-        ensure_no_transaction("The provider waterfall")
-        self._prepare(
-            [p.identity() for p in people],
-            [dp for dp in (DataPoint.EMAIL, DataPoint.PHONE) if dp in wanted],
-        )
-        threads = self._threads(wanted, len(people))
-        if threads == 1:
-            results = [self._run_person(person, wanted) for person in people]
-        else:
-            with ThreadPoolExecutor(threads, thread_name_prefix="waterfall") as pool:
-                results = list(pool.map(lambda p: self._run_person(p, wanted), people))
-        self._flush()
-        return results
+        results: list[WaterfallResult | None] = [None] * len(people)
+        for finished in self.iter_batch(people, wanted, slice_seconds=math.inf):
+            for index, result in finished:
+                results[index] = result
+        return results  # type: ignore[return-value]  # every index is filled
 
     def iter_batch(
         self, people: list[PersonInput], wanted: Iterable[DataPoint], *, slice_seconds: float
@@ -230,7 +216,7 @@ class WaterfallEngine:
         wanted = {DataPoint(dp) for dp in wanted}
         if not wanted <= PERSON_DATA_POINTS:
             raise ValueError(
-                f"iter_batch finds emails and phones, not {wanted - PERSON_DATA_POINTS}"
+                f"run_batch finds emails and phones, not {wanted - PERSON_DATA_POINTS}"
             )
         if not people:
             return
@@ -272,9 +258,10 @@ class WaterfallEngine:
                 pool.submit(self._run_person, person, wanted): i for i, person in enumerate(people)
             }
             pending = set(index_of)
+            timeout = None if math.isinf(slice_seconds) else slice_seconds
             while pending:
                 # The pool keeps calling while the caller records the slice it was handed.
-                finished, pending = futures_wait(pending, timeout=slice_seconds)
+                finished, pending = futures_wait(pending, timeout=timeout)
                 if not finished and pending:
                     continue
                 self._flush()
