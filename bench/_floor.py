@@ -128,8 +128,7 @@ def _insert(
     [FROM source]."""
     extra_columns, extra_values = _filler(conn, table, [c.strip() for c in columns.split(",")])
     conn.execute(
-        f"INSERT INTO {table} ({columns}{extra_columns}) "
-        f"SELECT {select}{extra_values} {source}",
+        f"INSERT INTO {table} ({columns}{extra_columns}) SELECT {select}{extra_values} {source}",
         params,
     )
 
