@@ -39,12 +39,15 @@ STATEMENTS = {
     "update leads": (
         "UPDATE leads_lead SET email = 'person.' || last_name || '@company.example', "
         "email_status = 'valid', email_confidence = 80, provider = 'sandbox', "
-        "enriched_at = now() WHERE workspace_id = %(workspace)s"
+        "email_source = 'sandbox', email_found_at = now(), email_workflow_id = %(workflow)s, "
+        "email_verifier = 'sandbox', enriched_at = now() WHERE workspace_id = %(workspace)s"
     ),
     "insert call records": (
         "INSERT INTO providers_providercall (provider, data_point, outcome, latency_ms, cost, "
-        "cached, provider_status, tag, created_at) "
-        "SELECT 'sandbox', 'email', 'found', 0, 1.0, false, 'found', %(workflow)s, now() "
+        "cached, provider_status, tag, created_at, accepted, email_status, opens_lookup, step, "
+        "workspace_id) "
+        "SELECT 'sandbox', 'email', 'found', 0, 1.0, false, 'found', %(workflow)s, now(), true, "
+        "'valid', true, 0, %(workspace)s "
         "FROM generate_series(1, %(rows)s)"
     ),
     "upsert cache entries": (
@@ -91,41 +94,88 @@ def floor_database_create(database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{source}_floor" TEMPLATE "{source}"')
 
 
+_EMPTY = {"jsonb": "'{}'", "boolean": "false", "uuid": "gen_random_uuid()"}
+
+
+def _filler(conn: psycopg.Connection, table: str, given: list[str]) -> tuple[str, str]:
+    """The columns of `table` a row must have besides `given` (NOT NULL without a default:
+    each migration may add one, as the provenance fields did) and an empty value for each, so
+    the fill keeps working as the schema grows: ", col, …" and ", value, …"."""
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
+        "AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO' "
+        "ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    missing = [(name, kind) for name, kind in rows if name not in given]
+    values = []
+    for _, kind in missing:
+        if kind in _EMPTY:
+            values.append(_EMPTY[kind])
+        elif "timestamp" in kind or kind == "date":
+            values.append("now()")
+        elif kind in ("integer", "smallint", "bigint", "numeric", "double precision", "real"):
+            values.append("0")
+        else:
+            values.append("''")
+    return "".join(f", {name}" for name, _ in missing), "".join(f", {v}" for v in values)
+
+
+def _insert(
+    conn: psycopg.Connection, table: str, columns: str, select: str, params: list, source: str = ""
+) -> None:
+    """INSERT INTO table (columns, …every other required column) SELECT select, …empties
+    [FROM source]."""
+    extra_columns, extra_values = _filler(conn, table, [c.strip() for c in columns.split(",")])
+    conn.execute(
+        f"INSERT INTO {table} ({columns}{extra_columns}) SELECT {select}{extra_values} {source}",
+        params,
+    )
+
+
 def _fill(conn: psycopg.Connection, rows: int) -> tuple[str, str]:
     """A workspace with `rows` leads and a workflow with an item per lead; returns their ids."""
     workspace, workflow = str(uuid.uuid4()), f"bulk-enrich-floor-{uuid.uuid4().hex[:12]}"
-    conn.execute(
-        "INSERT INTO accounts_workspace (id, name, tier, created_at, updated_at) "
-        "VALUES (%s, %s, 'free', now(), now())",
+    _insert(
+        conn,
+        "accounts_workspace",
+        "id, name, tier, created_at, updated_at",
+        "%s, %s, 'free', now(), now()",
         [workspace, f"floor {workflow}"],
     )
-    conn.execute(
-        "INSERT INTO leads_lead (id, workspace_id, identity_key, first_name, last_name, "
-        "full_name, title, company_name, domain, industry, location, linkedin_url, email, "
-        "email_status, phone, provider, extra, created_at, updated_at) "
-        "SELECT gen_random_uuid(), %s, 'li:person-' || i, 'Ada', 'Lovelace' || i, "
+    _insert(
+        conn,
+        "leads_lead",
+        "id, workspace_id, identity_key, first_name, last_name, full_name, title, company_name, "
+        "domain, industry, location, linkedin_url, email, email_status, phone, provider, extra, "
+        "created_at, updated_at",
+        "gen_random_uuid(), %s, 'li:person-' || i, 'Ada', 'Lovelace' || i, "
         "'Ada Lovelace' || i, 'CEO', 'Company ' || i %% 20000, 'company' || i %% 20000 || "
         "'.example', '', '', 'linkedin.com/in/person-' || i, NULL, '', NULL, '', '{}', now(), "
-        "now() FROM generate_series(1, %s) AS i",
+        "now()",
         [workspace, rows],
+        "FROM generate_series(1, %s) AS i",
     )
-    conn.execute(
-        "INSERT INTO enrichment_workflow (id, workspace_id, kind, status, enrichment_type, "
-        "output, total, processed, completed, not_found, failed, skipped, cancelled, "
-        "found_emails, found_phones, skipped_existing, planned, chunk_count, credits_reserved, "
-        "credits_charged, credits_refunded, budget_claimed, refund_status, error, deadline, "
-        "created_at, updated_at) VALUES (%s, %s, 'bulk', 'running', 'partial', "
-        "'skip_existing', %s, 0, 0, 0, 0, 0, 0, 0, 0, 0, true, 0, 0, 0, 0, 0, "
-        "'not_applicable', '', now() + interval '1 day', now(), now())",
+    _insert(
+        conn,
+        "enrichment_workflow",
+        "id, workspace_id, kind, status, enrichment_type, output, total, processed, completed, "
+        "not_found, failed, skipped, cancelled, found_emails, found_phones, skipped_existing, "
+        "planned, chunk_count, credits_reserved, credits_charged, credits_refunded, "
+        "budget_claimed, refund_status, error, deadline, created_at, updated_at",
+        "%s, %s, 'bulk', 'running', 'partial', 'skip_existing', %s, 0, 0, 0, 0, 0, 0, 0, 0, 0, "
+        "true, 0, 0, 0, 0, 0, 'not_applicable', '', now() + interval '1 day', now(), now()",
         [workflow, workspace, rows],
     )
-    conn.execute(
-        "INSERT INTO enrichment_workflowitem (workflow_id, lead_id, chunk_no, status, "
-        "claim_token, claimed_at, email, email_status, phone, provider, attempts, error, "
-        "credits_charged) SELECT %s, id, (row_number() OVER (ORDER BY id) - 1) / 500, "
-        "'running', 'token', now(), '', '', '', '', '[]', '', 0 FROM leads_lead "
-        "WHERE workspace_id = %s",
+    _insert(
+        conn,
+        "enrichment_workflowitem",
+        "workflow_id, lead_id, chunk_no, status, claim_token, claimed_at, email, email_status, "
+        "phone, provider, attempts, error, credits_charged",
+        "%s, id, (row_number() OVER (ORDER BY id) - 1) / 500, 'running', 'token', now(), '', "
+        "'', '', '', '[]', '', 0",
         [workflow, workspace],
+        "FROM leads_lead WHERE workspace_id = %s",
     )
     return workspace, workflow
 

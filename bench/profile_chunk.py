@@ -20,7 +20,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--no-profile", action="store_true", help="wall time only")
+    parser.add_argument(
+        "--phases", action="store_true", help="wall time per chunk phase (implies --no-profile)"
+    )
     args = parser.parse_args()
+    args.no_profile = args.no_profile or args.phases
 
     setup_django(bench_env("profile", SLUICE_SANDBOX_LATENCY_MS="0"))
     purge_queue()
@@ -45,6 +49,7 @@ def main() -> None:
     ).workflow
     purge_queue()  # the plan task the start enqueued: we run the services ourselves
 
+    phases = _time_phases() if args.phases else None
     profiler = cProfile.Profile()
     started = time.perf_counter()
     if not args.no_profile:
@@ -61,8 +66,59 @@ def main() -> None:
     say(f"{workflow.status}: plan {planned - started:.2f} s, chunks {done - planned:.2f} s "
         f"= {args.leads / (done - started):,.0f} leads/s "
         f"({'not ' if args.no_profile else ''}profiled)")  # fmt: skip
+    if phases is not None:
+        total = done - planned
+        for name, (calls, seconds) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
+            say(f"  {name:40} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  ({calls} calls)")
     if not args.no_profile:
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+
+
+def _time_phases() -> dict[str, list]:
+    """Wraps the chunk's phases (module functions the chunk calls by attribute) with wall-clock
+    timers; returns the totals, filled as the chunks run. Nested phases count in both."""
+    import functools
+    import importlib
+
+    targets = [
+        ("enrichment.services.execution", "_claim"),
+        ("enrichment.services.execution", "_claim_budget"),
+        ("enrichment.services.execution", "_record"),
+        ("enrichment.services.execution", "workflow_transition"),
+        ("enrichment.services.execution", "workflow_settle_if_done"),
+        ("enrichment.services.leases", "lease_keep"),
+        ("enrichment.services.leases", "claim_heartbeat"),
+        ("enrichment.waterfall", "chunk_rows"),
+        ("enrichment.waterfall", "run_slices"),
+        ("enrichment.waterfall", "run_waterfall"),
+        ("enrichment.waterfall", "_withhold_found_suppressed"),
+        ("leads.suppression", "leads_suppressed"),
+        ("providers.engine", "iter_batch"),
+        ("providers.engine", "cache_lookup"),
+        ("providers.engine", "cache_store_many"),
+        ("providers.engine", "calls_record"),
+        ("providers.engine", "active_marks"),
+        ("enrichment.services.execution", "rows_update"),
+    ]
+    totals: dict[str, list] = {}
+    for module_name, attr in targets:
+        module = importlib.import_module(module_name)
+        func = getattr(module, attr, None)
+        if func is None:
+            continue
+        key = f"{module_name.rsplit('.', 1)[-1]}.{attr}"
+        totals[key] = [0, 0.0]
+
+        def timed(*a, __func=func, __key=key, **kw):
+            started = time.perf_counter()
+            try:
+                return __func(*a, **kw)
+            finally:
+                totals[__key][0] += 1
+                totals[__key][1] += time.perf_counter() - started
+
+        setattr(module, attr, functools.wraps(func)(timed))
+    return totals
 
 
 if __name__ == "__main__":

@@ -58,12 +58,18 @@ def workflow_first_step(*, workflow: Workflow) -> None:
     Workflow.objects.filter(pk=workflow.pk).update(dispatched_at=timezone.now())
 
 
-def chunks(*, workflow_id: str, chunk_nos: Iterable[int]) -> int:
-    sent = 0
-    for chunk_no in chunk_nos:
-        _send(RUN_CHUNK, workflow_id, chunk_no)
-        sent += 1
-    return sent
+def chunks(*, workflow_id: str, chunk_nos: Iterable[int], per_message: int = 1) -> int:
+    """Sends the chunks, `per_message` to a message (run one after the other by the worker that
+    takes it, enrichment.services.execution.chunks_run); returns how many chunks were sent."""
+    nos = list(chunk_nos)
+    step = max(1, per_message)
+    for start in range(0, len(nos), step):
+        first, *more = nos[start : start + step]
+        if more:
+            _send(RUN_CHUNK, workflow_id, first, more)
+        else:
+            _send(RUN_CHUNK, workflow_id, first)
+    return len(nos)
 
 
 def webhook_deliveries(*, delivery_ids: Iterable[int]) -> None:

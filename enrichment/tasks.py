@@ -33,16 +33,21 @@ def plan_workflow(workflow_id: str) -> None:
         execution.workflow_plan(workflow_id=workflow_id)
 
 
-def _chunk_give_up(workflow_id: str, chunk_no: int, *, error: Exception) -> None:
+def _chunk_give_up(
+    workflow_id: str, chunk_no: int, more: list[int] | None = None, *, error: Exception
+) -> None:
     with _workflow_logging(workflow_id):
         logger.error("chunk %s/%s gave up: %s", workflow_id, chunk_no, error)
-        execution.chunk_give_up(workflow_id=workflow_id, chunk_no=chunk_no, reason=str(error))
+        execution.chunks_give_up(
+            workflow_id=workflow_id, chunk_nos=[chunk_no, *(more or [])], reason=str(error)
+        )
 
 
 @sluice_task(name="enrichment.run_chunk", queue=settings.SLUICE_CHUNK_QUEUE, give_up=_chunk_give_up)
-def run_chunk(workflow_id: str, chunk_no: int) -> None:
+def run_chunk(workflow_id: str, chunk_no: int, more: list[int] | None = None) -> None:
+    """Runs a chunk, and the chunks after it the planner sent in the same message."""
     with _workflow_logging(workflow_id):
-        execution.chunk_run(workflow_id=workflow_id, chunk_no=chunk_no)
+        execution.chunks_run(workflow_id=workflow_id, chunk_nos=[chunk_no, *(more or [])])
 
 
 @sluice_task(

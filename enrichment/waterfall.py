@@ -3,7 +3,7 @@ can cost, and how an answer lands on the item (and is charged) and on the lead."
 
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -220,6 +220,8 @@ class LeadOutcome:
             return changed
         if not (self.email or self.phone):
             return False
+        if self._reconfirms(lead, now):
+            return False
         if self.email:
             lead.email = self.email
             lead.email_status = self.item.email_status
@@ -238,6 +240,31 @@ class LeadOutcome:
         lead.provider = self.item.provider
         lead.enriched_at = now
         return True
+
+    def _reconfirms(self, lead: Lead | Row, now: datetime) -> bool:
+        """Whether every value found is what the lead already holds, from the same provider
+        and verifier, and still fresh: then the lead is left as it is, its provenance naming
+        the run that first found the value (a list enriched again with `overwrite` answers
+        from the cache, and rewriting 100,000 unchanged leads was most of that run:
+        docs/benchmarks.md). A stale value is rewritten, so `refresh_stale` renews its age."""
+        if self.email and not (
+            lead.email == self.email
+            and lead.email_status == self.item.email_status
+            and lead.email_confidence == self.item.email_confidence
+            and lead.email_source == (self.result.email_provider or "" if self.result else "")
+            and lead.email_verifier == self._verifier()
+            and lead.email_found_at is not None
+            and not freshness.is_stale(freshness.EMAIL, lead.email_found_at, now=now)
+        ):
+            return False
+        if self.phone and not (
+            lead.phone == self.phone
+            and lead.phone_source == (self.result.phone_provider or "" if self.result else "")
+            and lead.phone_found_at is not None
+            and not freshness.is_stale(freshness.PHONE, lead.phone_found_at, now=now)
+        ):
+            return False
+        return lead.provider == self.item.provider
 
     def _verifier(self) -> str:
         """The provider whose verdict the email carries (the last verification that answered);
@@ -268,9 +295,27 @@ class LeadOutcome:
 def run(
     affordable: Sequence[tuple[WorkflowItem | Row, LeadPlan]], *, workspace_id: str, tag: str = ""
 ) -> list[LeadOutcome]:
-    """Runs the waterfall for a chunk: one engine batch per distinct set of wanted data
-    points (usually one), so cache reads and call records stay batched. The provider cache
-    is the workspace's own (docs/providers.md)."""
+    """Runs the waterfall for a chunk and returns every outcome at once (see run_slices)."""
+    return [
+        outcome
+        for outcomes in run_slices(
+            affordable, workspace_id=workspace_id, tag=tag, slice_seconds=float("inf")
+        )
+        for outcome in outcomes
+    ]
+
+
+def run_slices(
+    affordable: Sequence[tuple[WorkflowItem | Row, LeadPlan]],
+    *,
+    workspace_id: str,
+    tag: str = "",
+    slice_seconds: float,
+) -> Iterator[list[LeadOutcome]]:
+    """Runs the waterfall for a chunk, handing back its outcomes in slices about every
+    `slice_seconds` (the leads that need no lookup first) while the other leads' calls go on:
+    one engine batch per distinct set of wanted data points (usually one), so cache reads and
+    call records stay batched. The provider cache is the workspace's own (docs/providers.md)."""
     groups: dict[frozenset, list[tuple[WorkflowItem | Row, LeadPlan]]] = defaultdict(list)
     outcomes = []
     # The suppression list first: a covered lead reaches neither the cache nor a provider.
@@ -284,23 +329,30 @@ def run(
             groups[plan.wanted].append((item, plan))
         else:
             outcomes.append(LeadOutcome(item, plan, None))
+    if outcomes:
+        yield outcomes
     config = run_waterfall(workflow_id=tag, workspace_id=workspace_id) if groups else None
     for wanted, members in groups.items():
         people = [person_input(item.lead) for item, _ in members]
-        results = engine.run_batch(
-            people, set(wanted), tag=tag, workspace_id=workspace_id, waterfall=config
-        )
-        outcomes.extend(
-            LeadOutcome(
-                item,
-                plan,
-                result,
-                email_charged=config is None or config.charges(result.email_status),
-            )
-            for (item, plan), result in zip(members, results, strict=True)
-        )
-    _withhold_found_suppressed(outcomes, workspace_id=workspace_id)
-    return outcomes
+        for finished in engine.iter_batch(
+            people,
+            set(wanted),
+            slice_seconds=slice_seconds,
+            tag=tag,
+            workspace_id=workspace_id,
+            waterfall=config,
+        ):
+            found = [
+                LeadOutcome(
+                    members[index][0],
+                    members[index][1],
+                    result,
+                    email_charged=config is None or config.charges(result.email_status),
+                )
+                for index, result in finished
+            ]
+            _withhold_found_suppressed(found, workspace_id=workspace_id)
+            yield found
 
 
 def run_waterfall(*, workflow_id: str, workspace_id: str) -> ResolvedWaterfall:

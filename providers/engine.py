@@ -42,11 +42,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from django.conf import settings
@@ -121,6 +123,24 @@ def run_batch(
     return engine.run_batch(people, wanted)
 
 
+def iter_batch(
+    people: list[PersonInput],
+    wanted: set[DataPoint],
+    *,
+    slice_seconds: float,
+    tag: str = "",
+    workspace_id: str = "",
+    waterfall: ResolvedWaterfall | None = None,
+) -> Iterator[list[tuple[int, WaterfallResult]]]:
+    """run_batch in slices: yields the people finished so far, as (index in `people`, result),
+    about every `slice_seconds`, with their call records and cache entries already written, while
+    the calls of the others go on in the pool. A caller that records each slice before asking
+    for the next loses at most one slice if its process dies (issue 15). Do not hold a
+    transaction open across a `next()`."""
+    engine = WaterfallEngine(tag=tag, workspace_id=workspace_id, waterfall=waterfall)
+    return engine.iter_batch(people, wanted, slice_seconds=slice_seconds)
+
+
 def enrich_company(
     company: CompanyInput,
     *,
@@ -183,13 +203,23 @@ class WaterfallEngine:
     def run_batch(
         self, people: list[PersonInput], wanted: Iterable[DataPoint]
     ) -> list[WaterfallResult]:
+        results: list[WaterfallResult | None] = [None] * len(people)
+        for finished in self.iter_batch(people, wanted, slice_seconds=math.inf):
+            for index, result in finished:
+                results[index] = result
+        return results  # type: ignore[return-value]  # every index is filled
+
+    def iter_batch(
+        self, people: list[PersonInput], wanted: Iterable[DataPoint], *, slice_seconds: float
+    ) -> Iterator[list[tuple[int, WaterfallResult]]]:
+        """See the module-level iter_batch."""
         wanted = {DataPoint(dp) for dp in wanted}
         if not wanted <= PERSON_DATA_POINTS:
             raise ValueError(
                 f"run_batch finds emails and phones, not {wanted - PERSON_DATA_POINTS}"
             )
         if not people:
-            return []
+            return
         ensure_no_transaction("The provider waterfall")
         self._prepare(
             [p.identity() for p in people],
@@ -197,12 +227,49 @@ class WaterfallEngine:
         )
         threads = self._threads(wanted, len(people))
         if threads == 1:
-            results = [self._run_person(person, wanted) for person in people]
+            yield from self._slices_inline(people, wanted, slice_seconds)
         else:
-            with ThreadPoolExecutor(threads, thread_name_prefix="waterfall") as pool:
-                results = list(pool.map(lambda p: self._run_person(p, wanted), people))
+            yield from self._slices_pooled(people, wanted, slice_seconds, threads)
+
+    def _slices_inline(
+        self, people: list[PersonInput], wanted: set[DataPoint], slice_seconds: float
+    ) -> Iterator[list[tuple[int, WaterfallResult]]]:
+        done: list[tuple[int, WaterfallResult]] = []
+        cut = time.monotonic() + slice_seconds
+        for index, person in enumerate(people):
+            done.append((index, self._run_person(person, wanted)))
+            if time.monotonic() >= cut and index < len(people) - 1:
+                self._flush()
+                yield done
+                done, cut = [], time.monotonic() + slice_seconds
         self._flush()
-        return results
+        yield done
+
+    def _slices_pooled(
+        self,
+        people: list[PersonInput],
+        wanted: set[DataPoint],
+        slice_seconds: float,
+        threads: int,
+    ) -> Iterator[list[tuple[int, WaterfallResult]]]:
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="waterfall")
+        try:
+            index_of = {
+                pool.submit(self._run_person, person, wanted): i for i, person in enumerate(people)
+            }
+            pending = set(index_of)
+            timeout = None if math.isinf(slice_seconds) else slice_seconds
+            while pending:
+                # The pool keeps calling while the caller records the slice it was handed.
+                finished, pending = futures_wait(pending, timeout=timeout)
+                if not finished and pending:
+                    continue
+                self._flush()
+                yield [(index_of[future], future.result()) for future in finished]
+        finally:
+            # A caller that stops early (an error while recording) leaves no call waiting to
+            # start: the ones in flight end, the rest never begin.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _threads(self, wanted: set[DataPoint], people: int) -> int:
         """Threads for a batch: one (the caller's) when no provider it may call waits, since
@@ -237,6 +304,10 @@ class WaterfallEngine:
 
     def _run_person(self, person: PersonInput, wanted: set[DataPoint]) -> WaterfallResult:
         result = WaterfallResult(person=person)
+        # The person's call records stay with this thread until the person is done, so a slice
+        # flushed meanwhile (iter_batch) never writes a finder's record before the verifier's
+        # verdict lands on it (_judge).
+        self._lookup.records = []
         try:
             if DataPoint.EMAIL in wanted:
                 self._find_email(person, result)
@@ -246,6 +317,10 @@ class WaterfallEngine:
             # One person's surprise must not sink the chunk: the caller sees no value and the
             # attempts so far.
             logger.exception("Waterfall failed for a person")
+        finally:
+            records, self._lookup.records = self._lookup.records, None
+            with self._lock:
+                self._calls.extend(records)
         return result
 
     def _find_email(self, person: PersonInput, result: WaterfallResult) -> None:
@@ -475,7 +550,8 @@ class WaterfallEngine:
         """Starts a lead's lookup for a data point in this thread; returns its order."""
         order = self.waterfall.order(data_point, identity)
         self._lookup.data_point, self._lookup.order = data_point, order
-        self._lookup.calls = {}  # provider -> index of its latest record in self._calls
+        # provider -> index of its latest record in the lookup's records (or self._calls)
+        self._lookup.calls = {}
         return order
 
     def _annotate(self, call: CallRecord, data_point: DataPoint) -> CallRecord:
@@ -492,11 +568,16 @@ class WaterfallEngine:
     def _judge(self, name: str, status: EmailStatus, *, accepted: bool) -> None:
         """Writes the verdict on the finder's record of the email it found."""
         index = getattr(self._lookup, "calls", {}).get(name)
-        if index is not None:
-            with self._lock:
-                self._calls[index] = self._calls[index]._replace(
-                    email_status=str(status), accepted=accepted
-                )
+        if index is None:
+            return
+        records = getattr(self._lookup, "records", None)
+        if records is not None:  # this thread's own, not yet shared
+            records[index] = records[index]._replace(email_status=str(status), accepted=accepted)
+            return
+        with self._lock:
+            self._calls[index] = self._calls[index]._replace(
+                email_status=str(status), accepted=accepted
+            )
 
     def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
         call = CallRecord(
@@ -512,9 +593,14 @@ class WaterfallEngine:
             workspace_id=self.workspace_id or None,
         )
         call = self._annotate(call, data_point)
-        with self._lock:
-            self._calls.append(call)
-            index = len(self._calls) - 1
+        records = getattr(self._lookup, "records", None)
+        if records is not None:
+            records.append(call)
+            index = len(records) - 1
+        else:
+            with self._lock:
+                self._calls.append(call)
+                index = len(self._calls) - 1
         if call.step is not None:
             self._lookup.calls[call.provider] = index
 

@@ -8,6 +8,7 @@ a lead — the sweeper re-sends whatever is due.
 
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -35,6 +36,16 @@ _PLAN_BATCH = 5000
 # The error of an item left out because the run's max_credits was spent (the run summary counts
 # these apart from the other skips).
 OVER_BUDGET = "max_credits reached"
+# How much of a chunk's work a worker writes at a time: the most a process that dies loses
+# (its items are claimed again and looked up again, issue 15). One write per slice, so at
+# latency 0 (a chunk in well under a second) a chunk is still written once.
+SLICE_SECONDS = 1.0
+# A planned run's chunks go out several to a message (_per_message), at most this many, and a
+# message runs its chunks for at most _MESSAGE_SECONDS before sending the rest again: a task
+# stays far inside its time limit and its worker's share of the queue.
+_CHUNKS_PER_MESSAGE = 8
+_MESSAGES_PER_RUN = 64
+_MESSAGE_SECONDS = 30.0
 # The SweeperRun row of workflows_sweep.
 SWEEP_WORKFLOWS = "enrichment.sweep_workflows"
 
@@ -80,7 +91,19 @@ def workflow_plan(*, workflow_id: str) -> None:
     settled = workflow_settle_if_done(workflow_id=workflow_id)
     if settled is None or settled.is_terminal:
         return
-    dispatch.chunks(workflow_id=workflow_id, chunk_nos=_open_chunks(workflow_id))
+    open_chunks = _open_chunks(workflow_id)
+    dispatch.chunks(
+        workflow_id=workflow_id, chunk_nos=open_chunks, per_message=_per_message(len(open_chunks))
+    )
+
+
+def _per_message(chunks: int) -> int:
+    """Chunks per message for a run of `chunks`: a message costs a round trip through the
+    broker and the worker's pool, during which the process that asked for it waits (a third of
+    a worker's time between 500-lead chunks at latency 0: docs/benchmarks.md), so a large run
+    sends several chunks per message, while keeping at least _MESSAGES_PER_RUN messages for
+    the worker processes (of every machine) to share."""
+    return max(1, min(_CHUNKS_PER_MESSAGE, chunks // _MESSAGES_PER_RUN))
 
 
 def _insert_items(workflow: Workflow) -> None:
@@ -207,6 +230,20 @@ def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
     return granted
 
 
+def chunks_run(*, workflow_id: str, chunk_nos: list[int]) -> None:
+    """Runs a message's chunks one after the other. Each is claimed, leased and written on its
+    own (chunk_run), so a worker that dies loses what it loses in one chunk; the chunks it had
+    not started are still queued, and the sweeper (or a worker joining) sends them again. Those
+    not started within _MESSAGE_SECONDS are sent again now, in a message of their own."""
+    started = time.monotonic()
+    for position, chunk_no in enumerate(chunk_nos):
+        if position and time.monotonic() - started > _MESSAGE_SECONDS:
+            rest = chunk_nos[position:]
+            dispatch.chunks(workflow_id=workflow_id, chunk_nos=rest, per_message=len(rest))
+            return
+        chunk_run(workflow_id=workflow_id, chunk_no=chunk_no)
+
+
 @leases.renewing
 def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
     workflow = Workflow.objects.filter(pk=workflow_id).first()
@@ -241,10 +278,21 @@ def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
                 spent += plan.max_cost
             else:
                 over_budget.append(item)
-        outcomes = waterfall.run(
-            affordable, workspace_id=str(workflow.workspace_id), tag=workflow_id
-        )
-        _record(workflow, token, outcomes, over_budget, unused_budget=budget - spent)
+        # Results are written in slices while the chunk's other calls go on: a process that
+        # dies loses the slice in hand, not the chunk (issue 15), and the pool is never idle
+        # while a chunk writes (issue 18). The leads left out and the budget they did not use
+        # go with the first slice.
+        left_out, unused = over_budget, budget - spent
+        for outcomes in waterfall.run_slices(
+            affordable,
+            workspace_id=str(workflow.workspace_id),
+            tag=workflow_id,
+            slice_seconds=SLICE_SECONDS,
+        ):
+            _record(workflow, token, outcomes, left_out, unused_budget=unused)
+            left_out, unused = [], 0
+        if left_out or unused:
+            _record(workflow, token, [], left_out, unused_budget=unused)
     workflow_settle_if_done(workflow_id=workflow_id)
 
 
@@ -292,6 +340,24 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
             budget_claimed=F("budget_claimed") - budget_back,
             last_progress_at=now,
         )
+
+
+def chunks_give_up(*, workflow_id: str, chunk_nos: list[int], reason: str) -> None:
+    """A message whose retries are exhausted: its chunks ran in order, so the failing one is
+    the first with unfinished items; it gives up (chunk_give_up) and the ones after it are sent
+    again with retries of their own."""
+    for position, chunk_no in enumerate(chunk_nos):
+        if WorkflowItem.objects.filter(
+            workflow_id=workflow_id,
+            chunk_no=chunk_no,
+            status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING),
+        ).exists():
+            chunk_give_up(workflow_id=workflow_id, chunk_no=chunk_no, reason=reason)
+            rest = chunk_nos[position + 1 :]
+            if rest:
+                dispatch.chunks(workflow_id=workflow_id, chunk_nos=rest, per_message=len(rest))
+            return
+    workflow_settle_if_done(workflow_id=workflow_id)
 
 
 def chunk_give_up(*, workflow_id: str, chunk_no: int, reason: str) -> None:

@@ -1,0 +1,73 @@
+"""iter_batch hands a batch back in slices, each with its call records (verdicts included) and
+cache entries written before the caller sees it, so a caller that records each slice loses at
+most one if its process dies."""
+
+import pytest
+
+from providers.base import DataPoint, PersonInput
+from providers.engine import cache_key, iter_batch
+from providers.models import ProviderCall, ResultCacheEntry
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = {DataPoint.EMAIL}
+
+
+@pytest.fixture
+def sandbox(settings):
+    def configure(latency_ms: int) -> None:
+        settings.SLUICE_SANDBOX_INSTANCES = {
+            "sandbox": {"latency_ms": latency_ms, "email_hit_rate": 1.0, "verify_mix": (1, 0, 0, 0)}
+        }
+
+    return configure
+
+
+def _people(count: int) -> list[PersonInput]:
+    return [PersonInput(full_name=f"P {i}", domain="acme.com") for i in range(count)]
+
+
+def _assert_written(people: list[PersonInput], tag: str) -> None:
+    """Every person handed over has a cache entry and an accepted finder's record."""
+    keys = {cache_key(workspace_id="", identity=p.identity()) for p in people}
+    cached = set(
+        ResultCacheEntry.objects.filter(identity_key__in=keys, data_point="email").values_list(
+            "identity_key", flat=True
+        )
+    )
+    assert cached == keys
+    finders = ProviderCall.objects.filter(tag=tag, data_point="email", outcome="found")
+    assert finders.filter(accepted=True, email_status="valid").count() >= len(people)
+
+
+def test_iter_batch_in_the_callers_thread_hands_over_each_slice_written(sandbox):
+    # given calls that do not wait (no pool) and slices of no time at all: one person each
+    sandbox(latency_ms=0)
+    people = _people(5)
+
+    handed: list[int] = []
+    slices = 0
+    for finished in iter_batch(people, EMAIL, slice_seconds=0, tag="wf-inline"):
+        slices += 1
+        handed.extend(index for index, _ in finished)
+        # then what is handed over is already in the database, verdict included
+        _assert_written([people[i] for i in handed], "wf-inline")
+
+    assert sorted(handed) == list(range(5))
+    assert slices == 5
+
+
+def test_iter_batch_with_a_pool_hands_over_every_person_once_written(settings, sandbox):
+    sandbox(latency_ms=5)
+    settings.SLUICE_ENGINE_THREADS = 8
+    people = _people(40)
+
+    handed: list[int] = []
+    for finished in iter_batch(people, EMAIL, slice_seconds=0.01, tag="wf-pool"):
+        handed.extend(index for index, _ in finished)
+        assert all(result.email for _, result in finished)
+        _assert_written([people[i] for i in handed], "wf-pool")
+
+    assert sorted(handed) == list(range(40))
+    assert ProviderCall.objects.filter(tag="wf-pool", data_point="email").count() == 40
+    assert ProviderCall.objects.filter(tag="wf-pool", data_point="email_verification").count() == 40
