@@ -171,11 +171,19 @@ def fault_free(leads: int) -> float:
 
 
 def many_kills(env, leads: int, kills: int, workers: list[Worker], target: str) -> float:
+    from enrichment.models import ItemStatus, WorkflowItem
+
     say(f"\n--- 2b. {leads:,} leads, {kills} SIGKILLs ({target}) spread over the run ({load()})")
     workflow_id = start_run(leads, "many-kills")
     started = time.monotonic()
+    starts: list[float] = []  # kill → replacement ready, per kill
+    held = 0  # items claimed (running) at each kill: the most a kill can throw away
+    late = 0  # kills whose progress mark had passed before the bench got to them
     for n in range(1, kills + 1):
-        wait_processed(workflow_id, leads * n // (kills + 1))
+        mark = leads * n // (kills + 1)
+        if progress(workflow_id)[0] >= mark:
+            late += 1
+        wait_processed(workflow_id, mark)
         victim = workers.pop(0)  # the oldest: with two nodes, they take turns
         if target == "child":
             # One pool process: the worker's main process replaces it at once.
@@ -184,12 +192,33 @@ def many_kills(env, leads: int, kills: int, workers: list[Worker], target: str) 
                 os.kill(children[-1], signal.SIGKILL)
             workers.append(victim)
             continue
+        held += WorkflowItem.objects.filter(
+            workflow_id=workflow_id, status=ItemStatus.RUNNING
+        ).count()
         kill(victim)
+        killed = time.monotonic()
         workers.append(start_worker(env))
+        starts.append(time.monotonic() - killed)
+    last_kill = time.monotonic()
     wait_terminal(workflow_id)
-    seconds = time.monotonic() - started
+    finished = time.monotonic()
+    seconds = finished - started
     say(f"run               {check(workflow_id, leads)}")
     say(f"time              {seconds:.1f} s ({load()})")
+    if starts:
+        # Where the time went. The bench starts the next kill only once the replacement answers
+        # a ping, so the run cannot end before the sum of the starts; with one node nothing
+        # runs during a start either.
+        say(
+            f"kill → ready      {sum(starts):.1f} s in all (each {min(starts):.1f}-"
+            f"{max(starts):.1f} s, median {sorted(starts)[len(starts) // 2]:.1f} s)"
+        )
+        say(
+            f"last kill at      {last_kill - started:.1f} s; the run ended "
+            f"{finished - last_kill:.1f} s later; {late} of {kills} kills came late (their "
+            f"progress mark passed while a replacement started)"
+        )
+        say(f"claimed at kills  {held:,} items in all (each kill loses at most these)")
     return seconds
 
 

@@ -1,10 +1,11 @@
 """The Celery app. All configuration lives in Django settings under the `CELERY_` namespace."""
 
+import gc
 import logging
 import os
 
 from celery import Celery, bootsteps
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 
 from config.runtime import celery_dirs, dirs_create
 
@@ -48,6 +49,17 @@ def _create_celery_dirs(**kwargs) -> None:
     """Every process that uses the app (worker, beat, a publishing web process) creates the
     folders Celery writes into once the configuration is read, before it first connects."""
     dirs_create(celery_dirs())
+
+
+@worker_init.connect
+def _freeze_startup_objects(**kwargs) -> None:
+    """A worker's main process has imported everything by now; its pool forks next, each fork
+    after a full garbage collection (Celery's, so no garbage is copied into the child). Over the
+    ~100,000 objects the imports leave (no garbage among them: a collection here finds none),
+    each of those collections costs about 0.1 s of the worker's start, and each child's own full
+    collections would touch, and so copy, the memory it shares with the main process. Frozen,
+    the collections skip them (gc.freeze, made for this: a fork without exec)."""
+    gc.freeze()
 
 
 @setup_logging.connect
