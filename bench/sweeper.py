@@ -116,8 +116,8 @@ def main() -> None:
         wait_terminal(ahead)
         say(
             f"the second run    first progress after {first:.1f} s, longest gap "
-            f"{longest:.1f} s, run {whole:.1f} s: {args.leads / whole:,.0f} leads/s for both "
-            f"({load()})"
+            f"{longest:.1f} s, run {whole:.1f} s: {2 * args.leads / whole:,.0f} leads/s for the "
+            f"two ({load()})"
         )
 
         say(f"\n--- 4. two nodes, one SIGKILLed half way, no replacement, beat ({load()})")

@@ -11,9 +11,10 @@ from config.runtime import celery_dirs, dirs_create
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # Celery's Django fixup runs Django's system checks as a worker or beat starts. The URL checks
-# import every view, the admin and the OpenAPI machinery: a second of each start and some 30 MB
-# of each worker process, for checks that `manage.py check`, the web's start and CI already run
-# on the same code. `CELERY_SKIP_CHECKS=` (empty) in the environment turns them back on.
+# import every view, the admin and the OpenAPI machinery: most of a second of each start and
+# some 30 MB of each worker process (docs/operations.md, "Worker start"), for checks that
+# `manage.py migrate` (a deployment's first step) and the test suite run on the same code.
+# `CELERY_SKIP_CHECKS=` (empty) in the environment turns them back on.
 os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 logger = logging.getLogger(__name__)
