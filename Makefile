@@ -61,7 +61,7 @@ web: migrate
 	$(MANAGE) runserver "$(WEB_ADDR)"
 
 worker: install
-	$(BIN)/celery -A config worker --loglevel=INFO $(WORKER_FLAGS)
+	$(BIN)/python -m config.worker --loglevel=INFO $(WORKER_FLAGS)
 
 beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO

@@ -270,9 +270,9 @@ def start_worker(env: dict[str, str], *, concurrency: int = 2) -> Worker:
     log = Path(tempfile.mkstemp(prefix="sluice-bench-worker-", suffix=".log")[1])
     process = subprocess.Popen(
         [
-            PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
+            # The deployments' worker command (config/worker.py).
+            PYTHON, "-m", "config.worker", "--loglevel=WARNING",
             f"--hostname={name}", "--pool=prefork", f"--concurrency={concurrency}",
-            "--without-gossip", "--without-mingle",
         ],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

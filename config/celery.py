@@ -1,14 +1,21 @@
 """The Celery app. All configuration lives in Django settings under the `CELERY_` namespace."""
 
+import gc
 import logging
 import os
 
 from celery import Celery, bootsteps
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 
 from config.runtime import celery_dirs, dirs_create
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Celery's Django fixup runs Django's system checks as a worker or beat starts. The URL checks
+# import every view, the admin and the OpenAPI machinery: most of a second of each start and
+# some 30 MB of each worker process (docs/operations.md, "Worker start"), for checks that
+# `manage.py migrate` (a deployment's first step) and the test suite run on the same code.
+# `CELERY_SKIP_CHECKS=` (empty) in the environment turns them back on.
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +50,17 @@ def _create_celery_dirs(**kwargs) -> None:
     """Every process that uses the app (worker, beat, a publishing web process) creates the
     folders Celery writes into once the configuration is read, before it first connects."""
     dirs_create(celery_dirs())
+
+
+@worker_init.connect
+def _freeze_startup_objects(**kwargs) -> None:
+    """A worker's main process has imported everything by now; its pool forks next, each fork
+    after a full garbage collection (Celery's, so no garbage is copied into the child). Over the
+    ~100,000 objects the imports leave (no garbage among them: a collection here finds none),
+    each of those collections costs about 0.1 s of the worker's start, and each child's own full
+    collections would touch, and so copy, the memory it shares with the main process. Frozen,
+    the collections skip them (gc.freeze, made for this: a fork without exec)."""
+    gc.freeze()
 
 
 @setup_logging.connect

@@ -16,6 +16,6 @@ if [ -z "${REDIS_URL:-}" ] && [ -z "${CELERY_BROKER_URL:-}" ]; then
 fi
 
 "$BIN/python" manage.py runserver "$ADDR" --noreload & pids+=($!)
-"$BIN/celery" -A config worker --loglevel=INFO "${worker_flags[@]}" & pids+=($!)
+"$BIN/python" -m config.worker --loglevel=INFO "${worker_flags[@]}" & pids+=($!)
 "$BIN/celery" -A config beat --loglevel=INFO & pids+=($!)
 wait -n

@@ -284,6 +284,7 @@ if not 0 < SLUICE_CLAIM_HEARTBEAT_SECONDS <= SLUICE_CLAIM_TTL_SECONDS / 2:
         "SLUICE_CLAIM_HEARTBEAT_SECONDS must be above 0 and at most half SLUICE_CLAIM_TTL_SECONDS."
     )
 # A workflow still pending (or making no progress) this long has lost its message: re-dispatch.
+# A healthy run's longest gap without progress measured 1.5-3 s (bench/sweeper.py).
 SLUICE_STALL_GRACE_SECONDS = env.int("SLUICE_STALL_GRACE_SECONDS", default=60)
 # Past this a workflow is ended by the sweeper (failed; the unsettled remainder goes to review).
 SLUICE_WORKFLOW_DEADLINE_SECONDS = env.int("SLUICE_WORKFLOW_DEADLINE_SECONDS", default=6 * 3600)
