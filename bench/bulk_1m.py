@@ -20,6 +20,7 @@ developing (`--leads 200000 --base 20000`).
 import argparse
 import csv
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -143,6 +144,21 @@ def _run(server, tenant, worker, lead_list, *, timeout: float) -> dict:
     }
 
 
+def _export(lead_list) -> tuple[float, int, float]:
+    """The large list written out as CSV (leads.exports, keyset batches): seconds, rows, and
+    how much this process's peak RSS grew while it ran (MB; 0 when below the earlier peak)."""
+    from leads.exports import DEFAULT_COLUMNS, write_csv
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    path = Path(tempfile.mkdtemp(prefix="sluice-bench-export-")) / "export.csv"
+    started = time.perf_counter()
+    rows = write_csv(lead_list=lead_list, columns=list(DEFAULT_COLUMNS), path=path)
+    seconds = time.perf_counter() - started
+    path.unlink()
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    return seconds, rows, grown
+
+
 def _line(name: str, leads: int, run: dict) -> None:
     status = run["status"]
     planned = f"{run['planned']:.1f} s" if run["planned"] is not None else "?"
@@ -181,6 +197,7 @@ def main() -> None:
         say(f"run {args.leads:,} ({load()})")
         big = _run(server, tenant, worker, big_list, timeout=4 * 3600)
         _line("large", args.leads, big)
+        export = _export(big_list)
     finally:
         worker.stop()
         server.stop()
@@ -200,6 +217,9 @@ def main() -> None:
         "(POST → planned)")  # fmt: skip
     say(f"tail                 {base['tail'] or 0:.2f} s → {big['tail'] or 0:.2f} s "
         "(last item → settled)")  # fmt: skip
+    seconds, rows, grown = export
+    say(f"export {rows:,} rows  {seconds:.1f} s as CSV ({rows / seconds:,.0f} rows/s), "
+        f"peak RSS of this process grew {grown:.0f} MB")  # fmt: skip
     say(f"load now             {load()}")
 
 
