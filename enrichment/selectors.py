@@ -1,7 +1,7 @@
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
@@ -86,7 +86,10 @@ def _status_statement() -> _StatusStatement:
         for field in meta.concrete_fields
         if field.attname in STATUS_FIELDS
     )
-    quote = connection.ops.quote_name
+
+    def quote(column: str | None) -> str:
+        return connection.ops.quote_name(cast(str, column))  # a concrete field's, never None
+
     converters = tuple(
         tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
         for col in columns
@@ -94,7 +97,7 @@ def _status_statement() -> _StatusStatement:
     names = ", ".join(quote(col.target.column) for col in columns)
     return _StatusStatement(
         sql=(
-            f"SELECT {names} FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model
+            f"SELECT {names} FROM {connection.ops.quote_name(meta.db_table)} "  # noqa: S608 - names from the model
             f"WHERE {quote(meta.pk.column)} = %s "
             f"AND {quote(meta.get_field('workspace').column)} = %s "
             f"AND {quote(meta.get_field('kind').column)} <> %s"
