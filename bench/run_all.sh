@@ -19,3 +19,12 @@ for script in bulk_100k waterfall_20k slow_provider bulk_post_latency status_pol
     "${BIN}/python" "bench/${script}.py"
     echo "load after ${script}: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
+
+# The linearity run (a million leads against 100,000: import, run, RSS) takes many minutes on
+# two cores; `SLUICE_BENCH_MILLION=1 make bench` adds it.
+if [[ "${SLUICE_BENCH_MILLION:-0}" == "1" ]]; then
+    echo
+    echo "=== bulk_1m ($(date -u +%H:%M:%S) UTC)"
+    "${BIN}/python" bench/bulk_1m.py
+    echo "load after bulk_1m: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi

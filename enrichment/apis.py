@@ -435,7 +435,9 @@ class EnrichmentStatusApi(APIView):
 
     @extend_schema(operation_id="enrichment_status", responses=WorkflowStatusSerializer)
     def get(self, request: ApiRequest, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=workflow_id)
+        workflow = selectors.workflow_status_get(
+            workspace=request.auth.workspace, workflow_id=workflow_id
+        )
         headers = {}
         if not workflow.is_terminal:
             headers["Retry-After"] = str(settings.SLUICE_STATUS_RETRY_AFTER_SECONDS)

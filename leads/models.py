@@ -59,8 +59,15 @@ class Lead(TimestampedModel):
         INVALID = "invalid"
         UNKNOWN = "unknown"
 
+    # Every write of a lead (each imported row, each enriched lead: an email change is never a
+    # HOT update) inserts into every index of this table, so it keeps none that another one
+    # covers: `workspace` leads the composite indexes and the identity constraint below, and
+    # `created_at` is only ever read per workspace (`lead_recent`).
+    created_at = models.DateTimeField(auto_now_add=True)
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="leads")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="leads", db_index=False
+    )
     identity_key = models.CharField(max_length=400)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
@@ -155,7 +162,10 @@ class ListMembership(models.Model):
     """A lead in a list. The sequential id is the stable keyset for paging a list."""
 
     id = models.BigAutoField(primary_key=True)
-    lead_list = models.ForeignKey(LeadList, on_delete=models.CASCADE, related_name="memberships")
+    # No index of its own: `membership_page` and `membership_unique` both lead with it.
+    lead_list = models.ForeignKey(
+        LeadList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="memberships")
     added_at = models.DateTimeField(auto_now_add=True)
     # This lead's values of the list's custom columns, by column name. A database default

@@ -405,7 +405,9 @@ class EnrichmentRunApi(EnrichLeadsApiView):
 
     @extend_schema(operation_id="get_enrichment", responses=RunSerializer)
     def get(self, request: ApiRequest, run_id: str) -> Response:
-        workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=run_id)
+        workflow = selectors.workflow_status_get(
+            workspace=request.auth.workspace, workflow_id=run_id
+        )
         headers = {}
         if not workflow.is_terminal:
             headers["Retry-After"] = str(settings.SLUICE_STATUS_RETRY_AFTER_SECONDS)

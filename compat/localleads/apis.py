@@ -217,7 +217,9 @@ class LocalLeadsStatusApi(LocalLeadsApiView):
 
     @extend_schema(operation_id="status", responses=OutputSerializer)
     def get(self, request: ApiRequest, job_id: str) -> Response:
-        workflow = selectors.workflow_get(workspace=request.auth.workspace, workflow_id=job_id)
+        workflow = selectors.workflow_status_get(
+            workspace=request.auth.workspace, workflow_id=job_id
+        )
         return Response(self.OutputSerializer(_envelope(workflow)).data)
 
 

@@ -6,9 +6,11 @@ import base64
 import binascii
 import hashlib
 import io
+import queue
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +35,7 @@ MAX_REPORTED_ERRORS = 100
 MARK, SKIP = "mark", "skip"
 SUPPRESSED = "suppressed"
 MAX_SAMPLE_SKIP_ROWS = 10
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -96,24 +99,14 @@ def leads_import_rows(
     left out with the skip reason `suppressed` (`skip`)."""
     result = ImportResult(list_id=str(lead_list.pk))
     stamp = timezone.now()
-    pending: dict[str, LeadRecord] = {}
-    pending_chars = 0
     with transaction.atomic():
         batch_writer = (writer or default_writer())(
             workspace=workspace, lead_list=lead_list, stamp=stamp
         )
 
-        def drain_errors() -> None:
-            for error in read_errors:
-                result.add_error(error)
-            read_errors.clear()
-
-        def flush() -> None:
-            nonlocal pending_chars
-            pending_chars = 0
-            if not pending:
+        def write(records: list[LeadRecord]) -> None:
+            if not records:
                 return
-            records = list(pending.values())
             listed = suppression.identities_suppressed(workspace_id=workspace.pk, people=records)
             if listed and suppressed_rows == SKIP:
                 for record in records:
@@ -133,30 +126,108 @@ def leads_import_rows(
                     result.duplicate_reasons[duplicate_reason(key)] += 1
             result.rows_updated += len(records) - len(outcome.created_by_import)
             result.rows_added_to_list += outcome.added_to_list
-            pending.clear()
 
-        for source in rows:
-            drain_errors()
-            record = to_record(source)
-            if isinstance(record, RowError):
-                result.add_error(record)
-                continue
-            result.rows_parsed += 1
-            # A repeat merges into the pending record; its size bounds what the merge adds.
-            pending_chars += record.size()
-            seen = pending.get(record.identity_key)
-            if seen is not None:
-                seen.merge(record)
-                result.add_duplicate(row=record.row, identity_key=record.identity_key)
-            else:
-                pending[record.identity_key] = record
-            if len(pending) >= batch_size or pending_chars >= batch_chars:
-                flush()
-        drain_errors()
-        flush()
+        batches = _batches(rows, read_errors, batch_size=batch_size, batch_chars=batch_chars)
+        # The next batch is parsed in a thread of its own while this one waits for the
+        # database to write the last (docs/benchmarks.md, "A million leads").
+        for batch in _read_ahead(batches):
+            batch.count_into(result)
+            write(batch.records)
         if result.rows_parsed == 0:
             raise ValidationFailed(details={"file": ["The file has no lead rows."]})
     return result
+
+
+@dataclass
+class _Batch:
+    """A batch of records, with what parsing learnt of its rows (errors, repeats), to be
+    counted in the order the rows came."""
+
+    records: list[LeadRecord]
+    parsed: int
+    notes: list[RowError | tuple[int, str]]  # an error, or a repeat: (row, identity key)
+
+    def count_into(self, result: ImportResult) -> None:
+        result.rows_parsed += self.parsed
+        for note in self.notes:
+            if isinstance(note, RowError):
+                result.add_error(note)
+            else:
+                result.add_duplicate(row=note[0], identity_key=note[1])
+
+
+def _batches(
+    rows: Iterable[SourceRow], read_errors: list[RowError], *, batch_size: int, batch_chars: int
+) -> Iterator[_Batch]:
+    """Rows → records, merged per person within a batch; a batch ends at `batch_size` records
+    or `batch_chars` characters of text, whichever comes first. No database access: this runs
+    in the reader thread."""
+    pending: dict[str, LeadRecord] = {}
+    notes: list[RowError | tuple[int, str]] = []
+    parsed = chars = 0
+    for source in rows:
+        notes.extend(read_errors)
+        read_errors.clear()
+        record = to_record(source)
+        if isinstance(record, RowError):
+            notes.append(record)
+            continue
+        parsed += 1
+        # A repeat merges into the pending record; its size bounds what the merge adds.
+        chars += record.size()
+        seen = pending.get(record.identity_key)
+        if seen is not None:
+            seen.merge(record)
+            notes.append((record.row, record.identity_key))
+        else:
+            pending[record.identity_key] = record
+        if len(pending) >= batch_size or chars >= batch_chars:
+            yield _Batch(list(pending.values()), parsed, notes)
+            pending, notes, parsed, chars = {}, [], 0, 0
+    notes.extend(read_errors)
+    read_errors.clear()
+    yield _Batch(list(pending.values()), parsed, notes)
+
+
+def _read_ahead(items: Iterator[_T], *, depth: int = 1) -> Iterator[_T]:
+    """`items`, produced in a thread of its own up to `depth` ahead of the consumer: parsing is
+    pure Python, and it goes on while the consumer waits for the database (which releases the
+    GIL). An exception in the producer is raised in the consumer; a consumer that stops early
+    (an exception of its own) stops the producer before returning."""
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(message: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 def leads_import_file(

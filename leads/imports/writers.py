@@ -89,10 +89,15 @@ class PostgresCopyWriter:
             inserted = self._upsert_leads(cursor)
             # One pass over the batch's leads: add them to the list (in file order) and report
             # which of them this import created.
+            # The batch's leads looked up one by one on the identity index (LATERAL … LIMIT 1:
+            # one lead per identity anyway). As a plain join, the planner, whose statistics
+            # cannot see the leads this transaction inserted, hashed every lead of the
+            # workspace for every batch: quadratic in the import (130 s of 271 at 1M rows).
             cursor.execute(
                 "WITH matched AS (SELECT l.id, l.created_at, t.identity_key, t.row_no "  # noqa: S608
-                f"FROM {_TEMP_TABLE} t JOIN leads_lead l "
-                "ON l.workspace_id = %s AND l.identity_key = t.identity_key), "
+                f"FROM {_TEMP_TABLE} t CROSS JOIN LATERAL (SELECT id, created_at "
+                "FROM leads_lead WHERE workspace_id = %s AND identity_key = t.identity_key "
+                "LIMIT 1) l), "
                 "added AS (INSERT INTO leads_listmembership (lead_list_id, lead_id, added_at) "
                 "SELECT %s, id, %s FROM matched ORDER BY row_no "
                 "ON CONFLICT (lead_list_id, lead_id) DO NOTHING RETURNING 1) "

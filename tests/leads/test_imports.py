@@ -1,9 +1,10 @@
 import io
 import json
+import threading
 
 import pytest
 
-from leads.imports import leads_import_file, readers
+from leads.imports import leads_import_file, leads_import_rows, readers
 from leads.imports.writers import OrmWriter, PostgresCopyWriter
 from leads.models import Company, Lead, ListMembership
 from tests.helpers import assert_error
@@ -364,3 +365,59 @@ def test_import_api_another_workspaces_list_is_404(other_api, workspace):
     lead_list = LeadListFactory(workspace=workspace)
     assert_error(_upload(other_api, lead_list.id, b"email\na@x.example\n"), 404, "not_found")
     assert not Lead.objects.exists()
+
+
+def test_import_in_many_batches_counts_errors_and_repeats_in_row_order(workspace, writer):
+    # given rows parsed a batch ahead of the writer (leads.imports.pipeline._read_ahead)
+    lead_list = LeadListFactory(workspace=workspace)
+    content = (
+        b"email,first_name\n"
+        b"a@x.example,A\nbad,B\nb@x.example,B\nb@x.example,B2\nc@x.example,C\nworse,D\n"
+        b"d@x.example,D\n"
+    )
+
+    result = _import(workspace, lead_list, content, batch_size=1, writer=writer)
+
+    assert (result.rows_parsed, result.rows_imported, result.rows_skipped) == (7, 4, 2)
+    assert result.rows_merged == 1
+    assert [error.row for error in result.errors] == [3, 7]
+    # (the repeat is in a later batch: a merge with the lead the import created, not sampled)
+    assert result.sample_skip_rows == [3, 7]
+    assert result.rows_added_to_list == 4
+
+
+def test_import_a_writer_failure_stops_the_reader_and_writes_nothing(workspace):
+    # given a writer that fails on its second batch
+    lead_list = LeadListFactory(workspace=workspace)
+
+    class FailingWriter(PostgresCopyWriter):
+        batches = 0
+
+        def write(self, records):
+            FailingWriter.batches += 1
+            if FailingWriter.batches == 2:
+                raise RuntimeError("disk full")
+            return super().write(records)
+
+    content = b"email\n" + b"".join(b"p%d@x.example\n" % i for i in range(50))
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        _import(workspace, lead_list, content, batch_size=5, writer=FailingWriter)
+
+    # then the reader thread is gone and the transaction rolled back
+    assert not any(t.name == "import-reader" for t in threading.enumerate())
+    assert not Lead.objects.filter(workspace=workspace).exists()
+
+
+def test_import_a_reader_failure_is_raised_in_the_caller(workspace):
+    lead_list = LeadListFactory(workspace=workspace)
+
+    def rows():
+        yield from readers.read_rows(
+            io.BytesIO(b"email\na@x.example\n"), file_format=None, column_mapping=None, errors=[]
+        )
+        raise OSError("connection reset while reading the upload")
+
+    with pytest.raises(OSError, match="connection reset"):
+        leads_import_rows(workspace=workspace, lead_list=lead_list, rows=rows(), read_errors=[])
+    assert not Lead.objects.filter(workspace=workspace).exists()
