@@ -46,6 +46,12 @@ SLICE_SECONDS = 1.0
 _CHUNKS_PER_MESSAGE = 8
 _MESSAGES_PER_RUN = 64
 _MESSAGE_SECONDS = 30.0
+# A plan of this many items refreshes the item table's statistics at once: until autovacuum's
+# next analyze (a minute or more after the insert), PostgreSQL does not know the run's items
+# exist and claims each chunk by reading every queued item of the run (207 ms a chunk at a
+# million instead of 2 ms: docs/benchmarks.md, "A million leads"). ANALYZE samples the table,
+# a fraction of a second once per large run.
+_ANALYZE_AFTER_ITEMS = 20_000
 # The SweeperRun row of workflows_sweep.
 SWEEP_WORKFLOWS = "enrichment.sweep_workflows"
 
@@ -172,6 +178,9 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
         Workflow.objects.filter(pk=workflow.pk).update(
             planned=True, total=total, chunk_count=chunk_count, last_progress_at=timezone.now()
         )
+    if total >= _ANALYZE_AFTER_ITEMS:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
 
 
 def _plan_open(workflow_id: str) -> bool:
