@@ -11,6 +11,27 @@ from config.runtime import dirs_create, runtime_dirs
 from tests.factories import ApiKeyFactory, WorkspaceFactory
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Work units for pytest-xdist (`make test` runs `--dist loadgroup`): each test is a unit of
+    its own, except the tests that start and kill their own workers (`sole_consumer`), which one
+    process runs one after another (they load the machine most, and its session worker then
+    steps aside once instead of for each), and the modules whose module-scoped fixtures start
+    servers (the browser, a fake S3), which one process runs whole so it starts them once.
+    xdist sends the largest units out first."""
+    for item in items:
+        if "sole_consumer" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("own-workers"))
+        elif _uses_module_scoped_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def _uses_module_scoped_fixture(item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    return bool(info) and any(
+        defs[-1].scope in ("module", "package", "class") for defs in info.name2fixturedefs.values()
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _runtime_dirs() -> None:
     # The test client serves requests as the web process does, which creates its folders
