@@ -188,7 +188,6 @@ def sole_consumer():
     test would still do concerns rows that test's flush removed."""
     for process in SHARED_WORKERS:
         process.kill()
-    yield
 
 
 def sweep_until_terminal(workflow_id: str, timeout: float = 60) -> Workflow:
