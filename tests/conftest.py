@@ -9,6 +9,7 @@ from accounts.models import ApiKey, Workspace
 from accounts.scopes import ALL_SCOPES
 from config.runtime import dirs_create, runtime_dirs
 from tests.factories import ApiKeyFactory, WorkspaceFactory
+from tests.workers import wait_until_idle
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -37,6 +38,22 @@ def _runtime_dirs() -> None:
     # The test client serves requests as the web process does, which creates its folders
     # (uploads) when it starts.
     dirs_create(runtime_dirs())
+
+
+@pytest.fixture(autouse=True)
+def _shared_workers_idle_before_flush(request):
+    """A test on the transactional database whose requests enqueue real work (a retried run, a
+    webhook) while a session worker of this process is running: the worker may still be on it
+    when the test's flush (TRUNCATE) comes, and the two deadlock. The flush waits until the
+    shared workers are idle (no wait when none runs)."""
+    marker = request.node.get_closest_marker("django_db")
+    marked = bool(marker and marker.kwargs.get("transaction"))
+    requested = bool({"transactional_db", "live_server"} & set(request.fixturenames))
+    if requested:
+        request.getfixturevalue("transactional_db")  # set up first: flushed after this waits
+    yield
+    if (marked or requested) and "worker" not in request.fixturenames:  # `worker` waits itself
+        wait_until_idle()
 
 
 @pytest.fixture
