@@ -4,6 +4,8 @@ import time
 import pytest
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from providers.base import RateSpec
 from providers.limits import BreakerPolicy, LocalLimits, RedisLimits
@@ -128,8 +130,14 @@ def test_limits_rate_limit_is_shared_by_two_real_processes(redis_client):
 
 
 def test_limits_fail_open_when_redis_is_unreachable():
-    # a closed port: every command fails; calls still flow, none is blocked by our limits
-    down = RedisLimits(redis.Redis(port=1, socket_connect_timeout=0.05, socket_timeout=0.05))
+    # a closed port: every command fails; calls still flow, none is blocked by our limits (no
+    # retries, as the connection pool of `get_limits` has none: redis-py's default client would
+    # back off for seconds before each failure, which changes nothing here)
+    down = RedisLimits(
+        redis.Redis(
+            port=1, socket_connect_timeout=0.05, socket_timeout=0.05, retry=Retry(NoBackoff(), 0)
+        )
+    )
     assert down.take_token("p", RateSpec(rate=1, burst=1)) == 0.0
     assert down.breaker_allows("p", POLICY) is True
     down.breaker_failure("p", POLICY)
