@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 # CI always starts from an empty test database; locally the test database is reused.
 PYTEST_FLAGS ?= $(if $(CI),--create-db,)
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist): it mostly waits on real workers,
+# servers and sockets, so three keep two cores busy. Process gwN has a test database of its own
+# (`test_<name>_gwN`) and the Redis database N after TEST_REDIS_URL's (config/settings/test.py).
+PYTEST_WORKERS ?= 3
 # Where `make run` / `make web` and `make flower` listen: this machine only, unless told
 # (`make run WEB_ADDR=0.0.0.0:8000` exposes the development server to the network).
 WEB_ADDR ?= 127.0.0.1:8000
@@ -39,7 +43,7 @@ demo-agents: install
 	$(MANAGE) demo_agents
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_FLAGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_FLAGS)
 
 lint: install
 	$(BIN)/ruff check .

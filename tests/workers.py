@@ -23,6 +23,9 @@ from enrichment.models import TERMINAL_ITEM_STATUSES, Workflow, WorkflowItem
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+# The flags of every worker the tests start (one place): no mingle or gossip, so a worker does not
+# wait at start for replies from the others, and each test's worker stays on its own.
+WORKER_FLAGS = ("--without-gossip", "--without-mingle")
 
 
 def test_database_url() -> str:
@@ -50,7 +53,7 @@ class WorkerProcess:
         self.args = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
             "--loglevel=INFO", f"--hostname={self.name}", f"--pool={pool}",
-            f"--concurrency={concurrency}", "--without-gossip", "--without-mingle",
+            f"--concurrency={concurrency}", *WORKER_FLAGS,
         ]  # fmt: skip
         self.process: subprocess.Popen | None = None
 
@@ -88,6 +91,9 @@ class WorkerProcess:
             self.process.wait(timeout=60)
 
     def stop(self) -> None:
+        """Warm shutdown (SIGTERM): the worker finishes the tasks it is running, then exits. For
+        a worker that is no longer needed once the test's assertions are done, `kill()` is
+        enough and takes no time: the test database is flushed next anyway."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -121,25 +127,28 @@ def _alive(process: WorkerProcess) -> bool:
 
 @pytest.fixture(scope="session")
 def session_worker(django_db_setup, django_db_blocker):
-    """One real worker process (SANDBOX_ENV) for the session; tests that kill workers start
-    their own. Imported by more than one conftest: a second definition reuses the first's
-    worker rather than starting another."""
-    running = [p for p in SHARED_WORKERS if getattr(p, "session_default", False)]
-    if running:
-        yield running[0]
+    """One real worker process (SANDBOX_ENV) for the session, started by the first test that
+    needs it (`worker`); tests that kill workers start their own. Imported by more than one
+    conftest: a second definition reuses the first's worker rather than starting another."""
+    known = [p for p in SHARED_WORKERS if getattr(p, "session_default", False)]
+    if known:
+        yield known[0]
         return
-    process = WorkerProcess(env=SANDBOX_ENV).start()
+    process = WorkerProcess(env=SANDBOX_ENV)
     process.session_default = True
     SHARED_WORKERS.append(process)
     yield process
-    process.stop()
+    process.kill()  # the session is over: nothing it could still run matters
 
 
 @pytest.fixture
 def worker(session_worker, transactional_db):
-    """The session worker for one test. Afterwards it waits until the worker has finished what
-    the test left it (a late chunk, a webhook retry): the test database is flushed next, and a
-    TRUNCATE racing a busy worker deadlocks or leaves rows for the following test."""
+    """The session worker for one test, (re)started if `sole_consumer` made it step aside.
+    Afterwards it waits until the worker has finished what the test left it (a late chunk, a
+    webhook retry): the test database is flushed next, and a TRUNCATE racing a busy worker
+    deadlocks or leaves rows for the following test."""
+    if not _alive(session_worker):
+        session_worker.start()
     yield session_worker
     wait_until_idle()
 
@@ -172,13 +181,13 @@ def wait_until_idle(timeout: float = 60) -> None:
 @pytest.fixture
 def sole_consumer():
     """For tests that start (and kill) their own workers: the session workers, if running,
-    step aside so they cannot pick up their tasks, and come back afterwards."""
-    paused = [p for p in SHARED_WORKERS if _alive(p)]
-    for process in paused:
-        process.stop()
-    yield
-    for process in paused:
-        process.start()
+    step aside so they cannot pick up their tasks. They come back when a test next asks for
+    one (`worker`), not after each such test: these tests mostly run one after another, and a
+    worker's start takes seconds. They are killed rather than stopped warm: the test that used
+    them last waited until they were idle (`worker`), and anything a stray task of an earlier
+    test would still do concerns rows that test's flush removed."""
+    for process in SHARED_WORKERS:
+        process.kill()
 
 
 def sweep_until_terminal(workflow_id: str, timeout: float = 60) -> Workflow:

@@ -10,6 +10,8 @@ environment, so the processes a test starts (workers, manage.py) inherit them.
 """
 
 import os
+import sys
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
@@ -33,6 +35,15 @@ from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK, cache_config, database_config
 from .celery import broker_transport_options
 
+# pytest-xdist (`make test` runs the suite in several processes, gw0, gw1, …): process gwN uses
+# the Redis database N after TEST_REDIS_URL's, as pytest-django gives it a test database of its
+# own (`test_<name>_gwN`), so no process sees another's queues, cache or flushes. Only the pytest
+# process itself moves it: the processes a test starts inherit the moved URL, or are given one.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if "pytest" in sys.modules and _xdist_worker.startswith("gw"):
+    _url = urlsplit(os.environ["TEST_REDIS_URL"])
+    _db = int(_url.path.strip("/") or 0) + int(_xdist_worker[2:])
+    os.environ["TEST_REDIS_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
 DATABASES = {"default": database_config(env.str("TEST_DATABASE_URL"))}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise RuntimeError(

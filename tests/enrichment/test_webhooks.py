@@ -69,7 +69,7 @@ def webhook_worker(sole_consumer):
         }
     ).start()
     yield worker
-    worker.stop()
+    worker.kill()  # the test's assertions are done; its data is flushed next
 
 
 def _register(api, url: str) -> dict:

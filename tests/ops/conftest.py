@@ -1,7 +1,9 @@
 import pytest
 
-from tests.enrichment.conftest import SANDBOX_ENV, SANDBOX_INSTANCES
-from tests.workers import SHARED_WORKERS, WorkerProcess
+from tests.enrichment.conftest import SANDBOX_INSTANCES
+
+# The real worker of the session (tests/workers.py), shared with the other packages.
+from tests.workers import session_worker, worker  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -10,13 +12,8 @@ def _sandbox_settings(settings):
     settings.SLUICE_SANDBOX_INSTANCES = SANDBOX_INSTANCES
 
 
-@pytest.fixture(scope="session")
-def ops_worker(django_db_setup, django_db_blocker):
-    """One real worker for this package's tests. tests/enrichment's session worker may take
-    some of the tasks too, which is fine: both run this checkout on the same test database."""
-    process = WorkerProcess(env=SANDBOX_ENV, concurrency=1)
-    process.start()
-    # Registered so that `sole_consumer` pauses it for the tests that need their own workers.
-    SHARED_WORKERS.append(process)
-    yield process
-    process.stop()
+@pytest.fixture
+def ops_worker(worker):  # noqa: F811 - the shared fixture
+    """A real worker for this package's tests: the session's (SANDBOX_ENV), rather than one
+    more process of their own."""
+    return worker

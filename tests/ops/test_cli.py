@@ -312,9 +312,15 @@ def test_summary_separates_lookups_from_verifications_and_counts_rejections(work
     # given a list of people whose names the sandbox (finder and verifier) answers predictably
     credits_grant(workspace=workspace, amount=1000, reason="test", reference="cli-v")
     lead_list = LeadListFactory(workspace=workspace, name="Verified")
+    # (every field the sandbox reads is given: the factory's sequences depend on the tests run
+    # before in this process)
     leads = [
-        LeadFactory(workspace=workspace, first_name=f"Ann{i}", last_name="Lee") for i in range(60)
-    ]
+        LeadFactory(
+            workspace=workspace, first_name=f"Ann{i}", last_name="Lee", company_name="Acme",
+            domain="verified.example.com", linkedin_url=f"https://www.linkedin.com/in/ann{i}-lee",
+        )
+        for i in range(60)
+    ]  # fmt: skip
     ListMembership.objects.bulk_create(ListMembership(lead_list=lead_list, lead=x) for x in leads)
     kept, rejected = _expected_from_the_sandbox(leads)
     assert rejected > 0  # the names are chosen so that the verifier rejects some

@@ -4,6 +4,8 @@ import time
 import pytest
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from providers.base import RateSpec
 from providers.limits import BreakerPolicy, LocalLimits, RedisLimits
@@ -66,13 +68,23 @@ def test_limits_limited_until(limits):
     assert limits.limited_for("p") == 0.0
 
 
-def _hammer(url: str, start_at: float, duration: float) -> list[float]:
-    """Runs in a separate process: takes every token it can for `duration` seconds."""
+_start_together = None
+
+
+def _join(barrier) -> None:
+    global _start_together
+    _start_together = barrier
+
+
+def _hammer(url: str, duration: float) -> list[float]:
+    """Runs in a separate process: takes every token it can for `duration` seconds, from the
+    moment both processes are ready (not a fixed delay: on a loaded machine an interpreter's
+    start-up can outlast any delay)."""
     shared = RedisLimits(redis.Redis.from_url(url))
     spec = RateSpec(rate=20, burst=5)
     granted = []
-    while time.time() < start_at:
-        time.sleep(0.001)
+    _start_together.wait(timeout=120)
+    start_at = time.time()
     while time.time() < start_at + duration:
         wait = shared.take_token("shared-provider", spec)
         if wait == 0:
@@ -105,9 +117,9 @@ def test_limits_rate_limit_is_shared_by_two_real_processes(redis_client):
     # given two processes hammering the same provider's bucket (20/s, burst 5) for 1.5 s
     duration = 1.5
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        start_at = time.time() + 2.0  # both start together, after interpreter start-up
-        a, b = pool.starmap(_hammer, [(settings.REDIS_URL, start_at, duration)] * 2)
+    # (each process takes one task: the first waits at the barrier until the other has the second)
+    with ctx.Pool(2, initializer=_join, initargs=(ctx.Barrier(2),)) as pool:
+        a, b = pool.starmap(_hammer, [(settings.REDIS_URL, duration)] * 2, chunksize=1)
     # then together they stay within the limit, and both were served
     total = len(a) + len(b)
     allowed = 5 + 20 * duration
@@ -118,8 +130,14 @@ def test_limits_rate_limit_is_shared_by_two_real_processes(redis_client):
 
 
 def test_limits_fail_open_when_redis_is_unreachable():
-    # a closed port: every command fails; calls still flow, none is blocked by our limits
-    down = RedisLimits(redis.Redis(port=1, socket_connect_timeout=0.05, socket_timeout=0.05))
+    # a closed port: every command fails; calls still flow, none is blocked by our limits (no
+    # retries, as the connection pool of `get_limits` has none: redis-py's default client would
+    # back off for seconds before each failure, which changes nothing here)
+    down = RedisLimits(
+        redis.Redis(
+            port=1, socket_connect_timeout=0.05, socket_timeout=0.05, retry=Retry(NoBackoff(), 0)
+        )
+    )
     assert down.take_token("p", RateSpec(rate=1, burst=1)) == 0.0
     assert down.breaker_allows("p", POLICY) is True
     down.breaker_failure("p", POLICY)
