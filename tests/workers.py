@@ -1,6 +1,6 @@
 """Real Celery worker processes for tests whose subject is the worker's behaviour. The worker
-runs this checkout's code against the test database and the test Redis, exactly as
-`celery -A config worker` would."""
+runs this checkout's code against the test database and the test Redis, started by the command
+every deployment uses (`python -m config.worker`: the worker command alone, no mingle or gossip)."""
 
 import os
 import signal
@@ -23,9 +23,9 @@ from enrichment.models import TERMINAL_ITEM_STATUSES, Workflow, WorkflowItem
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-# The flags of every worker the tests start (one place): no mingle or gossip, so a worker does not
-# wait at start for replies from the others, and each test's worker stays on its own.
-WORKER_FLAGS = ("--without-gossip", "--without-mingle")
+# How every worker the tests start is started (one place): the deployments' own command, whose
+# flags (no mingle or gossip) keep a test's worker from waiting at start for the others.
+WORKER_COMMAND = (sys.executable, "-m", "config.worker")
 
 
 def test_database_url() -> str:
@@ -51,9 +51,8 @@ class WorkerProcess:
             **(env or {}),
         }
         self.args = [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--loglevel=INFO", f"--hostname={self.name}", f"--pool={pool}",
-            f"--concurrency={concurrency}", *WORKER_FLAGS,
+            *WORKER_COMMAND, "--loglevel=INFO", f"--hostname={self.name}",
+            f"--pool={pool}", f"--concurrency={concurrency}",
         ]  # fmt: skip
         self.process: subprocess.Popen | None = None
 
