@@ -119,9 +119,10 @@ LASTS = ["Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Dijkstra", "Hami
 TITLES = ["CEO", "CTO", "VP Sales", "Head of Growth", "Account Executive", "Engineer"]
 
 
-def write_leads_csv(path: Path, rows: int, *, seed: int = 7) -> None:
+def write_leads_csv(path: Path, rows: int, *, seed: int | str = 7, tag: str = "") -> None:
     """People with a name, a company domain and a LinkedIn URL, and no email or phone: every
-    one of them is something to enrich."""
+    one of them is something to enrich. `tag` goes into every identity, so that lists written
+    with different tags share nobody."""
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -133,11 +134,11 @@ def write_leads_csv(path: Path, rows: int, *, seed: int = 7) -> None:
             writer.writerow(
                 [
                     first,
-                    f"{last}{i}",
+                    f"{last}{tag}{i}",
                     rng.choice(TITLES),
                     f"Company {i % 20000}",
                     f"https://www.company{i % 20000}.example",
-                    f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{i}/",
+                    f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{tag}{i}/",
                 ]
             )
 

@@ -18,8 +18,6 @@ developing (`--leads 200000 --base 20000`).
 """
 
 import argparse
-import csv
-import random
 import resource
 import sys
 import tempfile
@@ -28,9 +26,6 @@ from pathlib import Path
 
 import requests
 from _common import (
-    FIRSTS,
-    LASTS,
-    TITLES,
     RssSampler,
     analyze,
     bench_env,
@@ -41,29 +36,8 @@ from _common import (
     setup_django,
     start_gunicorn,
     start_worker,
+    write_leads_csv,
 )
-
-
-def _write_csv(path: Path, rows: int, *, tag: str) -> None:
-    """As _common.write_leads_csv, with `tag` in every identity so two lists share nobody."""
-    rng = random.Random(tag)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["First Name", "Last Name", "Job Title", "Company", "Website", "LinkedIn URL"]
-        )
-        for i in range(rows):
-            first, last = rng.choice(FIRSTS), rng.choice(LASTS)
-            writer.writerow(
-                [
-                    first,
-                    f"{last}{tag}{i}",
-                    rng.choice(TITLES),
-                    f"Company {i % 20000}",
-                    f"https://www.company{i % 20000}.example",
-                    f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{tag}{i}/",
-                ]
-            )
 
 
 def _import(tenant, rows: int, *, tag: str):
@@ -74,7 +48,7 @@ def _import(tenant, rows: int, *, tag: str):
 
     lead_list = lead_list_create(workspace=tenant.workspace, name=f"bench {tag}")[0]
     path = Path(tempfile.mkdtemp(prefix="sluice-bench-csv-")) / "leads.csv"
-    _write_csv(path, rows, tag=tag)
+    write_leads_csv(path, rows, seed=tag, tag=tag)
     started = time.perf_counter()
     with path.open("rb") as handle:
         result = leads_import_file(workspace=tenant.workspace, lead_list=lead_list, stream=handle)
