@@ -10,7 +10,9 @@ from enrichment.services.start import bulk_enrichment_start
 from tests.enrichment.conftest import assert_settled
 from tests.enrichment.factories import list_quote, list_with_leads
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# No worker may run the plan's messages: the tests run the chunks themselves, in an order of
+# their choosing (a session worker of the same test process would take them from the broker).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sole_consumer")]
 
 
 def _planned(workspace, leads: int, settings):
@@ -20,7 +22,6 @@ def _planned(workspace, leads: int, settings):
         workspace=workspace, list_id=lead_list.pk, enrichment_type="partial",
         output="skip_existing", quote_id=list_quote(workspace, lead_list),
     ).workflow  # fmt: skip
-    # no worker here: the plan's messages wait in the broker, the test runs the chunks itself
     execution.workflow_plan(workflow_id=workflow.pk)
     workflow.refresh_from_db()
     return workflow
