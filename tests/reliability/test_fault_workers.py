@@ -31,6 +31,10 @@ pytestmark = [pytest.mark.reliability, pytest.mark.worker, pytest.mark.django_db
 LEADS = 10_000 if LONG else 3_000
 KILLS = 20
 SEED = 20250707
+# Few calls in flight, so the run's progress comes in small steps the kills can land between:
+# at the default 128 threads a process, a replacement worker finished the last tenth of the
+# run before the test could look (the property is the same at any thread count).
+KILLS_ENV = {**CHAOS_ENV, "SLUICE_ENGINE_THREADS": "4"}
 
 
 def _kill_schedule(rng: random.Random) -> list[tuple[float, str]]:
@@ -55,7 +59,7 @@ def test_fault_workers_sigkills_during_bulk_run(workspace, chaos_settings, sole_
     # given a bulk run on a two-child worker, and a seeded schedule of kills
     rng = random.Random(SEED)
     fund(workspace, LEADS * 2)
-    workers = [WorkerProcess(env=CHAOS_ENV, concurrency=2).start()]
+    workers = [WorkerProcess(env=KILLS_ENV, concurrency=2).start()]
     kills = {"child": 0, "main": 0}
     try:
         workflow = start_bulk(workspace, LEADS)
@@ -69,7 +73,7 @@ def test_fault_workers_sigkills_during_bulk_run(workspace, chaos_settings, sole_
                 os.kill(rng.choice(children), signal.SIGKILL)
             else:
                 _kill_main(live)
-                workers.append(WorkerProcess(env=CHAOS_ENV, concurrency=2).start())
+                workers.append(WorkerProcess(env=KILLS_ENV, concurrency=2).start())
             kills[target] += 1
             count_fault(f"SIGKILL {target}")
 
