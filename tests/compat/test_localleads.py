@@ -384,7 +384,16 @@ def test_localleads_schema_is_public_and_types_every_operation(client):
 def test_localleads_run_completes_settles_and_reads_through_cleanlist(client, api, funded, worker):
     # given a search of twelve leads, two of which already have an email
     key = api.api_key
-    leads = [*_leads(funded, 10), *_leads(funded, 2, email="had@example.com")]
+    # (fixed people: the sandbox's answers follow from who they are, and a factory's counters
+    # depend on which tests ran before in the process)
+    people = [
+        LeadFactory(
+            workspace=funded, first_name="Ada", last_name=f"Byron{i}", company_name=f"Firm {i}",
+            domain=f"firm-{i}.example.com", linkedin_url=f"https://www.linkedin.com/in/ll-run-{i}",
+        )
+        for i in range(10)
+    ]  # fmt: skip
+    leads = [*people, *_leads(funded, 2, email="had@example.com")]
     query_id = _query(funded, leads)
     before = balance_get(workspace=funded)
 
