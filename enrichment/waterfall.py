@@ -16,22 +16,13 @@ from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
 from leads import canonical, freshness, suppression
-from leads.models import Lead
+from leads.models import PROVENANCE_FIELDS, Lead
 from leads.selectors import lead_holds_q
 from providers import engine
 from providers.base import DataPoint, PersonInput, WaterfallResult
 from providers.configuration import ResolvedWaterfall
 from providers.selectors import waterfall_resolve
 
-PROVENANCE_FIELDS = [
-    "email_source",
-    "email_found_at",
-    "email_workflow_id",
-    "email_verifier",
-    "phone_source",
-    "phone_found_at",
-    "phone_workflow_id",
-]
 REQUESTED: dict[str, frozenset[DataPoint]] = {
     EnrichmentType.PARTIAL: frozenset({DataPoint.EMAIL}),
     EnrichmentType.PHONE_ONLY: frozenset({DataPoint.PHONE}),

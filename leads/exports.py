@@ -41,7 +41,7 @@ from common.exceptions import ApplicationError, NotFound, ValidationFailed
 from common.pagination import decode_cursor, make_cursor
 from leads import canonical
 from leads.columns import csv_safe_cell
-from leads.models import LeadList, ListMembership
+from leads.models import PROVENANCE_FIELDS, LeadList, ListMembership
 from leads.selectors import lead_list_get
 from leads.storage import TemporaryFile, file_touch
 
@@ -66,30 +66,11 @@ COLUMNS: dict[str, str] = {
     "created_at": "lead__created_at",
     "added_at": "added_at",
     # Provenance (docs/privacy.md), on request only.
-    "email_source": "lead__email_source",
-    "email_found_at": "lead__email_found_at",
-    "email_workflow_id": "lead__email_workflow_id",
-    "email_verifier": "lead__email_verifier",
-    "phone_source": "lead__phone_source",
-    "phone_found_at": "lead__phone_found_at",
-    "phone_workflow_id": "lead__phone_workflow_id",
+    **{name: f"lead__{name}" for name in PROVENANCE_FIELDS},
 }
 # Left empty for a suppressed person (leads.suppression): the export never carries them.
 SUPPRESSED_COLUMNS = frozenset(
-    {
-        "email",
-        "email_status",
-        "email_confidence",
-        "phone",
-        "linkedin_url",
-        "email_source",
-        "email_found_at",
-        "email_workflow_id",
-        "email_verifier",
-        "phone_source",
-        "phone_found_at",
-        "phone_workflow_id",
-    }
+    {"email", "email_status", "email_confidence", "phone", "linkedin_url", *PROVENANCE_FIELDS}
 )
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "lead_id",

@@ -49,6 +49,18 @@ class Company(TimestampedModel):
         return self.name or self.domain or str(self.id)
 
 
+# A lead's provenance columns (below), for the code that writes or shows them together.
+PROVENANCE_FIELDS = (
+    "email_source",
+    "email_found_at",
+    "email_workflow_id",
+    "email_verifier",
+    "phone_source",
+    "phone_found_at",
+    "phone_workflow_id",
+)
+
+
 class Lead(TimestampedModel):
     """A person. Deduplicated within a workspace on `identity_key` (see leads.canonical:
     LinkedIn profile, else email, else name + company domain)."""

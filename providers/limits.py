@@ -67,10 +67,6 @@ class BreakerPolicy:
 
 
 class Limits(Protocol):
-    def take_token(self, provider: str, spec: RateSpec) -> float:
-        """Takes one token if there is one (returns 0.0), else returns the seconds until the
-        next token (and takes nothing)."""
-
     def reserve_token(self, provider: str, spec: RateSpec, max_wait: float) -> float:
         """Reserves the next token, even one not yet refilled, when it comes within `max_wait`
         seconds: returns the seconds to wait before using it (0.0: now), and the caller then
@@ -102,24 +98,7 @@ class Limits(Protocol):
 
 # --- Redis --------------------------------------------------------------------------------------
 
-_BUCKET_SCRIPT = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil then tokens = burst; ts = now end
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return tostring(wait)
-"""
-
-# Like _BUCKET_SCRIPT, but a token may be taken before it is refilled (the balance goes below
+# A token bucket in which a token may be taken before it is refilled (the balance goes below
 # zero: the reservations queued so far), as long as its turn comes within ARGV[3] seconds.
 _RESERVE_SCRIPT = """
 local rate = tonumber(ARGV[1])
@@ -174,7 +153,6 @@ return 0
 class RedisLimits:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._bucket = client.register_script(_BUCKET_SCRIPT)
         self._reserve = client.register_script(_RESERVE_SCRIPT)
         self._allows = client.register_script(_BREAKER_ALLOWS)
         self._failure = client.register_script(_BREAKER_FAILURE)
@@ -190,11 +168,6 @@ class RedisLimits:
             "probe": f"{base}:breaker:probe",
             "limited": f"{base}:limited",
         }
-
-    @_fail_open(0.0)
-    def take_token(self, provider: str, spec: RateSpec) -> float:
-        keys = self._keys(provider)
-        return float(self._bucket(keys=[keys["bucket"]], args=[spec.rate, spec.burst]))
 
     @_fail_open(0.0)
     def reserve_token(self, provider: str, spec: RateSpec, max_wait: float) -> float:
@@ -272,19 +245,6 @@ class LocalLimits:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._limited: dict[str, float] = {}
-
-    def take_token(self, provider: str, spec: RateSpec) -> float:
-        with self._lock:
-            now = time.monotonic()
-            tokens, ts = self._buckets.get(provider, (float(spec.burst), now))
-            tokens = min(spec.burst, tokens + max(0.0, now - ts) * spec.rate)
-            wait = 0.0
-            if tokens >= 1:
-                tokens -= 1
-            else:
-                wait = (1 - tokens) / spec.rate
-            self._buckets[provider] = (tokens, now)
-            return wait
 
     def reserve_token(self, provider: str, spec: RateSpec, max_wait: float) -> float:
         with self._lock:

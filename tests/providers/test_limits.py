@@ -28,11 +28,12 @@ def test_rate_spec_parses_documented_limits():
 
 
 def test_limits_token_bucket_allows_the_burst_then_asks_to_wait(limits):
+    # (a max wait of 0: take a token now or learn how long until the next, reserving nothing)
     spec = RateSpec(rate=2, burst=3)
-    assert [limits.take_token("p", spec) for _ in range(3)] == [0.0, 0.0, 0.0]
-    wait = limits.take_token("p", spec)
+    assert [limits.reserve_token("p", spec, 0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = -limits.reserve_token("p", spec, 0)
     assert 0.3 < wait <= 0.5
-    assert limits.take_token("other", spec) == 0.0  # per provider
+    assert limits.reserve_token("other", spec, 0) == 0.0  # per provider
 
 
 def test_limits_breaker_opens_half_opens_and_closes(limits):
@@ -86,11 +87,11 @@ def _hammer(url: str, duration: float) -> list[float]:
     _start_together.wait(timeout=120)
     start_at = time.time()
     while time.time() < start_at + duration:
-        wait = shared.take_token("shared-provider", spec)
+        wait = shared.reserve_token("shared-provider", spec, 0)
         if wait == 0:
             granted.append(time.time())
         else:
-            time.sleep(min(wait, 0.01))
+            time.sleep(min(-wait, 0.01))
     return granted
 
 
@@ -138,7 +139,7 @@ def test_limits_fail_open_when_redis_is_unreachable():
             port=1, socket_connect_timeout=0.05, socket_timeout=0.05, retry=Retry(NoBackoff(), 0)
         )
     )
-    assert down.take_token("p", RateSpec(rate=1, burst=1)) == 0.0
+    assert down.reserve_token("p", RateSpec(rate=1, burst=1), 1.0) == 0.0
     assert down.breaker_allows("p", POLICY) is True
     down.breaker_failure("p", POLICY)
     assert down.limited_for("p") == 0.0
