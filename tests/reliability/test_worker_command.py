@@ -5,16 +5,17 @@ system checks at start, which a replacement for a lost worker would otherwise wa
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from config.worker import FLAGS
+from tests.helpers import wait_until
 from tests.reliability.faults import assert_invariants, fund, start_bulk
-from tests.workers import ROOT, SANDBOX_ENV, WorkerProcess, wait_terminal
+from tests.workers import ROOT, SANDBOX_ENV, WORKER_COMMAND, WorkerProcess, wait_terminal
 
 pytestmark = [pytest.mark.reliability, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
+CHUNK_SUCCEEDED = re.compile(r"Task enrichment\.run_chunk\[[^]]+\] succeeded")
 # Web-only or command-line-only modules a worker must not load (each costs start time and the
 # memory of every pool process).
 NOT_IN_A_WORKER = (
@@ -30,21 +31,20 @@ def test_worker_command_runs_a_bulk_run(workspace, sole_consumer):
     # given a worker started as the deployments start one
     fund(workspace, 200)
     process = WorkerProcess(env=SANDBOX_ENV)
-    process.args = [
-        sys.executable, "-m", "config.worker", "--loglevel=INFO",
-        f"--hostname={process.name}", "--pool=prefork", "--concurrency=2",
-    ]  # fmt: skip
+    assert WORKER_COMMAND[1:] == ("-m", "config.worker")  # what the tests' workers run
     process.start()
     try:
         # when a bulk run is started
         workflow = wait_terminal(start_bulk(workspace, 20).pk)
-        log = Path(process.log.name).read_text(errors="replace")
+        # (the chunk settles the run before its task logs that it succeeded: read the log until
+        # that line is there)
+        wait_until(lambda: CHUNK_SUCCEEDED.search(process.output()), timeout=30, interval=0.1)
     finally:
         process.stop()
 
     # then that worker ran its chunks, and the run completed with every invariant held
     assert workflow.status == "completed", workflow.status
-    assert re.search(r"Task enrichment\.run_chunk\[[^]]+\] succeeded", log), log[-2000:]
+    assert CHUNK_SUCCEEDED.search(process.output()), process.output()[-2000:]
     assert assert_invariants(workspace, label="worker command") > 0
 
 
