@@ -308,6 +308,84 @@ def pss_mb(pid: int) -> float:
     return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (which may hold spaces): field 3 is at index 0."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return text[text.rindex(")") + 2 :].split()
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds used by a process and its descendants, living or reaped: each process's own
+    user + system time plus what its reaped children used (which the kernel adds to the parent
+    when it waits for them, as the postmaster does for every backend)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        fields = _stat_fields(pid)
+        if fields:
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        todo.extend(children.get(pid, ()))
+    return total / _TICKS
+
+
+def postmaster_pid() -> int | None:
+    """The PostgreSQL server's main process (the parent of this connection's backend), when it
+    runs on this machine; None otherwise."""
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    fields = _stat_fields(backend)
+    return int(fields[1]) if fields else None
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine (every core), from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / _TICKS
+
+
+@dataclass
+class CpuAccount:
+    """Where the cores went while a block ran: CPU seconds of the worker (main + pool), of
+    PostgreSQL (every backend, including those that ended) and of the whole machine."""
+
+    worker: Worker
+    worker_s: float = 0.0
+    postgres_s: float = 0.0
+    machine_s: float = 0.0
+
+    def __enter__(self) -> CpuAccount:
+        self._postmaster = postmaster_pid()
+        self._start = self._read()
+        return self
+
+    def _read(self) -> tuple[float, float, float]:
+        postgres = tree_cpu_seconds(self._postmaster) if self._postmaster else 0.0
+        return tree_cpu_seconds(self.worker.process.pid), postgres, machine_cpu_seconds()
+
+    def __exit__(self, *exc) -> None:
+        end = self._read()
+        used = (b - a for a, b in zip(self._start, end, strict=True))
+        self.worker_s, self.postgres_s, self.machine_s = used
+
+    def text(self) -> str:
+        other = self.machine_s - self.worker_s - self.postgres_s
+        return (
+            f"CPU {self.machine_s:.1f} s: worker {self.worker_s:.1f} s, PostgreSQL "
+            f"{self.postgres_s:.1f} s, everything else {other:.1f} s"
+        )
+
+
 @dataclass
 class RssSampler:
     """Samples the RSS of the worker's processes (main + pool children) from /proc."""

@@ -21,6 +21,7 @@ import argparse
 import time
 
 from _common import (
+    CpuAccount,
     RssSampler,
     bench_env,
     bulk_start,
@@ -38,10 +39,12 @@ from _common import (
 from _floor import db_floor
 
 
-def _run(server, tenant, worker, quote_id, *, output: str) -> tuple[dict, float, float, RssSampler]:
+def _run(
+    server, tenant, worker, quote_id, *, output: str
+) -> tuple[dict, float, float, RssSampler, CpuAccount]:
     """POST → completed of one bulk run; returns its status body, the seconds the client saw
-    and the server's, and the RSS samples."""
-    with RssSampler(worker) as rss:
+    and the server's, the RSS samples and where the CPU went."""
+    with RssSampler(worker) as rss, CpuAccount(worker) as cpu:
         started = time.perf_counter()
         workflow_id = bulk_start(server, tenant, quote_id, output=output)["workflow_id"]
         body = wait_done(server, tenant, workflow_id, timeout=3600)
@@ -50,7 +53,7 @@ def _run(server, tenant, worker, quote_id, *, output: str) -> tuple[dict, float,
 
     workflow = Workflow.objects.get(pk=workflow_id)
     run = (workflow.finished_at - workflow.created_at).total_seconds()
-    return body, elapsed, run, rss
+    return body, elapsed, run, rss, cpu
 
 
 def main() -> None:
@@ -72,7 +75,8 @@ def main() -> None:
     try:
         quote_id = quote(server, tenant)
         say(f"start ({load()})")
-        body, elapsed, run, rss = _run(server, tenant, worker, quote_id, output="skip_existing")
+        first = _run(server, tenant, worker, quote_id, output="skip_existing")
+        body, elapsed, run, rss, cpu = first
         say(f"first run done: {elapsed:.1f} s ({load()})")
         rerun = None
         if not args.no_rerun:
@@ -91,17 +95,19 @@ def main() -> None:
     say(f"POST → completed  {elapsed:.1f} s (server side {run:.1f} s) (goal ≤ 10 s at 100k)")
     say(f"throughput        {args.leads / elapsed:,.0f} leads/s")
     say(f"floor ratio       {elapsed / floor.total:.1f} (run ÷ DB floor; goal ≤ 6)")
+    say(f"cores             {cpu.text()}")
     for pid, mb in sorted(rss.peak.items()):
         role = "main" if pid == worker.process.pid else "child"
         say(f"peak RSS {role:5} {pid:>7}  {mb:6.0f} MB")
     say(f"peak RSS total    {rss.peak_total:.0f} MB (goal ≤ 250 MB)")
     say(f"peak PSS total    {rss.peak_pss_total:.0f} MB (shared pages counted once)")
     if rerun is not None:
-        again, again_elapsed, again_run, again_rss = rerun
+        again, again_elapsed, again_run, again_rss, again_cpu = rerun
         say(f"rerun, overwrite  {again_elapsed:.1f} s (server side {again_run:.1f} s), all "
             f"answers from the cache ({again['processed']} processed, {again['found_emails']} "
             f"emails) (goal ≤ 8 s at 100k); ratio to the floor {again_elapsed / floor.total:.1f}; "
             f"peak RSS {again_rss.peak_total:.0f} MB")  # fmt: skip
+        say(f"rerun's cores     {again_cpu.text()}")
     say(f"load now          {load()}")
 
 
