@@ -320,31 +320,44 @@ def _stat_fields(pid: int) -> list[str]:
     return text[text.rindex(")") + 2 :].split()
 
 
+def _cpu_seconds(fields: list[str], *, reaped: bool) -> float:
+    """A process's user + system time, plus its reaped children's when `reaped`."""
+    return sum(int(value) for value in fields[11 : 15 if reaped else 13]) / _TICKS
+
+
 def tree_cpu_seconds(root: int) -> float:
-    """CPU seconds used by a process and its descendants, living or reaped: each process's own
-    user + system time plus what its reaped children used (which the kernel adds to the parent
-    when it waits for them, as the postmaster does for every backend)."""
+    """CPU seconds used by a process and its descendants, living or reaped (the kernel adds a
+    child's time to its parent's when the parent waits for it)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total, todo = 0, [root]
+    total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
-        fields = _stat_fields(pid)
-        if fields:
-            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        if fields := _stat_fields(pid):
+            total += _cpu_seconds(fields, reaped=True)
         todo.extend(children.get(pid, ()))
-    return total / _TICKS
+    return total
 
 
-def postmaster_pid() -> int | None:
-    """The PostgreSQL server's main process (the parent of this connection's backend), when it
-    runs on this machine; None otherwise."""
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    fields = _stat_fields(backend)
-    return int(fields[1]) if fields else None
+def database_backends_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the benchmark's database (on this
+    machine; its process title names the database). Other databases on the same server (other
+    people's tests and benchmarks) are not counted."""
+    database = urlsplit(os.environ["DATABASE_URL"]).path.strip("/")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        serves_it = title.startswith("postgres: ") and f" {database} " in title
+        if serves_it and (fields := _stat_fields(int(entry.name))):
+            found[int(entry.name)] = _cpu_seconds(fields, reaped=False)
+    return found
 
 
 def machine_cpu_seconds() -> float:
@@ -356,33 +369,50 @@ def machine_cpu_seconds() -> float:
 
 @dataclass
 class CpuAccount:
-    """Where the cores went while a block ran: CPU seconds of the worker (main + pool), of
-    PostgreSQL (every backend, including those that ended) and of the whole machine."""
+    """Where the cores went while a block ran: CPU seconds of the worker (main + pool), of the
+    PostgreSQL backends serving the benchmark's database (sampled every `interval`: a backend
+    that ends is counted up to its last sample) and of the whole machine."""
 
     worker: Worker
+    interval: float = 0.2
     worker_s: float = 0.0
     postgres_s: float = 0.0
     machine_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        self._backends_start: dict[int, float] = {}
+        self._backends_last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self._backends_last.update(database_backends_cpu())
+            if self._stop.wait(self.interval):
+                return
+
     def __enter__(self) -> CpuAccount:
-        self._postmaster = postmaster_pid()
-        self._start = self._read()
+        self._backends_start = database_backends_cpu()
+        self._start = tree_cpu_seconds(self.worker.process.pid), machine_cpu_seconds()
+        self._thread.start()
         return self
 
-    def _read(self) -> tuple[float, float, float]:
-        postgres = tree_cpu_seconds(self._postmaster) if self._postmaster else 0.0
-        return tree_cpu_seconds(self.worker.process.pid), postgres, machine_cpu_seconds()
-
     def __exit__(self, *exc) -> None:
-        end = self._read()
-        used = (b - a for a, b in zip(self._start, end, strict=True))
-        self.worker_s, self.postgres_s, self.machine_s = used
+        self._stop.set()
+        self._thread.join()
+        self._backends_last.update(database_backends_cpu())
+        self.worker_s = tree_cpu_seconds(self.worker.process.pid) - self._start[0]
+        self.machine_s = machine_cpu_seconds() - self._start[1]
+        self.postgres_s = sum(
+            seconds - self._backends_start.get(pid, 0.0)
+            for pid, seconds in self._backends_last.items()
+        )
 
     def text(self) -> str:
         other = self.machine_s - self.worker_s - self.postgres_s
         return (
-            f"CPU {self.machine_s:.1f} s: worker {self.worker_s:.1f} s, PostgreSQL "
-            f"{self.postgres_s:.1f} s, everything else {other:.1f} s"
+            f"CPU {self.machine_s:.1f} s: worker {self.worker_s:.1f} s, PostgreSQL (this "
+            f"database) {self.postgres_s:.1f} s, everything else {other:.1f} s"
         )
 
 

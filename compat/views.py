@@ -1,5 +1,5 @@
 """What every dialect's view shares: the Cleanlist API's authentication, scopes, throttles and
-error mapping (common.exceptions), with the error body in the dialect's own envelope."""
+error mapping (common.api_errors), with the error body in the dialect's own envelope."""
 
 from typing import Any, cast
 
@@ -8,12 +8,8 @@ from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from accounts.schema import ScopedAutoSchema
-from common.exceptions import (
-    ApplicationError,
-    InternalError,
-    api_exception_handler,
-    to_application_error,
-)
+from common.api_errors import api_exception_handler, to_application_error
+from common.exceptions import ApplicationError, InternalError
 from common.schema import ErrorResponseSerializer
 
 

@@ -12,6 +12,10 @@ from accounts.permissions import ScopePermission
 from accounts.scopes import PUBLIC
 from config.index import IndexApi
 
+# Every app's admin module registers its models (SimpleAdminConfig in INSTALLED_APPS leaves
+# this to the URLconf, which only web processes load).
+admin.autodiscover()
+
 
 class SchemaApi(SpectacularAPIView):
     required_scope = PUBLIC

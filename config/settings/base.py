@@ -46,7 +46,10 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     # Before staticfiles: runserver leaves /static/ to WhiteNoise, as gunicorn does.
     "whitenoise.runserver_nostatic",
-    "django.contrib.admin",
+    # The admin without autodiscovery at start: config/urls.py loads every app's admin module
+    # when a web process first resolves a URL, so worker processes never import the admin's
+    # forms and the DRF they pull in (docs/operations.md, "Worker memory").
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -157,7 +160,7 @@ REST_FRAMEWORK = {
     # A JSON API: form bodies cannot carry null, nested objects or typed values, so a form
     # request meant something else than its JSON twin (the streamed import declares its own).
     "DEFAULT_PARSER_CLASSES": ["common.parsers.LimitedJSONParser"],
-    "EXCEPTION_HANDLER": "common.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "common.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "accounts.schema.ScopedAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

@@ -23,7 +23,6 @@ from common.exceptions import NotFound, ValidationFailed
 from common.outgoing_http import OutgoingSession, RefusedUrl, validate_url
 from enrichment import dispatch
 from enrichment.models import WebhookDelivery, WebhookEndpoint, Workflow
-from enrichment.serializers import WorkflowEventDataSerializer
 
 EVENT_COMPLETED = "enrichment.completed"
 MAX_ENDPOINTS_PER_WORKSPACE = 20
@@ -72,6 +71,10 @@ def webhook_delete(*, workspace: Workspace, webhook_id: str) -> None:
 
 
 def event_payload(workflow: Workflow) -> dict[str, Any]:
+    # Imported here, not at the top: the serializers bring DRF, which a worker process needs
+    # only when it settles a run some endpoint listens to (docs/operations.md, "Worker memory").
+    from enrichment.serializers import WorkflowEventDataSerializer
+
     return {
         "id": f"evt_{workflow.pk}",
         "type": EVENT_COMPLETED,

@@ -8,10 +8,12 @@ import os
 import secrets
 import subprocess
 import sys
+from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -233,10 +235,13 @@ def test_security_key_hash_is_compared_in_constant_time(api, monkeypatch):
 
 # --- Admin ---------------------------------------------------------------------------------
 
+# The URLconf registers the admin's models (config/urls.py); this runs at collection time.
+import_module(settings.ROOT_URLCONF)
 CHANGELISTS = [
     f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
     for model in admin.site._registry
 ]
+assert len(CHANGELISTS) > 10, CHANGELISTS
 
 
 @pytest.mark.parametrize("name", CHANGELISTS)
