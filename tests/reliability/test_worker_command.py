@@ -24,6 +24,11 @@ NOT_IN_A_WORKER = (
     "celery.bin.amqp",
     "config.urls",
     "drf_spectacular.views",
+    # the API's framework and the admin's registrations (docs/operations.md, "Worker memory")
+    "rest_framework.serializers",
+    "rest_framework.response",
+    "accounts.admin",
+    "leads.admin",
 )
 
 
