@@ -5,6 +5,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 
 from common.context import workflow_id_var
@@ -23,6 +24,16 @@ def _workflow_logging(workflow_id: str) -> Iterator[None]:
         yield
     finally:
         workflow_id_var.reset(token)
+
+
+@worker_process_init.connect
+def _chunk_drivers_start(**_: object) -> None:
+    execution.chunk_drivers_start()
+
+
+@worker_process_shutdown.connect
+def _chunk_drivers_stop(**_: object) -> None:
+    execution.chunk_drivers_stop()
 
 
 @sluice_task(

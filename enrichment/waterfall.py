@@ -2,6 +2,7 @@
 can cost, and how an answer lands on the item (and is charged) and on the lead."""
 
 import functools
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -302,11 +303,13 @@ def run_slices(
     workspace_id: str,
     tag: str = "",
     slice_seconds: float,
+    fed: threading.Event | None = None,
 ) -> Iterator[list[LeadOutcome]]:
     """Runs the waterfall for a chunk, handing back its outcomes in slices about every
     `slice_seconds` (the leads that need no lookup first) while the other leads' calls go on:
     one engine batch per distinct set of wanted data points (usually one), so cache reads and
-    call records stay batched. The provider cache is the workspace's own (docs/providers.md)."""
+    call records stay batched. The provider cache is the workspace's own (docs/providers.md).
+    `fed`: see engine.iter_batch (set by the last batch only)."""
     groups: dict[frozenset, list[tuple[WorkflowItem | Row, LeadPlan]]] = defaultdict(list)
     outcomes = []
     # The suppression list first: a covered lead reaches neither the cache nor a provider.
@@ -323,7 +326,7 @@ def run_slices(
     if outcomes:
         yield outcomes
     config = run_waterfall(workflow_id=tag, workspace_id=workspace_id) if groups else None
-    for wanted, members in groups.items():
+    for position, (wanted, members) in enumerate(groups.items(), start=1):
         people = [person_input(item.lead) for item, _ in members]
         for finished in engine.iter_batch(
             people,
@@ -332,6 +335,7 @@ def run_slices(
             tag=tag,
             workspace_id=workspace_id,
             waterfall=config,
+            fed=fed if position == len(groups) else None,
         ):
             found = [
                 LeadOutcome(

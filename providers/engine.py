@@ -27,8 +27,8 @@ without one (the benchmark, tests) the engine uses the cache of calls made outsi
 workspace.
 
 A batch does one cache read (two: person lookups, then verifications of cached emails) before
-any call, runs people concurrently in a thread pool when some provider of the batch waits
-(network, latency, rate limits: `Provider.waits`) and in the caller's thread when none does
+any call, runs people concurrently in the process's thread pool when some provider of the batch
+waits (network, latency, rate limits: `Provider.waits`) and in the caller's thread when none does
 (there a pool is pure overhead), and writes new cache entries, call records and operator marks
 in bulk at the end, as plain rows. Worker threads never touch the database.
 
@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -105,6 +106,22 @@ def _semaphore(name: str, size: int) -> threading.BoundedSemaphore:
         return _semaphores.setdefault((name, size), threading.BoundedSemaphore(size))
 
 
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The process's waterfall threads, shared by every batch of the process: a chunk whose
+    last people are underway and the next chunk feed the same threads, so the pool stays full
+    across a chunk boundary without more calls in flight than SLUICE_ENGINE_THREADS
+    (docs/benchmarks.md, "Pipeline"). Keyed by process, as a forked child has no threads."""
+    key = (os.getpid(), threads)
+    with _semaphores_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="waterfall")
+        return pool
+
+
 def cache_key(*, workspace_id: str, identity: str) -> str:
     """The result-cache key of an identity within a workspace (also what an erasure deletes)."""
     return identity_key(f"{workspace_id}\n{identity}" if workspace_id else identity)
@@ -131,14 +148,20 @@ def iter_batch(
     tag: str = "",
     workspace_id: str = "",
     waterfall: ResolvedWaterfall | None = None,
+    fed: threading.Event | None = None,
 ) -> Iterator[list[tuple[int, WaterfallResult]]]:
     """run_batch in slices: yields the people finished so far, as (index in `people`, result),
     about every `slice_seconds`, with their call records and cache entries already written, while
     the calls of the others go on in the pool. A caller that records each slice before asking
     for the next loses at most one slice if its process dies (issue 15). Do not hold a
-    transaction open across a `next()`."""
+    transaction open across a `next()`.
+
+    `fed` is set once no more than a pool's worth of the batch's people wait for a thread: from
+    then on the pool runs dry within a wave of calls unless more work comes, so a caller with
+    more work should start feeding it (execution.chunks_run). Never set when the batch runs in
+    the caller's thread."""
     engine = WaterfallEngine(tag=tag, workspace_id=workspace_id, waterfall=waterfall)
-    return engine.iter_batch(people, wanted, slice_seconds=slice_seconds)
+    return engine.iter_batch(people, wanted, slice_seconds=slice_seconds, fed=fed)
 
 
 def enrich_company(
@@ -210,7 +233,12 @@ class WaterfallEngine:
         return results  # type: ignore[return-value]  # every index is filled
 
     def iter_batch(
-        self, people: list[PersonInput], wanted: Iterable[DataPoint], *, slice_seconds: float
+        self,
+        people: list[PersonInput],
+        wanted: Iterable[DataPoint],
+        *,
+        slice_seconds: float,
+        fed: threading.Event | None = None,
     ) -> Iterator[list[tuple[int, WaterfallResult]]]:
         """See the module-level iter_batch."""
         wanted = {DataPoint(dp) for dp in wanted}
@@ -225,11 +253,10 @@ class WaterfallEngine:
             [p.identity() for p in people],
             [dp for dp in (DataPoint.EMAIL, DataPoint.PHONE) if dp in wanted],
         )
-        threads = self._threads(wanted, len(people))
-        if threads == 1:
+        if self._threads(wanted, len(people)) == 1:
             yield from self._slices_inline(people, wanted, slice_seconds)
         else:
-            yield from self._slices_pooled(people, wanted, slice_seconds, threads)
+            yield from self._slices_pooled(people, wanted, slice_seconds, fed)
 
     def _slices_inline(
         self, people: list[PersonInput], wanted: set[DataPoint], slice_seconds: float
@@ -250,14 +277,23 @@ class WaterfallEngine:
         people: list[PersonInput],
         wanted: set[DataPoint],
         slice_seconds: float,
-        threads: int,
+        fed: threading.Event | None,
     ) -> Iterator[list[tuple[int, WaterfallResult]]]:
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="waterfall")
+        threads = settings.SLUICE_ENGINE_THREADS
+        pool = _pool(threads)
+        waiting = [len(people)]  # people not started yet (behind other batches' too)
+
+        def run(person: PersonInput) -> WaterfallResult:
+            with self._lock:
+                waiting[0] -= 1
+                left = waiting[0]
+            if fed is not None and left <= threads:
+                fed.set()
+            return self._run_person(person, wanted)
+
+        index_of = {pool.submit(run, person): i for i, person in enumerate(people)}
+        pending = set(index_of)
         try:
-            index_of = {
-                pool.submit(self._run_person, person, wanted): i for i, person in enumerate(people)
-            }
-            pending = set(index_of)
             timeout = None if math.isinf(slice_seconds) else slice_seconds
             while pending:
                 # The pool keeps calling while the caller records the slice it was handed.
@@ -267,14 +303,16 @@ class WaterfallEngine:
                 self._flush()
                 yield [(index_of[future], future.result()) for future in finished]
         finally:
-            # A caller that stops early (an error while recording) leaves no call waiting to
-            # start: the ones in flight end, the rest never begin.
-            pool.shutdown(wait=True, cancel_futures=True)
+            # A caller that stops early (an error while recording) leaves no call of its batch
+            # waiting to start: the ones in flight end, the rest never begin.
+            for future in pending:
+                future.cancel()
+            futures_wait(pending)
 
     def _threads(self, wanted: set[DataPoint], people: int) -> int:
         """Threads for a batch: one (the caller's) when no provider it may call waits, since
         calls that return at once gain nothing from threads and pay for them in locks and the
-        GIL (bench/profile_chunk.py); else up to SLUICE_ENGINE_THREADS."""
+        GIL (bench/profile_chunk.py); else up to SLUICE_ENGINE_THREADS (the process's pool)."""
         names = {name for dp in wanted for name in self.waterfalls[dp]}
         if DataPoint.EMAIL in wanted:
             names.update(self.waterfalls[DataPoint.EMAIL_VERIFICATION])

@@ -61,9 +61,10 @@ SLUICE_PROVIDER_RATE_LIMITS = env.dict("SLUICE_PROVIDER_RATE_LIMITS", default={}
 SLUICE_PROVIDER_CONCURRENCY = env.dict(
     "SLUICE_PROVIDER_CONCURRENCY", cast={"value": int}, default={}
 )
-# Threads a batch may use when a provider of it waits (none when none does): enough for a slow,
-# rate-limited provider to be paced by its limit (2 s x 100 calls/s needs 200 in flight across
-# the workers); a thread waiting on a call costs little (docs/benchmarks.md).
+# Threads of a process's waterfall pool, shared by its batches, used when a provider of a batch
+# waits (none when none does): enough for a slow, rate-limited provider to be paced by its limit
+# (2 s x 100 calls/s needs 200 in flight across the workers); a thread waiting on a call costs
+# little (docs/benchmarks.md).
 SLUICE_ENGINE_THREADS = env.int("SLUICE_ENGINE_THREADS", default=128)
 SLUICE_PROVIDER_CONNECT_TIMEOUT_S = env.float("SLUICE_PROVIDER_CONNECT_TIMEOUT_S", default=3.05)
 SLUICE_PROVIDER_READ_TIMEOUT_S = env.float("SLUICE_PROVIDER_READ_TIMEOUT_S", default=20.0)

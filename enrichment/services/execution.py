@@ -6,18 +6,25 @@ conditional update, so a duplicated, redelivered or lost message never double-ch
 a lead — the sweeper re-sends whatever is due.
 """
 
+import contextvars
 import logging
+import os
 import secrets
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import current_task
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from common.bulk import insert_defaults, rows_update
+from common.context import task_var
 from enrichment import chunk_processors, dispatch, waterfall
 from enrichment.models import ItemStatus, SweeperRun, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services import leases
@@ -46,12 +53,16 @@ SLICE_SECONDS = 1.0
 _CHUNKS_PER_MESSAGE = 8
 _MESSAGES_PER_RUN = 64
 _MESSAGE_SECONDS = 30.0
+# Chunks a worker process holds at once (chunks_run): the one whose people are being fed to the
+# process's engine pool, and the one before it finishing its last calls and writes.
+CHUNKS_IN_HAND = 2
 # A plan of this many items refreshes the item table's statistics at once: until autovacuum's
 # next analyze (a minute or more after the insert), PostgreSQL does not know the run's items
 # exist and claims each chunk by reading every queued item of the run (207 ms a chunk at a
 # million instead of 2 ms: docs/benchmarks.md, "A million leads"). ANALYZE samples the table,
 # a fraction of a second once per large run.
 _ANALYZE_AFTER_ITEMS = 20_000
+_CHUNK_FILTER_COLUMNS = ("workflow_id", "chunk_no", "status", "claim_token", "claimed_at")
 # The SweeperRun row of workflows_sweep.
 SWEEP_WORKFLOWS = "enrichment.sweep_workflows"
 
@@ -179,8 +190,11 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
             planned=True, total=total, chunk_count=chunk_count, last_progress_at=timezone.now()
         )
     if total >= _ANALYZE_AFTER_ITEMS:
+        # Only the columns the chunks' statements filter on: the whole table's (its attempts
+        # JSON above all) took 650 ms for 20,000 items, before any chunk could start; these
+        # take 80 ms and give the claims the same plan (docs/benchmarks.md, "Pipeline").
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {table}")
+            cursor.execute(f"ANALYZE {table} ({', '.join(_CHUNK_FILTER_COLUMNS)})")
 
 
 def _plan_open(workflow_id: str) -> bool:
@@ -243,18 +257,144 @@ def chunks_run(*, workflow_id: str, chunk_nos: list[int]) -> None:
     """Runs a message's chunks one after the other. Each is claimed, leased and written on its
     own (chunk_run), so a worker that dies loses what it loses in one chunk; the chunks it had
     not started are still queued, and the sweeper (or a worker joining) sends them again. Those
-    not started within _MESSAGE_SECONDS are sent again now, in a message of their own."""
+    not started within _MESSAGE_SECONDS are sent again now, in a message of their own.
+
+    In a worker process (chunk_drivers_start) the chunks run on the process's chunk drivers and
+    overlap: see _ChunkDrivers."""
+    if _drivers is not None and _drivers.pid == os.getpid():
+        _drivers.run(workflow_id=workflow_id, chunk_nos=chunk_nos)
+        return
     started = time.monotonic()
     for position, chunk_no in enumerate(chunk_nos):
         if position and time.monotonic() - started > _MESSAGE_SECONDS:
-            rest = chunk_nos[position:]
-            dispatch.chunks(workflow_id=workflow_id, chunk_nos=rest, per_message=len(rest))
+            _send_rest(workflow_id, chunk_nos[position:])
             return
         chunk_run(workflow_id=workflow_id, chunk_no=chunk_no)
 
 
+def _send_rest(workflow_id: str, chunk_nos: list[int]) -> None:
+    dispatch.chunks(workflow_id=workflow_id, chunk_nos=chunk_nos, per_message=len(chunk_nos))
+
+
+@dataclass(eq=False)
+class _InHand:
+    """A chunk on a driver thread, and who answers for its failure: the message that started it
+    while that message runs, the driver itself once the message has returned (detached)."""
+
+    workflow_id: str
+    chunk_no: int
+    fed: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
+    detached: bool = False
+    error: Exception | None = None
+
+
+class _ChunkDrivers:
+    """A worker process's chunk drivers: up to CHUNKS_IN_HAND chunks at once, on threads of
+    their own, feeding the process's one engine pool (providers.engine).
+
+    With 500-lead chunks and 128 threads a chunk lasts ~1.5 s at 200 ms a call, and its tail
+    (the last waterfalls, up to three calls long, then the last write) left most threads idle
+    (docs/benchmarks.md, "Pipeline"). So a message starts its next chunk, or returns to take the
+    next message, as soon as the current chunk has fed the pool all but a pool's worth of its
+    people (`fed`); that chunk finishes on its driver meanwhile. Every chunk is still claimed,
+    leased and written in slices on its own, so a process that dies loses at most the slice in
+    hand of each of its two chunks; and a process takes no more work than its pool can start
+    soon, so the run's other messages stay in the queue for the other processes and machines.
+    A chunk whose people run in the caller's thread (no provider waits) is fed only when done:
+    then the chunks of a process run one after the other, as before.
+
+    A chunk that fails while its message runs fails the message (the broker's retries and
+    give-up apply as before); one that fails after its message returned is sent again at once
+    in a message of its own. A warm shutdown waits for the chunks in hand (chunk_drivers_stop).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.threads = ThreadPoolExecutor(CHUNKS_IN_HAND, thread_name_prefix="chunk")
+        self.slots = threading.BoundedSemaphore(CHUNKS_IN_HAND)
+        self.lock = threading.Lock()
+
+    def run(self, *, workflow_id: str, chunk_nos: list[int]) -> None:
+        started = time.monotonic()
+        mine: list[_InHand] = []
+        try:
+            for position, chunk_no in enumerate(chunk_nos):
+                if position and time.monotonic() - started > _MESSAGE_SECONDS:
+                    _send_rest(workflow_id, chunk_nos[position:])
+                    break
+                self.slots.acquire()
+                if any(chunk.error for chunk in mine):
+                    self.slots.release()
+                    break  # the message fails below; its retry runs the rest
+                chunk = _InHand(workflow_id, chunk_no)
+                mine.append(chunk)
+                # The driver logs with the workflow and the task of the message that started it.
+                context = contextvars.copy_context()
+                task = current_task
+                if task and task.request.id:
+                    context.run(task_var.set, (task.name, task.request.id))
+                self.threads.submit(context.run, self._drive, chunk)
+                chunk.fed.wait()
+        finally:
+            with self.lock:
+                for chunk in mine:
+                    chunk.detached = not chunk.finished
+            errors = [chunk.error for chunk in mine if chunk.error is not None]
+        if errors:
+            raise errors[0]
+
+    def _drive(self, chunk: _InHand) -> None:
+        close_old_connections()  # as Celery does around a task: this thread's connection
+        try:
+            chunk_run(workflow_id=chunk.workflow_id, chunk_no=chunk.chunk_no, fed=chunk.fed)
+            error = None
+        except Exception as exc:
+            error = exc
+        finally:
+            close_old_connections()
+            with self.lock:
+                chunk.error, chunk.finished = error, True
+                detached = chunk.detached
+            chunk.fed.set()
+            self.slots.release()
+        if error is not None and detached:
+            logger.error(
+                "chunk %s/%s failed after its message: sent again",
+                chunk.workflow_id,
+                chunk.chunk_no,
+                exc_info=error,
+            )
+            try:
+                dispatch.chunks(workflow_id=chunk.workflow_id, chunk_nos=[chunk.chunk_no])
+            except dispatch.BROKER_ERRORS:
+                logger.exception("could not send it: the sweeper will")
+
+    def stop(self) -> None:
+        self.threads.shutdown(wait=True)
+
+
+_drivers: _ChunkDrivers | None = None
+
+
+def chunk_drivers_start() -> None:
+    """In a worker's pool process, once, before its first task: chunks_run runs chunks on
+    the process's chunk drivers (_ChunkDrivers). Elsewhere (tests, eager tasks, the embedded
+    mode) a message's chunks run in the caller's thread, one after the other."""
+    global _drivers  # one per process, made after the fork
+    _drivers = _ChunkDrivers()
+
+
+def chunk_drivers_stop() -> None:
+    """As a worker's pool process exits (a warm shutdown): the chunks in hand finish first."""
+    if _drivers is not None and _drivers.pid == os.getpid():
+        _drivers.stop()
+
+
 @leases.renewing
-def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
+def chunk_run(*, workflow_id: str, chunk_no: int, fed: threading.Event | None = None) -> None:
+    """Claims a chunk, runs its waterfalls and writes them in slices. `fed` is set once all but
+    a pool's worth of its people are underway (engine.iter_batch), for chunks_run."""
     workflow = Workflow.objects.filter(pk=workflow_id).first()
     if workflow is None or workflow.is_terminal:
         return
@@ -297,6 +437,7 @@ def chunk_run(*, workflow_id: str, chunk_no: int) -> None:
             workspace_id=str(workflow.workspace_id),
             tag=workflow_id,
             slice_seconds=SLICE_SECONDS,
+            fed=fed,
         ):
             _record(workflow, token, outcomes, left_out, unused_budget=unused)
             left_out, unused = [], 0

@@ -2,6 +2,8 @@
 cache entries written before the caller sees it, so a caller that records each slice loses at
 most one if its process dies."""
 
+import threading
+
 import pytest
 
 from providers.base import DataPoint, PersonInput
@@ -71,3 +73,28 @@ def test_iter_batch_with_a_pool_hands_over_every_person_once_written(settings, s
     assert sorted(handed) == list(range(40))
     assert ProviderCall.objects.filter(tag="wf-pool", data_point="email").count() == 40
     assert ProviderCall.objects.filter(tag="wf-pool", data_point="email_verification").count() == 40
+
+
+def test_iter_batch_with_a_pool_sets_fed_before_its_last_people_are_handed_over(settings, sandbox):
+    # given a pooled batch ten times the pool's size
+    sandbox(latency_ms=5)
+    settings.SLUICE_ENGINE_THREADS = 4
+    fed = threading.Event()
+
+    # when it runs, then by the time its last people are handed over the caller was told to
+    # bring more work (they started after the one that set it, and ran meanwhile)
+    handed = 0
+    for finished in iter_batch(_people(40), EMAIL, slice_seconds=0.01, tag="wf-fed", fed=fed):
+        handed += len(finished)
+        if handed == 40:
+            assert fed.is_set()
+    assert handed == 40
+
+
+def test_iter_batch_in_the_callers_thread_never_sets_fed(sandbox):
+    sandbox(latency_ms=0)
+    fed = threading.Event()
+
+    list(iter_batch(_people(5), EMAIL, slice_seconds=0, tag="wf-inline-fed", fed=fed))
+
+    assert not fed.is_set()
