@@ -162,10 +162,10 @@ class WorkflowItem(models.Model):
 
     No index holds `status`, `claim_token` or `claimed_at`, and the table leaves room in its pages
     (migration 0009): a claim, a lease renewal and a release then rewrite the item in place (a
-    HOT update, no index entry written), where each used to add an entry to six indexes. Queued
-    and running items are the unfinished ones (`finished_at` is set with every terminal status),
-    found through `item_open`; queries for them say `finished_at__isnull=True` so that
-    PostgreSQL can use it (docs/benchmarks.md, "Item writes")."""
+    HOT update, no index entry written), where each used to add an entry to six indexes; the
+    result adds one to three. Queued and running items are the open ones (`finished_at` is set
+    with every terminal status), found through `item_open`; queries for them filter on
+    OPEN_ITEM so that PostgreSQL can use it (docs/benchmarks.md, "Item writes")."""
 
     id = models.BigAutoField(primary_key=True)
     # No index of their own: the indexes below start with each of them, and every index costs a

@@ -1,12 +1,16 @@
 """Items are rewritten in place (HOT updates) by their claim, lease renewals and release: no
 index holds a column those writes change, and the table's pages keep room for the new versions
-(docs/benchmarks.md, "Item writes")."""
+(docs/benchmarks.md, "Item writes"). The result still adds index entries (pkey, lead, the
+run's unique lead), but no longer six."""
 
 from django.db import migrations, models
 
-# Measured (docs/benchmarks.md): at 45 % a chunk's claim finds room in its items' pages for
-# every claimed version; a result, several times larger (its attempts), mostly does not anyway.
-ITEM_FILLFACTOR = 45
+# Measured (docs/benchmarks.md, "Item writes"): a queued item is ~120 bytes, claimed ~165, with
+# its result ~450-650 (the attempts). At 15 % a page holds ~10 queued items and keeps room for
+# their claimed versions and then, once the queued ones are pruned, for their results: the claim
+# and renewals are HOT, and the result (never HOT: it leaves item_open) lands in the same page
+# instead of a new one; the table ends smaller than at 45 %, where most results moved out.
+ITEM_FILLFACTOR = 15
 
 
 def _fillfactor(value: int):
