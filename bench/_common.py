@@ -343,7 +343,9 @@ def postmaster_pid() -> int | None:
     runs on this machine; None otherwise."""
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    fields = _stat_fields(backend)
+        # Read while the connection lives: once closed, its backend may be gone already (the
+        # whole-server figure then read 0.0 s).
+        fields = _stat_fields(backend)
     return int(fields[1]) if fields else None
 
 
