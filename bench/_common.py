@@ -341,23 +341,15 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
-def database_backends_cpu() -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend serving the benchmark's database (on this
-    machine; its process title names the database). Other databases on the same server (other
-    people's tests and benchmarks) are not counted."""
-    database = urlsplit(os.environ["DATABASE_URL"]).path.strip("/")
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().decode(errors="replace")
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        serves_it = title.startswith("postgres: ") and f" {database} " in title
-        if serves_it and (fields := _stat_fields(int(entry.name))):
-            found[int(entry.name)] = _cpu_seconds(fields, reaped=False)
-    return found
+def postmaster_pid() -> int | None:
+    """The PostgreSQL server's main process (the parent of this connection's backend), when it
+    runs on this machine; None otherwise."""
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        # Read while the connection lives: once closed, its backend may be gone already (the
+        # whole-server figure then read 0.0 s).
+        fields = _stat_fields(backend)
+    return int(fields[1]) if fields else None
 
 
 def machine_cpu_seconds() -> float:
@@ -367,52 +359,94 @@ def machine_cpu_seconds() -> float:
     return (sum(values[:8]) - idle) / _TICKS
 
 
-@dataclass
-class CpuAccount:
-    """Where the cores went while a block ran: CPU seconds of the worker (main + pool), of the
-    PostgreSQL backends serving the benchmark's database (sampled every `interval`: a backend
-    that ends is counted up to its last sample) and of the whole machine."""
+def database_backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a PostgreSQL backend on this machine has used so far."""
+    fields = _stat_fields(pid)
+    return _cpu_seconds(fields, reaped=False) if fields else 0.0
 
-    worker: Worker
-    interval: float = 0.2
-    worker_s: float = 0.0
-    postgres_s: float = 0.0
-    machine_s: float = 0.0
 
-    def __post_init__(self) -> None:
-        self._backends_start: dict[int, float] = {}
-        self._backends_last: dict[int, float] = {}
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL backends connected to this benchmark's database (the
+    database DATABASE_URL names) while a block runs, read from /proc every `interval`: other
+    sessions' work on the same server is not counted, which the whole server's figure
+    (CpuAccount.postgres_s) does on a shared machine. A backend that ends between two samples
+    loses what it used since the last one (a chunk's lease connection lives for the chunk)."""
+
+    def __init__(self, *, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.seconds = 0.0
+        self.backends = 0
+        self._database = urlsplit(os.environ["DATABASE_URL"]).path.strip("/")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._start: dict[int, float] = {}
+        self._last: dict[int, float] = {}
 
-    def _sample(self) -> None:
-        while True:
-            self._backends_last.update(database_backends_cpu())
-            if self._stop.wait(self.interval):
-                return
+    def _sample(self, conn: psycopg.Connection) -> dict[int, float]:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self._database]
+        ).fetchall()
+        return {pid: database_backend_cpu(pid) for (pid,) in pids if _stat_fields(pid)}
 
-    def __enter__(self) -> CpuAccount:
-        self._backends_start = database_backends_cpu()
-        self._start = tree_cpu_seconds(self.worker.process.pid), machine_cpu_seconds()
+    def _run(self) -> None:
+        admin = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres"))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            self._start = self._sample(conn)
+            self._ready.set()
+            while True:
+                self._last.update(self._sample(conn))
+                if self._stop.wait(self.interval):
+                    self._last.update(self._sample(conn))
+                    return
+
+    def __enter__(self) -> DatabaseCpu:
+        self._ready = threading.Event()
         self._thread.start()
+        self._ready.wait(timeout=30)
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self._backends_last.update(database_backends_cpu())
-        self.worker_s = tree_cpu_seconds(self.worker.process.pid) - self._start[0]
-        self.machine_s = machine_cpu_seconds() - self._start[1]
-        self.postgres_s = sum(
-            seconds - self._backends_start.get(pid, 0.0)
-            for pid, seconds in self._backends_last.items()
-        )
+        self.backends = len(set(self._last) - set(self._start))
+        self.seconds = sum(used - self._start.get(pid, 0.0) for pid, used in self._last.items())
+
+
+@dataclass
+class CpuAccount:
+    """Where the cores went while a block ran: CPU seconds of the worker (main + pool), of
+    PostgreSQL (every backend, including those that ended), of this benchmark's database's own
+    backends (DatabaseCpu) and of the whole machine."""
+
+    worker: Worker
+    worker_s: float = 0.0
+    postgres_s: float = 0.0
+    machine_s: float = 0.0
+    database_s: float = 0.0
+
+    def __enter__(self) -> CpuAccount:
+        self._postmaster = postmaster_pid()
+        self._database = DatabaseCpu().__enter__()
+        self._start = self._read()
+        return self
+
+    def _read(self) -> tuple[float, float, float]:
+        postgres = tree_cpu_seconds(self._postmaster) if self._postmaster else 0.0
+        return tree_cpu_seconds(self.worker.process.pid), postgres, machine_cpu_seconds()
+
+    def __exit__(self, *exc) -> None:
+        end = self._read()
+        self._database.__exit__(*exc)
+        used = (b - a for a, b in zip(self._start, end, strict=True))
+        self.worker_s, self.postgres_s, self.machine_s = used
+        self.database_s = self._database.seconds
 
     def text(self) -> str:
         other = self.machine_s - self.worker_s - self.postgres_s
         return (
-            f"CPU {self.machine_s:.1f} s: worker {self.worker_s:.1f} s, PostgreSQL (this "
-            f"database) {self.postgres_s:.1f} s, everything else {other:.1f} s"
+            f"CPU {self.machine_s:.1f} s: worker {self.worker_s:.1f} s, PostgreSQL "
+            f"{self.postgres_s:.1f} s (this database's backends {self.database_s:.1f} s), "
+            f"everything else {other:.1f} s"
         )
 
 

@@ -11,7 +11,17 @@ import cProfile
 import pstats
 import time
 
-from _common import bench_env, import_leads, make_tenant, purge_queue, say, setup_django
+from _common import (
+    DatabaseCpu,
+    bench_env,
+    database_backend_cpu,
+    import_leads,
+    load,
+    make_tenant,
+    purge_queue,
+    say,
+    setup_django,
+)
 
 
 def main() -> None:
@@ -57,8 +67,9 @@ def main() -> None:
     execution._insert_items(workflow)
     planned = time.perf_counter()
     workflow.refresh_from_db()
-    for chunk_no in range(workflow.chunk_count):
-        execution.chunk_run(workflow_id=workflow.pk, chunk_no=chunk_no)
+    with DatabaseCpu() as database_cpu:
+        for chunk_no in range(workflow.chunk_count):
+            execution.chunk_run(workflow_id=workflow.pk, chunk_no=chunk_no)
     profiler.disable()
     done = time.perf_counter()
     purge_queue()
@@ -66,17 +77,33 @@ def main() -> None:
     say(f"{workflow.status}: plan {planned - started:.2f} s, chunks {done - planned:.2f} s "
         f"= {args.leads / (done - started):,.0f} leads/s "
         f"({'not ' if args.no_profile else ''}profiled)")  # fmt: skip
+    say(f"PostgreSQL CPU of the chunks: {database_cpu.seconds:.2f} s "
+        f"({1e6 * database_cpu.seconds / args.leads:.0f} µs a lead; this database's backends, "
+        f"{database_cpu.backends} opened meanwhile) ({load()})")  # fmt: skip
     if phases is not None:
         total = done - planned
-        for name, (calls, seconds) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
-            say(f"  {name:40} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  ({calls} calls)")
+        say(f"  {'phase':40} {'wall':>7}  {'share':>7}  {'PostgreSQL CPU':>14}")
+        for name, (calls, seconds, backend) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
+            say(f"  {name:40} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  "
+                f"{backend:12.2f} s  ({calls} calls)")  # fmt: skip
     if not args.no_profile:
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
+def _backend_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL backend of this thread's connection (0 before
+    it connects): what a phase cost the database, whatever else runs on the machine."""
+    from django.db import connection
+
+    if connection.connection is None:
+        return 0.0
+    return database_backend_cpu(connection.connection.info.backend_pid)
+
+
 def _time_phases() -> dict[str, list]:
-    """Wraps the chunk's phases (module functions the chunk calls by attribute) with wall-clock
-    timers; returns the totals, filled as the chunks run. Nested phases count in both."""
+    """Wraps the chunk's phases (module functions the chunk calls by attribute) with timers of
+    the wall clock and of this connection's PostgreSQL backend; returns the totals, filled as
+    the chunks run. Nested phases count in both."""
     import functools
     import importlib
 
@@ -107,15 +134,19 @@ def _time_phases() -> dict[str, list]:
         if func is None:
             continue
         key = f"{module_name.rsplit('.', 1)[-1]}.{attr}"
-        totals[key] = [0, 0.0]
+        totals[key] = [0, 0.0, 0.0]
 
         def timed(*a, __func=func, __key=key, **kw):
-            started = time.perf_counter()
+            started, backend = time.perf_counter(), _backend_cpu()
             try:
                 return __func(*a, **kw)
             finally:
+                if a and isinstance(a[0], type):  # rows_update(Model, …): one line per model
+                    __key = f"{__key}({a[0].__name__})"
+                    totals.setdefault(__key, [0, 0.0, 0.0])
                 totals[__key][0] += 1
                 totals[__key][1] += time.perf_counter() - started
+                totals[__key][2] += _backend_cpu() - backend
 
         setattr(module, attr, functools.wraps(func)(timed))
     return totals

@@ -42,6 +42,9 @@ TERMINAL_ITEM_STATUSES = (
     ItemStatus.SKIPPED,
     ItemStatus.CANCELLED,
 )
+# Queued and running items, as the item_open index holds them (every terminal status is written
+# with finished_at): a filter on item status adds it so that PostgreSQL can use that index.
+OPEN_ITEM = Q(finished_at__isnull=True)
 
 
 class Workflow(TimestampedModel):
@@ -155,11 +158,18 @@ def new_workflow_id(kind: str) -> str:
 class WorkflowItem(models.Model):
     """One lead of a workflow. A chunk claims its items with a conditional update and renews the
     claim (`claimed_at`) while it runs; a claim not renewed for SLUICE_CLAIM_TTL_SECONDS belongs
-    to a dead worker and is given back to the queue (enrichment/services/leases.py)."""
+    to a dead worker and is given back to the queue (enrichment/services/leases.py).
+
+    No index holds `status`, `claim_token` or `claimed_at`, and the table leaves room in its pages
+    (migration 0009): a claim, a lease renewal and a release then rewrite the item in place (a
+    HOT update, no index entry written), where each used to add an entry to six indexes; the
+    result adds one to three. Queued and running items are the open ones (`finished_at` is set
+    with every terminal status), found through `item_open`; queries for them filter on
+    OPEN_ITEM so that PostgreSQL can use it (docs/benchmarks.md, "Item writes")."""
 
     id = models.BigAutoField(primary_key=True)
-    # No index of their own: the composite indexes below start with each of them, and every
-    # index costs a write per claim and per result (a status change is never a HOT update).
+    # No index of their own: the indexes below start with each of them, and every index costs a
+    # write per result (and per claim, if it held a column the claim changes).
     workflow = models.ForeignKey(
         Workflow, on_delete=models.CASCADE, related_name="items", db_index=False
     )
@@ -183,13 +193,15 @@ class WorkflowItem(models.Model):
             models.UniqueConstraint(fields=["workflow", "lead"], name="workflow_item_unique_lead"),
         ]
         indexes = [
-            models.Index(fields=["workflow", "chunk_no", "status"], name="item_chunk_status"),
-            models.Index(fields=["workflow", "status"], name="item_workflow_status"),
-            models.Index(fields=["lead", "status"], name="item_lead_status"),
-            # The sweeper's search for dead claims, over every workflow at once.
+            # A chunk's claimable, claimed and open items; a run's open chunks (the sweeper's
+            # search for dead claims walks it chunk by chunk). A result leaves it.
             models.Index(
-                fields=["claimed_at"], name="item_running_claimed", condition=Q(status="running")
+                fields=["workflow", "chunk_no"],
+                name="item_open",
+                condition=Q(finished_at__isnull=True),
             ),
+            # A person's items (reuse of a person run, erasure, the lead's ON DELETE CASCADE).
+            models.Index(fields=["lead"], name="item_lead"),
         ]
 
     def __str__(self) -> str:

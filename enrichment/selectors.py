@@ -15,6 +15,7 @@ from common.pagination import decode_cursor, make_cursor
 from credits.models import LedgerEntry, RefundStatus
 from credits.prices import EnrichmentType
 from enrichment.models import (
+    OPEN_ITEM,
     TERMINAL_WORKFLOW_STATUSES,
     ItemStatus,
     SweeperRun,
@@ -159,6 +160,8 @@ def items_page(
     items = WorkflowItem.objects.filter(workflow=workflow, lead__suppressed_at=None).order_by("id")
     if status:
         items = items.filter(status=status)
+        if status in (ItemStatus.QUEUED, ItemStatus.RUNNING):
+            items = items.filter(OPEN_ITEM)  # through item_open, not every item of the run
     if position:
         items = items.filter(id__gt=position["after"])
     page = list(items[: limit + 1])

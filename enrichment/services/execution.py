@@ -26,7 +26,14 @@ from django.utils import timezone
 from common.bulk import insert_defaults, rows_update
 from common.context import task_var
 from enrichment import chunk_processors, dispatch, waterfall
-from enrichment.models import ItemStatus, SweeperRun, Workflow, WorkflowItem, WorkflowStatus
+from enrichment.models import (
+    OPEN_ITEM,
+    ItemStatus,
+    SweeperRun,
+    Workflow,
+    WorkflowItem,
+    WorkflowStatus,
+)
 from enrichment.services import leases
 from enrichment.services.lifecycle import (
     items_cancel_queued,
@@ -208,7 +215,7 @@ def _plan_open(workflow_id: str) -> bool:
 def _open_chunks(workflow_id: str) -> list[int]:
     """Chunks that still have work: queued items, or running ones whose lease expired."""
     return list(
-        WorkflowItem.objects.filter(workflow_id=workflow_id)
+        WorkflowItem.objects.filter(OPEN_ITEM, workflow_id=workflow_id)
         .filter(Q(status=ItemStatus.QUEUED) | leases.lease_expired_q())
         .order_by("chunk_no")
         .values_list("chunk_no", flat=True)
@@ -222,7 +229,9 @@ def _open_chunks(workflow_id: str) -> list[int]:
 def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem]:
     """Claims the chunk's claimable items for `token`; returns them (not yet loaded)."""
     claimable = (
-        leases.claim_dead(WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no))
+        leases.claim_dead(
+            WorkflowItem.objects.filter(OPEN_ITEM, workflow=workflow, chunk_no=chunk_no)
+        )
         .select_for_update(skip_locked=True)
         .values("id")
     )
@@ -236,7 +245,7 @@ def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowIt
             status=ItemStatus.RUNNING, claim_token=token, claimed_at=Now()
         )
     return WorkflowItem.objects.filter(
-        workflow=workflow, chunk_no=chunk_no, claim_token=token
+        OPEN_ITEM, workflow=workflow, chunk_no=chunk_no, claim_token=token
     ).order_by("id")
 
 
@@ -498,6 +507,7 @@ def chunks_give_up(*, workflow_id: str, chunk_nos: list[int], reason: str) -> No
     again with retries of their own."""
     for position, chunk_no in enumerate(chunk_nos):
         if WorkflowItem.objects.filter(
+            OPEN_ITEM,
             workflow_id=workflow_id,
             chunk_no=chunk_no,
             status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING),
@@ -515,6 +525,7 @@ def chunk_give_up(*, workflow_id: str, chunk_no: int, reason: str) -> None:
     them) so the run can still end; the settlement decides whether that needs a review."""
     with transaction.atomic():
         count = WorkflowItem.objects.filter(
+            OPEN_ITEM,
             workflow_id=workflow_id,
             chunk_no=chunk_no,
             status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING),
@@ -594,7 +605,7 @@ def _expire(workflow: Workflow) -> None:
             )
     with transaction.atomic():
         count = WorkflowItem.objects.filter(
-            workflow=workflow, status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING)
+            OPEN_ITEM, workflow=workflow, status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING)
         ).update(status=ItemStatus.FAILED, error="deadline passed", finished_at=timezone.now())
         Workflow.objects.filter(pk=workflow.pk).update(
             processed=F("processed") + count, failed=F("failed") + count

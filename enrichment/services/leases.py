@@ -28,7 +28,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
 from enrichment import dispatch
-from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
+from enrichment.models import OPEN_ITEM, ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,11 @@ def lease_renew(*, workflow_id: str, chunk_no: int, token: str) -> int:
     by someone else (the chunk's own write of its results) are skipped, never waited for."""
     mine = (
         WorkflowItem.objects.filter(
-            workflow_id=workflow_id, chunk_no=chunk_no, claim_token=token, status=ItemStatus.RUNNING
+            OPEN_ITEM,
+            workflow_id=workflow_id,
+            chunk_no=chunk_no,
+            claim_token=token,
+            status=ItemStatus.RUNNING,
         )
         .select_for_update(skip_locked=True)
         .values("id")
@@ -162,19 +166,57 @@ def lease_keep(*, workflow_id: str, chunk_no: int, token: str) -> None:
     stack.enter_context(claim_heartbeat(workflow_id=workflow_id, chunk_no=chunk_no, token=token))
 
 
+# Dead claims' items back to the queue, looked for in the claimed chunks of running workflows
+# only. `open_chunk` is every open chunk of those runs with the status of one of its open items:
+# one step down item_open per chunk (a loose index scan), not a read of every open item. A claim
+# takes all of its chunk's open items, so a claimed chunk shows a running item; a chunk showing
+# a queued one is still to be claimed, and the claim that comes for it (its message, or the
+# re-sending of a stalled run's open chunks) takes a dead claim's items in it along.
+_RELEASE_DEAD_CLAIMS = """
+    WITH RECURSIVE open_chunk (workflow_id, chunk_no, status) AS (
+        SELECT w.id, o.chunk_no, o.status FROM {workflows} w
+        CROSS JOIN LATERAL (
+            SELECT i.chunk_no, i.status FROM {items} i
+            WHERE i.workflow_id = w.id AND i.finished_at IS NULL
+            ORDER BY i.chunk_no LIMIT 1
+        ) o
+        WHERE w.status = %(running)s
+      UNION ALL
+        SELECT c.workflow_id, o.chunk_no, o.status FROM open_chunk c
+        CROSS JOIN LATERAL (
+            SELECT i.chunk_no, i.status FROM {items} i
+            WHERE i.workflow_id = c.workflow_id AND i.finished_at IS NULL
+            AND i.chunk_no > c.chunk_no
+            ORDER BY i.chunk_no LIMIT 1
+        ) o
+    )
+    UPDATE {items} SET status = %(queued)s, claim_token = '', claimed_at = NULL
+    WHERE id IN (
+        SELECT i.id FROM {items} i
+        JOIN open_chunk c ON c.workflow_id = i.workflow_id AND c.chunk_no = i.chunk_no
+        WHERE c.status = %(running)s AND i.finished_at IS NULL AND i.status = %(running)s
+        AND (i.claimed_at < now() - make_interval(secs => %(ttl)s)
+             OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0)))
+        FOR UPDATE OF i SKIP LOCKED
+    )
+    RETURNING workflow_id, chunk_no
+"""
+
+
 def _release_dead_claims() -> list[tuple[str, int]]:
-    table, workflows = WorkflowItem._meta.db_table, Workflow._meta.db_table
-    ttl = settings.SLUICE_CLAIM_TTL_SECONDS
+    """No index holds running items (item writes stay in place: WorkflowItem), so the search
+    goes chunk by chunk (_RELEASE_DEAD_CLAIMS)."""
+    statement = _RELEASE_DEAD_CLAIMS.format(
+        items=WorkflowItem._meta.db_table, workflows=Workflow._meta.db_table
+    )
     with transaction.atomic(), connections["default"].cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status = %s, claim_token = '', claimed_at = NULL "  # noqa: S608
-            f"WHERE id IN (SELECT i.id FROM {table} i JOIN {workflows} w "
-            "ON w.id = i.workflow_id WHERE i.status = %s AND w.status = %s "
-            "AND (i.claimed_at < now() - make_interval(secs => %s) "
-            "OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0))) "
-            "FOR UPDATE OF i SKIP LOCKED) "
-            "RETURNING workflow_id, chunk_no",
-            [ItemStatus.QUEUED, ItemStatus.RUNNING, WorkflowStatus.RUNNING, ttl],
+            statement,
+            {
+                "queued": ItemStatus.QUEUED,
+                "running": ItemStatus.RUNNING,
+                "ttl": settings.SLUICE_CLAIM_TTL_SECONDS,
+            },
         )
         rows = cursor.fetchall()
     return rows
@@ -182,7 +224,9 @@ def _release_dead_claims() -> list[tuple[str, int]]:
 
 def _release_expired_leases() -> list[tuple[str, int]]:
     """SQLite (the embedded mode, one process): the lease alone, without SKIP LOCKED."""
-    dead = WorkflowItem.objects.filter(lease_expired_q(), workflow__status=WorkflowStatus.RUNNING)
+    dead = WorkflowItem.objects.filter(
+        OPEN_ITEM, lease_expired_q(), workflow__status=WorkflowStatus.RUNNING
+    )
     rows = list(dead.values_list("id", "workflow_id", "chunk_no"))
     WorkflowItem.objects.filter(id__in=[row[0] for row in rows]).filter(lease_expired_q()).update(
         status=ItemStatus.QUEUED, claim_token="", claimed_at=None
@@ -222,6 +266,7 @@ def orphans_recover(*, queued_too: bool = False) -> int:
     if queued_too:
         queued = (
             WorkflowItem.objects.filter(
+                OPEN_ITEM,
                 status=ItemStatus.QUEUED,
                 workflow__status=WorkflowStatus.RUNNING,
                 workflow__planned=True,

@@ -12,6 +12,7 @@ from credits import services as credits
 from credits.models import RefundStatus
 from enrichment import dispatch
 from enrichment.models import (
+    OPEN_ITEM,
     TERMINAL_WORKFLOW_STATUSES,
     ItemStatus,
     Workflow,
@@ -68,7 +69,7 @@ def workflow_fail_to_start(*, workflow_id: str, reason: str) -> None:
             return
         if workflow.hold_id:
             credits.hold_release(hold_id=workflow.hold_id)
-        WorkflowItem.objects.filter(workflow=workflow, status=ItemStatus.QUEUED).update(
+        WorkflowItem.objects.filter(OPEN_ITEM, workflow=workflow, status=ItemStatus.QUEUED).update(
             status=ItemStatus.FAILED, error=reason, finished_at=timezone.now()
         )
         workflow_transition(
@@ -163,7 +164,9 @@ def workflow_cancel(*, workflow: Workflow) -> Workflow:
 def items_cancel_queued(*, workflow_id: str, chunk_no: int | None = None) -> int:
     """Cancels still-queued items and counts them as processed, in one transaction."""
     with transaction.atomic():
-        queued = WorkflowItem.objects.filter(workflow_id=workflow_id, status=ItemStatus.QUEUED)
+        queued = WorkflowItem.objects.filter(
+            OPEN_ITEM, workflow_id=workflow_id, status=ItemStatus.QUEUED
+        )
         if chunk_no is not None:
             queued = queued.filter(chunk_no=chunk_no)
         count = queued.update(status=ItemStatus.CANCELLED, finished_at=timezone.now())

@@ -160,6 +160,35 @@ def test_failover_sweeper_releases_only_dead_claims(workspace, lease_settings, s
     assert SweeperRun.objects.get(name=SWEEP_WORKFLOWS).report["recovered"] == 2
 
 
+def test_failover_sweeper_finds_dead_claims_among_finished_and_queued_chunks(
+    workspace, lease_settings, sole_consumer
+):
+    # given a running bulk run of four chunks: chunk 0 finished, chunk 1 half recorded (its
+    # first items done) and the rest held by a process that died, chunk 2 still queued, chunk 3
+    # held by a process that died (the sweeper walks the open chunks, not every item)
+    fund(workspace, 1000)
+    workflow = start_bulk(workspace, 200)
+    workflow_plan(workflow_id=workflow.pk)
+    items = WorkflowItem.objects.filter(workflow=workflow)
+    now = timezone.now()
+    items.filter(chunk_no__in=(0, 1, 3)).update(
+        status=ItemStatus.RUNNING, claim_token="died", claimed_at=now
+    )
+    first_of_chunk_1 = items.filter(chunk_no=1).order_by("id").values_list("id", flat=True)[:25]
+    for finished in (items.filter(chunk_no=0), items.filter(id__in=list(first_of_chunk_1))):
+        finished.update(status=ItemStatus.NOT_FOUND, finished_at=now)
+
+    # when beat's sweeper runs
+    report = workflows_sweep()
+
+    # then the dead claim's open items in chunks 1 and 3 are queued again; nothing else moved
+    assert report["recovered"] == 2
+    assert items.filter(chunk_no__in=(1, 3), status=ItemStatus.QUEUED).count() == 75
+    assert items.filter(status=ItemStatus.RUNNING).count() == 0
+    assert items.filter(status=ItemStatus.NOT_FOUND).count() == 75
+    assert items.filter(chunk_no=2, status=ItemStatus.QUEUED).count() == 50
+
+
 def test_failover_redelivered_chunk_takes_back_a_dead_process_items_at_once(
     workspace, lease_settings, sole_consumer
 ):
