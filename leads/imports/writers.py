@@ -136,9 +136,13 @@ class PostgresCopyWriter:
             "FILTER (WHERE industry <> ''))[1], '') AS industry "
             f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain) d "
             # A company that exists with nothing to fill is left alone: through ON CONFLICT it
-            # would be locked (a write of its row) by every batch that names it.
-            "WHERE NOT EXISTS (SELECT 1 FROM leads_company c WHERE c.workspace_id = %s "
-            f"AND c.domain = d.domain AND NOT ({' OR '.join(fills_before)})) "
+            # would be locked (a write of its row) by every batch that names it. Looked up one
+            # by one on the domain index (LATERAL … LIMIT 1): the planner, blind to the
+            # companies this transaction inserted, would otherwise read all of the workspace's
+            # companies for every batch.
+            "LEFT JOIN LATERAL (SELECT id, name, industry FROM leads_company c "
+            "WHERE c.workspace_id = %s AND c.domain = d.domain LIMIT 1) c ON true "
+            f"WHERE c.id IS NULL OR {' OR '.join(fills_before)} "
             "ORDER BY d.domain "
             "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
             f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
@@ -166,8 +170,9 @@ class PostgresCopyWriter:
             f"{', '.join(default_columns)}) "
             f"SELECT t.lead_id, %s, {', '.join('t.' + c for c in record_fields)}, c.id, "
             f"%s, %s, {placeholders} FROM {_TEMP_TABLE} t "
-            "LEFT JOIN leads_company c ON c.workspace_id = %s AND c.domain = t.domain "
-            "AND t.domain <> '' "
+            # The company by domain, one index lookup per row (as the companies above).
+            "LEFT JOIN LATERAL (SELECT id FROM leads_company WHERE workspace_id = %s "
+            "AND domain = t.domain LIMIT 1) c ON t.domain <> '' "
             # Key order: concurrent imports lock overlapping leads in the same order, so they
             # wait for each other instead of deadlocking.
             "ORDER BY t.identity_key "
