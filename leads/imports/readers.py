@@ -141,10 +141,9 @@ def read_csv(
                 )
             )
             continue
-        if "\x00" in joined or "'" in joined:
-            values = {header: clean_cell(cell) for header, cell in zip(headers, cells, strict=False)}
-        else:  # nothing for clean_cell to do but trim (the common row: one C call a cell)
-            values = {header: cell.strip() for header, cell in zip(headers, cells, strict=False)}
+        # Without a NUL or a quote, clean_cell only trims: the common row, one C call a cell.
+        clean = clean_cell if "\x00" in joined or "'" in joined else str.strip
+        values = {header: clean(cell) for header, cell in zip(headers, cells, strict=False)}
         mapped, extra = plan.apply(values)
         yield SourceRow(row_number, mapped, extra)
 

@@ -9,12 +9,14 @@ A writer works inside the caller's transaction.
 
 import itertools
 import json
+import re
 import secrets
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Protocol
 
 from django.db import connection
@@ -43,7 +45,14 @@ class BatchOutcome:
 
 
 class LeadWriter(Protocol):
-    def write(self, records: list[LeadRecord]) -> BatchOutcome: ...
+    def prepare(self, records: list[LeadRecord]) -> object:
+        """What `write` can be given of a batch ahead of time: called in the import's reader
+        thread, so it must not touch the database."""
+        ...
+
+    def write(self, records: list[LeadRecord], prepared: object = None) -> BatchOutcome:
+        """`prepared`: `prepare(records)` of exactly these records, or None."""
+        ...
 
 
 class WriterFactory(Protocol):
@@ -57,9 +66,10 @@ class WriterFactory(Protocol):
 
 _TEMP_TABLE = "sluice_import_rows"
 _RECORD_COLUMNS = ("row_no", "identity_key", "lead_id", *LEAD_FIELDS, "extra")
+_LEAD_VALUES = attrgetter(*LEAD_FIELDS)
 
 
-def _ordered_lead_ids() -> Iterator[str]:
+class _OrderedLeadIds:
     """Ids for the leads an import may create, increasing in the order they are handed out:
     the layout of a UUIDv7 (48 bits of Unix milliseconds, then random bits) with a counter in
     the last 32 bits. The new leads' entries then land side by side at the right end of the
@@ -67,17 +77,33 @@ def _ordered_lead_ids() -> Iterator[str]:
     unique key and its lead index), instead of on a random page of each, which at a million
     leads no longer fits in PostgreSQL's buffers (docs/benchmarks.md, "Importing a million
     leads")."""
-    millis = time.time_ns() // 1_000_000
-    random_bits = secrets.randbits(42)
-    prefix = (
-        (millis & ((1 << 48) - 1)) << 80
-        | 0x7 << 76  # version 7
-        | (random_bits >> 30) << 64  # 12 random bits
-        | 0b10 << 62  # the RFC 4122 variant
-        | (random_bits & ((1 << 30) - 1)) << 32  # 30 more random bits
-    )
-    for counter in itertools.count():
-        yield str(uuid.UUID(int=prefix | counter))
+
+    def __init__(self) -> None:
+        millis = time.time_ns() // 1_000_000
+        random_bits = secrets.randbits(42)
+        self.prefix = (
+            (millis & ((1 << 48) - 1)) << 80
+            | 0x7 << 76  # version 7
+            | (random_bits >> 30) << 64  # 12 random bits
+            | 0b10 << 62  # the RFC 4122 variant
+            | (random_bits & ((1 << 30) - 1)) << 32  # 30 more random bits
+        )
+        self.counter = itertools.count()  # next() on it is atomic: any thread may take ids
+
+    def take(self) -> str:
+        return str(uuid.UUID(int=self.prefix | next(self.counter)))
+
+
+# COPY's text format: tab-separated, `\N` for NULL, backslash escapes for these characters.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_line(values: list[str | None]) -> str:
+    """One row in COPY's text format."""
+    if _COPY_SPECIAL.search("".join(value for value in values if value)):
+        values = [value if value is None else value.translate(_COPY_ESCAPES) for value in values]
+    return "\t".join("\\N" if value is None else value for value in values)
 
 
 class PostgresCopyWriter:
@@ -88,7 +114,7 @@ class PostgresCopyWriter:
         self.workspace_id = workspace.pk
         self.list_id = lead_list.pk
         self.stamp = stamp
-        self.lead_ids = _ordered_lead_ids()
+        self.lead_ids = _OrderedLeadIds()
         text_columns = ", ".join(f"{name} text" for name in LEAD_FIELDS)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -96,21 +122,32 @@ class PostgresCopyWriter:
                 f"identity_key text, lead_id uuid, {text_columns}, extra jsonb) ON COMMIT DROP"
             )
 
-    def write(self, records: list[LeadRecord]) -> BatchOutcome:
+    def prepare(self, records: list[LeadRecord]) -> bytes:
+        """The batch as COPY data, encoded in the reader thread: the thread that waits for
+        the database then sends it in one piece, and no longer competes with the parsing for
+        the interpreter row by row."""
+        lines = [
+            _copy_line(
+                [
+                    str(r.row),
+                    r.identity_key,
+                    self.lead_ids.take(),
+                    *_LEAD_VALUES(r),
+                    json.dumps(r.extra, ensure_ascii=False),
+                ]
+            )
+            for r in records
+        ]
+        lines.append("")
+        return "\n".join(lines).encode()
+
+    def write(self, records: list[LeadRecord], prepared: object = None) -> BatchOutcome:
+        data = prepared if isinstance(prepared, bytes) else self.prepare(records)
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {_TEMP_TABLE}")
             columns = ", ".join(_RECORD_COLUMNS)
             with cursor.cursor.copy(f"COPY {_TEMP_TABLE} ({columns}) FROM STDIN") as copy:
-                for r, lead_id in zip(records, self.lead_ids, strict=False):
-                    copy.write_row(
-                        (
-                            r.row,
-                            r.identity_key,
-                            lead_id,
-                            *(getattr(r, name) for name in LEAD_FIELDS),
-                            json.dumps(r.extra, ensure_ascii=False),
-                        )
-                    )
+                copy.write(data)
             self._upsert_companies(cursor)
             return self._upsert_leads(cursor, batch_size=len(records))
 
@@ -121,9 +158,7 @@ class PostgresCopyWriter:
         assignments, fills = fill_empty_sql(
             table="leads_company", blank_fields=COMPANY_BLANK_FIELDS
         )
-        _, fills_before = fill_empty_sql(
-            table="c", blank_fields=COMPANY_BLANK_FIELDS, incoming="d"
-        )
+        _, fills_before = fill_empty_sql(table="c", blank_fields=COMPANY_BLANK_FIELDS, incoming="d")
         cursor.execute(
             f"INSERT INTO leads_company (id, {', '.join(set_columns)}, "  # noqa: S608
             f"{', '.join(default_columns)}) "
@@ -136,12 +171,8 @@ class PostgresCopyWriter:
             "FILTER (WHERE industry <> ''))[1], '') AS industry "
             f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain) d "
             # A company that exists with nothing to fill is left alone: through ON CONFLICT it
-            # would be locked (a write of its row) by every batch that names it. Looked up one
-            # by one on the domain index (LATERAL … LIMIT 1): the planner, blind to the
-            # companies this transaction inserted, would otherwise read all of the workspace's
-            # companies for every batch.
-            "LEFT JOIN LATERAL (SELECT id, name, industry FROM leads_company c "
-            "WHERE c.workspace_id = %s AND c.domain = d.domain LIMIT 1) c ON true "
+            # would be locked (a write of its row) by every batch that names it.
+            "LEFT JOIN leads_company c ON c.workspace_id = %s AND c.domain = d.domain "
             f"WHERE c.id IS NULL OR {' OR '.join(fills_before)} "
             "ORDER BY d.domain "
             "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
@@ -170,9 +201,8 @@ class PostgresCopyWriter:
             f"{', '.join(default_columns)}) "
             f"SELECT t.lead_id, %s, {', '.join('t.' + c for c in record_fields)}, c.id, "
             f"%s, %s, {placeholders} FROM {_TEMP_TABLE} t "
-            # The company by domain, one index lookup per row (as the companies above).
-            "LEFT JOIN LATERAL (SELECT id FROM leads_company WHERE workspace_id = %s "
-            "AND domain = t.domain LIMIT 1) c ON t.domain <> '' "
+            "LEFT JOIN leads_company c ON c.workspace_id = %s AND c.domain = t.domain "
+            "AND t.domain <> '' "
             # Key order: concurrent imports lock overlapping leads in the same order, so they
             # wait for each other instead of deadlocking.
             "ORDER BY t.identity_key "
@@ -280,7 +310,10 @@ class OrmWriter:
                 assert company.domain is not None  # it matched one of `domains`
                 yield company.domain, company
 
-    def write(self, records: list[LeadRecord]) -> BatchOutcome:
+    def prepare(self, records: list[LeadRecord]) -> None:
+        return None
+
+    def write(self, records: list[LeadRecord], prepared: object = None) -> BatchOutcome:
         companies = self._companies(records)
         keys = [r.identity_key for r in records]
         existing: dict[str, Lead] = {}

@@ -396,11 +396,11 @@ def test_import_a_writer_failure_stops_the_reader_and_writes_nothing(workspace):
     class FailingWriter(PostgresCopyWriter):
         batches = 0
 
-        def write(self, records):
+        def write(self, records, prepared=None):
             FailingWriter.batches += 1
             if FailingWriter.batches == 2:
                 raise RuntimeError("disk full")
-            return super().write(records)
+            return super().write(records, prepared)
 
     content = b"email\n" + b"".join(b"p%d@x.example\n" % i for i in range(50))
 
@@ -476,3 +476,21 @@ def test_import_row_matching_a_lead_committed_during_its_upsert_still_joins_the_
     (result,) = results
     assert (result.rows_imported, result.rows_updated, result.rows_added_to_list) == (0, 1, 1)
     assert list(lead_list.memberships.values_list("lead_id", flat=True)) == [lead.id]
+
+
+def test_import_values_with_copy_format_characters_land_as_given(workspace, writer):
+    # Backslashes, tabs, newlines and carriage returns inside cells, and quotes in `extra`
+    # (JSON escapes them with backslashes): COPY's text format has to escape all of them.
+    lead_list = LeadListFactory(workspace=workspace)
+    content = (
+        b"email,title,Notes,Path\n"
+        b'a@x.example,R\\&D \\N lead,"line 1\nline\t2\r\nend \\N","C:\\temp\\""quoted\\"""\n'
+        b"b@x.example,\\,\\N,\n"
+    )
+    result = _import(workspace, lead_list, content, writer=writer)
+    assert result.rows_imported == 2
+    first = Lead.objects.get(email="a@x.example")
+    assert first.title == "R\\&D \\N lead"
+    assert first.extra == {"Notes": "line 1\nline\t2\r\nend \\N", "Path": 'C:\\temp\\"quoted\\"'}
+    second = Lead.objects.get(email="b@x.example")
+    assert (second.title, second.extra) == ("\\", {"Notes": "\\N"})
