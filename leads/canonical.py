@@ -24,6 +24,12 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _PUB_ID_SEGMENT = re.compile(r"^[0-9a-z]{1,3}$")
 _DOMAIN = re.compile(r"^(?=.{3,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _WHITESPACE = re.compile(r"\s+")
+# The form most profile URLs come in (ASCII, `/in/<slug>`, nothing after it but a slash):
+# `linkedin_url` answers it without parsing the URL, with the result the parse would give.
+_PLAIN_PROFILE_URL = re.compile(
+    r"(?:https?://)?(?:[a-z]{2,3}\.|www\.|m\.|mobile\.)?linkedin\.com/in/([a-z0-9_-]+)/?",
+    re.IGNORECASE | re.ASCII,
+)
 
 
 def _split_url(raw: str):
@@ -46,6 +52,14 @@ def linkedin_url(raw: str | None) -> str | None:
     """
     if not raw or not isinstance(raw, str):
         return None
+    plain = _PLAIN_PROFILE_URL.fullmatch(raw.strip())
+    if plain is not None:
+        return LINKEDIN_PROFILE_BASE + plain[1].lower()
+    return _linkedin_url_parsed(raw)
+
+
+def _linkedin_url_parsed(raw: str) -> str | None:
+    """`linkedin_url` of any form, by parsing the URL."""
     parts = _split_url(raw)
     if parts is None or not _LINKEDIN_HOST.match((parts.hostname or "").lower()):
         return None
@@ -126,6 +140,13 @@ def name(raw: str | None) -> str:
     """Display form: trimmed, single spaces, NFC."""
     if not raw or not isinstance(raw, str):
         return ""
+    if raw.isascii() and raw.isprintable() and "  " not in raw:
+        return raw.strip()  # already NFC, and its only whitespace is single spaces
+    return _name_normalized(raw)
+
+
+def _name_normalized(raw: str) -> str:
+    """`name` of any text."""
     return unicodedata.normalize("NFC", _WHITESPACE.sub(" ", raw).strip())
 
 

@@ -54,24 +54,26 @@ def fill_empty_sql(
     blank_fields: Iterable[str] = (),
     nullable_fields: Iterable[str] = (),
     json_fields: Iterable[str] = (),
+    incoming: str = "EXCLUDED",
 ) -> tuple[list[str], list[str]]:
     """`fill_empty` (and `fill_extra` for jsonb columns) for `INSERT INTO <table> … ON CONFLICT
     DO UPDATE SET <assignments> WHERE <any of fills>`: `EXCLUDED` holds the incoming row.
-    The `WHERE` keeps a row with nothing to fill from being rewritten."""
+    The `WHERE` keeps a row with nothing to fill from being rewritten. `incoming` names the
+    incoming row elsewhere (a fill test before the insert, against a staged row's alias)."""
     assignments, fills = [], []
     for name in blank_fields:
         assignments.append(
-            f"{name} = CASE WHEN {table}.{name} = '' THEN EXCLUDED.{name} ELSE {table}.{name} END"
+            f"{name} = CASE WHEN {table}.{name} = '' THEN {incoming}.{name} ELSE {table}.{name} END"
         )
-        fills.append(f"({table}.{name} = '' AND EXCLUDED.{name} <> '')")
+        fills.append(f"({table}.{name} = '' AND {incoming}.{name} <> '')")
     for name in nullable_fields:
-        assignments.append(f"{name} = COALESCE({table}.{name}, EXCLUDED.{name})")
-        fills.append(f"({table}.{name} IS NULL AND EXCLUDED.{name} IS NOT NULL)")
+        assignments.append(f"{name} = COALESCE({table}.{name}, {incoming}.{name})")
+        fills.append(f"({table}.{name} IS NULL AND {incoming}.{name} IS NOT NULL)")
     for name in json_fields:
         # Existing keys win on the right of `||`; only new keys count as a fill.
-        assignments.append(f"{name} = EXCLUDED.{name} || {table}.{name}")
+        assignments.append(f"{name} = {incoming}.{name} || {table}.{name}")
         fills.append(
-            f"EXISTS (SELECT 1 FROM jsonb_object_keys(EXCLUDED.{name}) k "  # noqa: S608 (our names)
+            f"EXISTS (SELECT 1 FROM jsonb_object_keys({incoming}.{name}) k "  # noqa: S608 (our names)
             f"WHERE NOT {table}.{name} ? k)"
         )
     return assignments, fills

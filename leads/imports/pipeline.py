@@ -104,7 +104,7 @@ def leads_import_rows(
             workspace=workspace, lead_list=lead_list, stamp=stamp
         )
 
-        def write(records: list[LeadRecord]) -> None:
+        def write(records: list[LeadRecord], prepared: object) -> None:
             if not records:
                 return
             listed = suppression.identities_suppressed(workspace_id=workspace.pk, people=records)
@@ -113,7 +113,10 @@ def leads_import_rows(
                     if record.identity_key in listed:
                         result.add_suppressed(row=record.row)
                 records = [record for record in records if record.identity_key not in listed]
-            outcome = batch_writer.write(records) if records else BatchOutcome(set(), [], 0)
+                prepared = None  # it was prepared with the rows now left out
+            outcome = (
+                batch_writer.write(records, prepared) if records else BatchOutcome(set(), [], 0)
+            )
             if listed and suppressed_rows == MARK:
                 Lead.objects.filter(
                     workspace=workspace, identity_key__in=listed, suppressed_at=None
@@ -127,12 +130,19 @@ def leads_import_rows(
             result.rows_updated += len(records) - len(outcome.created_by_import)
             result.rows_added_to_list += outcome.added_to_list
 
-        batches = _batches(rows, read_errors, batch_size=batch_size, batch_chars=batch_chars)
-        # The next batch is parsed in a thread of its own while this one waits for the
-        # database to write the last (docs/benchmarks.md, "A million leads").
+        batches = _batches(
+            rows,
+            read_errors,
+            batch_size=batch_size,
+            batch_chars=batch_chars,
+            prepare=batch_writer.prepare,
+        )
+        # The next batch is parsed (and prepared for the writer) in a thread of its own while
+        # this one waits for the database to write the last (docs/benchmarks.md, "A million
+        # leads").
         for batch in _read_ahead(batches):
             batch.count_into(result)
-            write(batch.records)
+            write(batch.records, batch.prepared)
         if result.rows_parsed == 0:
             raise ValidationFailed(details={"file": ["The file has no lead rows."]})
     return result
@@ -146,6 +156,7 @@ class _Batch:
     records: list[LeadRecord]
     parsed: int
     notes: list[RowError | tuple[int, str]]  # an error, or a repeat: (row, identity key)
+    prepared: object  # the writer's `prepare(records)`
 
     def count_into(self, result: ImportResult) -> None:
         result.rows_parsed += self.parsed
@@ -157,11 +168,16 @@ class _Batch:
 
 
 def _batches(
-    rows: Iterable[SourceRow], read_errors: list[RowError], *, batch_size: int, batch_chars: int
+    rows: Iterable[SourceRow],
+    read_errors: list[RowError],
+    *,
+    batch_size: int,
+    batch_chars: int,
+    prepare: Callable[[list[LeadRecord]], object],
 ) -> Iterator[_Batch]:
-    """Rows → records, merged per person within a batch; a batch ends at `batch_size` records
-    or `batch_chars` characters of text, whichever comes first. No database access: this runs
-    in the reader thread."""
+    """Rows → records, merged per person within a batch, and `prepare`d for the writer; a
+    batch ends at `batch_size` records or `batch_chars` characters of text, whichever comes
+    first. No database access: this runs in the reader thread."""
     pending: dict[str, LeadRecord] = {}
     notes: list[RowError | tuple[int, str]] = []
     parsed = chars = 0
@@ -182,11 +198,13 @@ def _batches(
         else:
             pending[record.identity_key] = record
         if len(pending) >= batch_size or chars >= batch_chars:
-            yield _Batch(list(pending.values()), parsed, notes)
+            records = list(pending.values())
+            yield _Batch(records, parsed, notes, prepare(records))
             pending, notes, parsed, chars = {}, [], 0, 0
     notes.extend(read_errors)
     read_errors.clear()
-    yield _Batch(list(pending.values()), parsed, notes)
+    records = list(pending.values())
+    yield _Batch(records, parsed, notes, prepare(records) if records else None)
 
 
 def _read_ahead(items: Iterator[_T], *, depth: int = 1) -> Iterator[_T]:

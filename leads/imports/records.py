@@ -3,6 +3,7 @@
 merge of a row repeating a person seen earlier in the same upload."""
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 from django.db.models import CharField
 
@@ -34,6 +35,9 @@ def _max_length(name: str) -> int:
 
 
 _MAX_LENGTHS = {name: _max_length(name) for name in (*LEAD_FIELDS, "identity_key")}
+# The record's text values in `_MAX_LENGTHS` order, fetched in one call (per row, twice).
+_TEXT_VALUES = attrgetter(*_MAX_LENGTHS)
+_LIMITS = tuple(_MAX_LENGTHS.items())
 
 
 def _quoted(value: str | None) -> str:
@@ -70,9 +74,9 @@ class LeadRecord:
 
     def size(self) -> int:
         """Characters of text the record holds: what bounds an import batch besides rows."""
-        values = sum(len(getattr(self, name) or "") for name in LEAD_FIELDS)
+        values = sum(len(value) for value in _TEXT_VALUES(self) if value)
         extra = sum(len(key) + len(value) for key, value in self.extra.items())
-        return len(self.identity_key) + values + extra
+        return values + extra
 
 
 def _identifier(raw: str | None) -> str | None:
@@ -132,8 +136,7 @@ def to_record(source: SourceRow) -> LeadRecord | RowError:
         phone=phone,
         extra=extra,
     )
-    for name, limit in _MAX_LENGTHS.items():
-        value = getattr(record, name)
+    for (name, limit), value in zip(_LIMITS, _TEXT_VALUES(record), strict=True):
         if value and len(value) > limit:
             return RowError(row, VALUE_TOO_LONG, f"{name} is longer than {limit} characters.")
     for column, value in extra.items():

@@ -7,11 +7,16 @@ in bulk queries (any database, e.g. the SQLite demo). `default_writer()` picks b
 A writer works inside the caller's transaction.
 """
 
+import itertools
 import json
+import re
+import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Protocol
 
 from django.db import connection
@@ -40,7 +45,14 @@ class BatchOutcome:
 
 
 class LeadWriter(Protocol):
-    def write(self, records: list[LeadRecord]) -> BatchOutcome: ...
+    def prepare(self, records: list[LeadRecord]) -> object:
+        """What `write` can be given of a batch ahead of time: called in the import's reader
+        thread, so it must not touch the database."""
+        ...
+
+    def write(self, records: list[LeadRecord], prepared: object = None) -> BatchOutcome:
+        """`prepared`: `prepare(records)` of exactly these records, or None."""
+        ...
 
 
 class WriterFactory(Protocol):
@@ -53,61 +65,91 @@ class WriterFactory(Protocol):
 
 
 _TEMP_TABLE = "sluice_import_rows"
-_RECORD_COLUMNS = ("row_no", "identity_key", *LEAD_FIELDS, "extra")
+_RECORD_COLUMNS = ("row_no", "identity_key", "lead_id", *LEAD_FIELDS, "extra")
+_LEAD_VALUES = attrgetter(*LEAD_FIELDS)
+
+
+class _OrderedLeadIds:
+    """Ids for the leads an import may create, increasing in the order they are handed out:
+    the layout of a UUIDv7 (48 bits of Unix milliseconds, then random bits) with a counter in
+    the last 32 bits. The new leads' entries then land side by side at the right end of the
+    indexes that hold a lead id (the lead's primary key and `lead_recent`, the membership's
+    unique key and its lead index), instead of on a random page of each, which at a million
+    leads no longer fits in PostgreSQL's buffers (docs/benchmarks.md, "Importing a million
+    leads")."""
+
+    def __init__(self) -> None:
+        millis = time.time_ns() // 1_000_000
+        random_bits = secrets.randbits(42)
+        self.prefix = (
+            (millis & ((1 << 48) - 1)) << 80
+            | 0x7 << 76  # version 7
+            | (random_bits >> 30) << 64  # 12 random bits
+            | 0b10 << 62  # the RFC 4122 variant
+            | (random_bits & ((1 << 30) - 1)) << 32  # 30 more random bits
+        )
+        self.counter = itertools.count()  # next() on it is atomic: any thread may take ids
+
+    def take(self) -> str:
+        return str(uuid.UUID(int=self.prefix | next(self.counter)))
+
+
+# COPY's text format: tab-separated, `\N` for NULL, backslash escapes for these characters.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_line(values: list[str | None]) -> str:
+    """One row in COPY's text format."""
+    if _COPY_SPECIAL.search("".join(value for value in values if value)):
+        values = [value if value is None else value.translate(_COPY_ESCAPES) for value in values]
+    return "\t".join("\\N" if value is None else value for value in values)
 
 
 class PostgresCopyWriter:
-    """COPY into a temporary table, then a few set-based statements per batch."""
+    """COPY into a temporary table, then two set-based statements per batch: the companies,
+    then the leads with their list memberships."""
 
     def __init__(self, *, workspace: Workspace, lead_list: LeadList, stamp: datetime) -> None:
         self.workspace_id = workspace.pk
         self.list_id = lead_list.pk
         self.stamp = stamp
+        self.lead_ids = _OrderedLeadIds()
         text_columns = ", ".join(f"{name} text" for name in LEAD_FIELDS)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP_TABLE} (row_no integer, "
-                f"identity_key text, {text_columns}, extra jsonb, company_id uuid) "
-                "ON COMMIT DROP"
+                f"identity_key text, lead_id uuid, {text_columns}, extra jsonb) ON COMMIT DROP"
             )
 
-    def write(self, records: list[LeadRecord]) -> BatchOutcome:
+    def prepare(self, records: list[LeadRecord]) -> bytes:
+        """The batch as COPY data, encoded in the reader thread: the thread that waits for
+        the database then sends it in one piece, and no longer competes with the parsing for
+        the interpreter row by row."""
+        lines = [
+            _copy_line(
+                [
+                    str(r.row),
+                    r.identity_key,
+                    self.lead_ids.take(),
+                    *_LEAD_VALUES(r),
+                    json.dumps(r.extra, ensure_ascii=False),
+                ]
+            )
+            for r in records
+        ]
+        lines.append("")
+        return "\n".join(lines).encode()
+
+    def write(self, records: list[LeadRecord], prepared: object = None) -> BatchOutcome:
+        data = prepared if isinstance(prepared, bytes) else self.prepare(records)
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {_TEMP_TABLE}")
             columns = ", ".join(_RECORD_COLUMNS)
             with cursor.cursor.copy(f"COPY {_TEMP_TABLE} ({columns}) FROM STDIN") as copy:
-                for r in records:
-                    copy.write_row(
-                        (
-                            r.row,
-                            r.identity_key,
-                            *(getattr(r, name) for name in LEAD_FIELDS),
-                            json.dumps(r.extra, ensure_ascii=False),
-                        )
-                    )
+                copy.write(data)
             self._upsert_companies(cursor)
-            inserted = self._upsert_leads(cursor)
-            # One pass over the batch's leads: add them to the list (in file order) and report
-            # which of them this import created.
-            # The batch's leads looked up one by one on the identity index (LATERAL … LIMIT 1:
-            # one lead per identity anyway). As a plain join, the planner, whose statistics
-            # cannot see the leads this transaction inserted, hashed every lead of the
-            # workspace for every batch: quadratic in the import (130 s of 271 at 1M rows).
-            cursor.execute(
-                "WITH matched AS (SELECT l.id, l.created_at, t.identity_key, t.row_no "  # noqa: S608
-                f"FROM {_TEMP_TABLE} t CROSS JOIN LATERAL (SELECT id, created_at "
-                "FROM leads_lead WHERE workspace_id = %s AND identity_key = t.identity_key "
-                "LIMIT 1) l), "
-                "added AS (INSERT INTO leads_listmembership (lead_list_id, lead_id, added_at) "
-                "SELECT %s, id, %s FROM matched ORDER BY row_no "
-                "ON CONFLICT (lead_list_id, lead_id) DO NOTHING RETURNING 1) "
-                "SELECT (SELECT count(*) FROM added), "
-                "array_agg(identity_key) FILTER (WHERE created_at = %s) FROM matched",
-                [self.workspace_id, self.list_id, self.stamp, self.stamp],
-            )
-            added, created = cursor.fetchone()
-            created = created or []
-        return BatchOutcome(inserted=inserted, created_by_import=created, added_to_list=added)
+            return self._upsert_leads(cursor, batch_size=len(records))
 
     def _upsert_companies(self, cursor: CursorWrapper) -> None:
         set_columns = ("workspace_id", "domain", "name", "industry", "created_at", "updated_at")
@@ -116,31 +158,36 @@ class PostgresCopyWriter:
         assignments, fills = fill_empty_sql(
             table="leads_company", blank_fields=COMPANY_BLANK_FIELDS
         )
+        _, fills_before = fill_empty_sql(table="c", blank_fields=COMPANY_BLANK_FIELDS, incoming="d")
         cursor.execute(
             f"INSERT INTO leads_company (id, {', '.join(set_columns)}, "  # noqa: S608
             f"{', '.join(default_columns)}) "
-            f"SELECT gen_random_uuid(), %s, d.domain, d.company_name, d.industry, %s, %s, "
+            f"SELECT gen_random_uuid(), %s, d.domain, d.name, d.industry, %s, %s, "
             f"{placeholders} FROM (SELECT domain, "
             # The first non-empty name and industry given for the domain in this batch.
             "COALESCE((array_agg(company_name ORDER BY row_no) "
-            "FILTER (WHERE company_name <> ''))[1], '') AS company_name, "
+            "FILTER (WHERE company_name <> ''))[1], '') AS name, "
             "COALESCE((array_agg(industry ORDER BY row_no) "
             "FILTER (WHERE industry <> ''))[1], '') AS industry "
-            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain ORDER BY domain) d "
+            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain) d "
+            # A company that exists with nothing to fill is left alone: through ON CONFLICT it
+            # would be locked (a write of its row) by every batch that names it.
+            "LEFT JOIN leads_company c ON c.workspace_id = %s AND c.domain = d.domain "
+            f"WHERE c.id IS NULL OR {' OR '.join(fills_before)} "
+            "ORDER BY d.domain "
             "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
             f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
             f"WHERE {' OR '.join(fills)}",
-            [self.workspace_id, self.stamp, self.stamp, *default_values],
-        )
-        cursor.execute(
-            f"UPDATE {_TEMP_TABLE} t SET company_id = c.id FROM leads_company c "  # noqa: S608
-            "WHERE c.workspace_id = %s AND c.domain = t.domain AND t.domain <> ''",
-            [self.workspace_id],
+            [self.workspace_id, self.stamp, self.stamp, *default_values, self.workspace_id],
         )
 
-    def _upsert_leads(self, cursor: CursorWrapper) -> set[str]:
-        record_fields = ("identity_key", *LEAD_FIELDS, "extra", "company_id")
-        set_columns = ("workspace_id", *record_fields, "created_at", "updated_at")
+    def _upsert_leads(self, cursor: CursorWrapper, *, batch_size: int) -> BatchOutcome:
+        """One statement: the leads upserted (linked to their company by domain), then the
+        batch's leads added to the list in file order; which leads it inserted, and which of
+        the matched ones this import created."""
+        record_fields = ("identity_key", *LEAD_FIELDS, "extra")
+        set_columns = ("id", "workspace_id", *record_fields, "company_id", "created_at",
+                       "updated_at")  # fmt: skip
         default_columns, default_values = insert_defaults(Lead, skip=set_columns)
         assignments, fills = fill_empty_sql(
             table="leads_lead",
@@ -150,20 +197,66 @@ class PostgresCopyWriter:
         )
         placeholders = ", ".join(["%s"] * len(default_values))
         cursor.execute(
-            f"INSERT INTO leads_lead (id, {', '.join(set_columns)}, "  # noqa: S608
+            f"WITH upserted AS (INSERT INTO leads_lead ({', '.join(set_columns)}, "  # noqa: S608
             f"{', '.join(default_columns)}) "
-            f"SELECT gen_random_uuid(), %s, {', '.join('t.' + c for c in record_fields)}, "
+            f"SELECT t.lead_id, %s, {', '.join('t.' + c for c in record_fields)}, c.id, "
+            f"%s, %s, {placeholders} FROM {_TEMP_TABLE} t "
+            "LEFT JOIN leads_company c ON c.workspace_id = %s AND c.domain = t.domain "
+            "AND t.domain <> '' "
             # Key order: concurrent imports lock overlapping leads in the same order, so they
             # wait for each other instead of deadlocking.
-            f"%s, %s, {placeholders} FROM {_TEMP_TABLE} t ORDER BY t.identity_key "
+            "ORDER BY t.identity_key "
             "ON CONFLICT (workspace_id, identity_key) DO UPDATE SET "
             f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
             f"WHERE {' OR '.join(fills)} "
             # xmax = 0: the row version was inserted, not updated, by this statement.
-            "RETURNING identity_key, (xmax = 0)",
-            [self.workspace_id, self.stamp, self.stamp, *default_values],
+            "RETURNING id, identity_key, created_at, (xmax = 0) AS inserted), "
+            # The batch's leads: those the upsert returned, and those it left alone (a match
+            # with nothing to fill) looked up one by one on the identity index (LATERAL …
+            # LIMIT 1). As a plain join, the planner, whose statistics cannot see the leads
+            # this transaction inserted, hashed every lead of the workspace for every batch:
+            # quadratic in the import.
+            "matched AS (SELECT u.id, u.created_at, u.inserted, t.identity_key, t.row_no "
+            f"FROM {_TEMP_TABLE} t JOIN upserted u ON u.identity_key = t.identity_key "
+            "UNION ALL SELECT l.id, l.created_at, false, t.identity_key, t.row_no "
+            f"FROM {_TEMP_TABLE} t CROSS JOIN LATERAL (SELECT id, created_at FROM leads_lead "
+            "WHERE workspace_id = %s AND identity_key = t.identity_key LIMIT 1) l "
+            "WHERE NOT EXISTS (SELECT 1 FROM upserted u WHERE u.identity_key = t.identity_key)), "
+            "added AS (INSERT INTO leads_listmembership (lead_list_id, lead_id, added_at) "
+            "SELECT %s, id, %s FROM matched ORDER BY row_no "
+            "ON CONFLICT (lead_list_id, lead_id) DO NOTHING RETURNING 1) "
+            "SELECT (SELECT count(*) FROM added), count(*), "
+            "array_agg(identity_key) FILTER (WHERE inserted), "
+            "array_agg(identity_key) FILTER (WHERE created_at = %s) FROM matched",
+            [self.workspace_id, self.stamp, self.stamp, *default_values, self.workspace_id,
+             self.workspace_id, self.list_id, self.stamp, self.stamp],
+        )  # fmt: skip
+        added, matched, inserted, created = cursor.fetchone()
+        if matched < batch_size:
+            # A lead another transaction committed while the upsert ran can be met by its
+            # ON CONFLICT and yet be invisible to the statement's snapshot: look the batch up
+            # again in a statement of its own (the memberships already added stay as they are).
+            added_late, created = self._add_to_list(cursor)
+            added += added_late
+        return BatchOutcome(
+            inserted=set(inserted or ()), created_by_import=created or [], added_to_list=added
         )
-        return {key for key, inserted in cursor.fetchall() if inserted}
+
+    def _add_to_list(self, cursor: CursorWrapper) -> tuple[int, list[str]]:
+        cursor.execute(
+            "WITH matched AS (SELECT l.id, l.created_at, t.identity_key, t.row_no "  # noqa: S608
+            f"FROM {_TEMP_TABLE} t CROSS JOIN LATERAL (SELECT id, created_at "
+            "FROM leads_lead WHERE workspace_id = %s AND identity_key = t.identity_key "
+            "LIMIT 1) l), "
+            "added AS (INSERT INTO leads_listmembership (lead_list_id, lead_id, added_at) "
+            "SELECT %s, id, %s FROM matched ORDER BY row_no "
+            "ON CONFLICT (lead_list_id, lead_id) DO NOTHING RETURNING 1) "
+            "SELECT (SELECT count(*) FROM added), "
+            "array_agg(identity_key) FILTER (WHERE created_at = %s) FROM matched",
+            [self.workspace_id, self.list_id, self.stamp, self.stamp],
+        )
+        added, created = cursor.fetchone()
+        return added, created or []
 
 
 @dataclass
@@ -217,7 +310,10 @@ class OrmWriter:
                 assert company.domain is not None  # it matched one of `domains`
                 yield company.domain, company
 
-    def write(self, records: list[LeadRecord]) -> BatchOutcome:
+    def prepare(self, records: list[LeadRecord]) -> None:
+        return None
+
+    def write(self, records: list[LeadRecord], prepared: object = None) -> BatchOutcome:
         companies = self._companies(records)
         keys = [r.identity_key for r in records]
         existing: dict[str, Lead] = {}

@@ -110,3 +110,32 @@ def test_person_identity_prefers_linkedin_then_email_then_name_and_domain():
         first_name="JOSE", last_name="nunez", company_domain="acme.com"
     )
     assert canonical.person_identity(first_name="Jane", company_domain="acme.com") is None
+
+
+# Inputs near the forms `linkedin_url` and `name` answer without the general path (plain ASCII
+# profile URLs, ASCII names with single spaces), and just outside them.
+_PROFILE_URL_FORMS = [
+    f"{scheme}{host}linkedin.com{path}"
+    for scheme in ("", "https://", "http://", "HTTPS://", "ftp://", "//", " https://")
+    for host in ("", "www.", "WWW.", "de.", "m.", "mobile.", "abcd.", "x.", "www.www.")
+    for path in (
+        "/in/john-doe", "/in/John_Doe9/", "/IN/john-doe", "/in/john-doe//", "/in/", "/in/-",
+        "/in/john%20doe", "/in/jörg", "/in/john-doe?x=1", "/in/john-doe#a", "/in/a/de",
+        "/in/john doe", "/in/john-doe/ ", ":443/in/john-doe", "./in/john-doe", "/pub/x/1/2/3",
+        "/in/john\tdoe", "/company/acme", "/in/K-kelvin",
+    )
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", _PROFILE_URL_FORMS)
+def test_canonical_linkedin_url_shortcut_answers_as_the_url_parse(raw):
+    assert canonical.linkedin_url(raw) == canonical._linkedin_url_parsed(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Ada", " Ada Lovelace ", "Ada  Lovelace", "Ada\tLovelace", "Ada\x1cLovelace", "Jose\u0301",
+     "Ada\u00a0Lovelace", "Ada \n", "O'Brien-Smith", "  ", "A\x7fB", "Ada\u2003 Lovelace"],
+)  # fmt: skip
+def test_canonical_name_shortcut_answers_as_the_normalisation(raw):
+    assert canonical.name(raw) == canonical._name_normalized(raw)

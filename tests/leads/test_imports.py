@@ -1,8 +1,11 @@
 import io
 import json
 import threading
+import time
+import uuid
 
 import pytest
+from django.db import connection, transaction
 
 from leads.imports import leads_import_file, leads_import_rows, readers
 from leads.imports.writers import OrmWriter, PostgresCopyWriter
@@ -393,11 +396,11 @@ def test_import_a_writer_failure_stops_the_reader_and_writes_nothing(workspace):
     class FailingWriter(PostgresCopyWriter):
         batches = 0
 
-        def write(self, records):
+        def write(self, records, prepared=None):
             FailingWriter.batches += 1
             if FailingWriter.batches == 2:
                 raise RuntimeError("disk full")
-            return super().write(records)
+            return super().write(records, prepared)
 
     content = b"email\n" + b"".join(b"p%d@x.example\n" % i for i in range(50))
 
@@ -421,3 +424,73 @@ def test_import_a_reader_failure_is_raised_in_the_caller(workspace):
     with pytest.raises(OSError, match="connection reset"):
         leads_import_rows(workspace=workspace, lead_list=lead_list, rows=rows(), read_errors=[])
     assert not Lead.objects.filter(workspace=workspace).exists()
+
+
+def test_import_lead_ids_increase_in_file_order_across_batches(workspace):
+    # The COPY writer hands out ordered ids (UUIDv7 layout), so the new leads' index entries
+    # are appended instead of scattered.
+    lead_list = LeadListFactory(workspace=workspace)
+    content = b"email\n" + b"".join(b"p%02d@x.example\n" % i for i in range(12))
+    _import(workspace, lead_list, content, batch_size=5, writer=PostgresCopyWriter)
+    leads = sorted(Lead.objects.filter(workspace=workspace), key=lambda lead: lead.email)
+    ids = [lead.id for lead in leads]
+    assert ids == sorted(ids)
+    assert {(lead_id.version, lead_id.variant) for lead_id in ids} == {(7, uuid.RFC_4122)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_row_matching_a_lead_committed_during_its_upsert_still_joins_the_list(workspace):
+    # given an import of a person whose lead another transaction inserts, and commits while
+    # the import's upsert waits for it: the upsert meets the lead through ON CONFLICT, but
+    # its statement's snapshot predates the lead
+    lead_list = LeadListFactory(workspace=workspace)
+    content = b"linkedin,first_name\nhttps://www.linkedin.com/in/race-x,Race\n"
+    results = []
+
+    def import_file() -> None:
+        try:
+            results.append(_import(workspace, lead_list, content, writer=PostgresCopyWriter))
+        finally:
+            connection.close()
+
+    importer = threading.Thread(target=import_file)
+    with transaction.atomic():
+        lead = LeadFactory(
+            workspace=workspace,
+            linkedin_url="https://www.linkedin.com/in/race-x",
+            first_name="Race",
+            full_name="Race",
+        )
+        importer.start()
+        with connection.cursor() as cursor:
+            deadline = time.monotonic() + 30
+            while True:  # until the import waits for this transaction
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+                )
+                if cursor.fetchone()[0] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+    importer.join(timeout=30)
+    # then the row counts as an update of that lead, which joined the list
+    (result,) = results
+    assert (result.rows_imported, result.rows_updated, result.rows_added_to_list) == (0, 1, 1)
+    assert list(lead_list.memberships.values_list("lead_id", flat=True)) == [lead.id]
+
+
+def test_import_values_with_copy_format_characters_land_as_given(workspace, writer):
+    # Backslashes, tabs, newlines and carriage returns inside cells, and quotes in `extra`
+    # (JSON escapes them with backslashes): COPY's text format has to escape all of them.
+    lead_list = LeadListFactory(workspace=workspace)
+    content = (
+        b"email,title,Notes,Path\n"
+        b'a@x.example,R\\&D \\N lead,"line 1\nline\t2\r\nend \\N","C:\\temp\\""quoted\\"""\n'
+        b"b@x.example,\\,\\N,\n"
+    )
+    result = _import(workspace, lead_list, content, writer=writer)
+    assert result.rows_imported == 2
+    first = Lead.objects.get(email="a@x.example")
+    assert first.title == "R\\&D \\N lead"
+    assert first.extra == {"Notes": "line 1\nline\t2\r\nend \\N", "Path": 'C:\\temp\\"quoted\\"'}
+    second = Lead.objects.get(email="b@x.example")
+    assert (second.title, second.extra) == ("\\", {"Notes": "\\N"})

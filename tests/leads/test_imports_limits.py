@@ -162,9 +162,9 @@ def test_imports_limits_batches_are_bounded_by_characters_as_well_as_rows(worksp
     batches: list[int] = []
 
     class RecordingWriter(PostgresCopyWriter):
-        def write(self, records):
+        def write(self, records, prepared=None):
             batches.append(len(records))
-            return super().write(records)
+            return super().write(records, prepared)
 
     content = "email,Notes\n" + "".join(f"p{i}@x.example,{'n' * 1000}\n" for i in range(10))
     # when
