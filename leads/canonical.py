@@ -24,6 +24,9 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _PUB_ID_SEGMENT = re.compile(r"^[0-9a-z]{1,3}$")
 _DOMAIN = re.compile(r"^(?=.{3,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _WHITESPACE = re.compile(r"\s+")
+# A profile URL already in canonical form, with a slug that no step of `linkedin_url` changes
+# (ASCII lower case, digits, `-`, `_`): what the importer stores, so what a chunk's leads hold.
+_CANONICAL_PROFILE = re.compile(r"https://www\.linkedin\.com/in/[a-z0-9_-]+")
 
 
 def _split_url(raw: str):
@@ -46,6 +49,8 @@ def linkedin_url(raw: str | None) -> str | None:
     """
     if not raw or not isinstance(raw, str):
         return None
+    if _CANONICAL_PROFILE.fullmatch(raw):
+        return raw  # its own canonical form: parsing it again (urlsplit) gives it back
     parts = _split_url(raw)
     if parts is None or not _LINKEDIN_HOST.match((parts.hostname or "").lower()):
         return None

@@ -197,6 +197,9 @@ class WaterfallEngine:
         self._blocked: dict[str, str] = {}
         self._new_marks: dict[str, tuple[str, str]] = {}
         self._clear_until: dict[str, float] = {}
+        # Why a provider cannot answer a data point at all, whoever asks ("" when it can):
+        # asked once per engine, not per call.
+        self._unusable: dict[tuple[str, DataPoint], str] = {}
 
     # --- batch API ----------------------------------------------------------------------------
 
@@ -457,10 +460,17 @@ class WaterfallEngine:
         return False
 
     def _skip_reason(self, provider: Provider, data_point: DataPoint, subject: Any) -> str:
-        if not provider.supports(data_point):
-            return "unsupported"
-        if not provider.configured:
-            return "not_configured"
+        unusable = self._unusable.get((provider.name, data_point))
+        if unusable is None:
+            unusable = self._unusable[(provider.name, data_point)] = (
+                "unsupported"
+                if not provider.supports(data_point)
+                else "not_configured"
+                if not provider.configured
+                else ""
+            )
+        if unusable:
+            return unusable
         with self._lock:
             blocked = self._blocked.get(provider.name)
         if blocked:

@@ -110,3 +110,23 @@ def test_person_identity_prefers_linkedin_then_email_then_name_and_domain():
         first_name="JOSE", last_name="nunez", company_domain="acme.com"
     )
     assert canonical.person_identity(first_name="Jane", company_domain="acme.com") is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://www.linkedin.com/in/jane-roe_2",  # canonical: given back as it is
+        "https://www.linkedin.com/in/Jane-Roe",  # upper case: not canonical yet
+        "https://www.linkedin.com/in/jane%20roe",
+        "https://www.linkedin.com/in/jane-roe/",
+        "https://www.linkedin.com/in/jane.roe",
+        "https://www.linkedin.com/in/",
+        "https://www.linkedin.com/in/jane-roe\n",
+        "https://www.linkedin.com/company/acme",
+    ],
+)
+def test_canonical_linkedin_url_is_its_own_canonical_form(raw):
+    once = canonical.linkedin_url(raw)
+    # the canonical form of a canonical URL is that URL, whichever path gave it
+    assert once is None or canonical.linkedin_url(once) == once
+    assert canonical.linkedin_url(f" {raw} ") == once  # the parsing path agrees
