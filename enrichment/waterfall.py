@@ -86,8 +86,11 @@ def chunk_rows(items: Any) -> list[Row]:
     split = len(item_fields)
     rows = []
     for values in items.values_list(*item_fields, *lead_fields):
-        item = Row(**dict(zip(item_fields, values[:split], strict=True)))
-        item.lead = Row(**dict(zip(LEAD_READ_FIELDS, values[split:], strict=True)))
+        # Filled through __dict__: no keyword dict built and copied per row.
+        item, lead = Row(), Row()
+        item.__dict__.update(zip(item_fields, values[:split], strict=True))
+        lead.__dict__.update(zip(LEAD_READ_FIELDS, values[split:], strict=True))
+        item.lead = lead
         rows.append(item)
     return rows
 
