@@ -90,8 +90,10 @@ def main() -> None:
         f"{cpu.backends_s:.2f} s ({1e6 * cpu.backends_s / args.leads:.0f} µs a lead)")  # fmt: skip
     if phases is not None:
         total = done - planned
-        for name, (calls, seconds) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
-            say(f"  {name:40} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  ({calls} calls)")
+        say("  phase (nested phases count in both): wall s, share, this thread's CPU s")
+        for name, (calls, seconds, cpu_s) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
+            say(f"  {name:40} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  "
+                f"CPU {cpu_s:5.2f} s  ({calls} calls)")  # fmt: skip
     if statements is not None:
         say("  PostgreSQL per statement: backend CPU s, wall s, calls (COPY: rows streamed)")
         ranked = sorted(statements.items(), key=lambda kv: -kv[1][1])
@@ -215,6 +217,8 @@ def _time_phases() -> dict[str, list]:
         ("enrichment.services.leases", "lease_keep"),
         ("enrichment.services.leases", "claim_heartbeat"),
         ("enrichment.waterfall", "chunk_rows"),
+        ("enrichment.waterfall", "plan_for"),
+        ("enrichment.waterfall", "person_input"),
         ("enrichment.waterfall", "run_slices"),
         ("enrichment.waterfall", "run_waterfall"),
         ("enrichment.waterfall", "_withhold_found_suppressed"),
@@ -223,27 +227,35 @@ def _time_phases() -> dict[str, list]:
         ("providers.engine", "cache_lookup"),
         ("providers.engine", "cache_store_many"),
         ("providers.engine", "calls_record"),
+        ("providers.engine", "WaterfallEngine._run_person"),
+        ("providers.engine", "WaterfallEngine._prepare"),
+        ("providers.engine", "WaterfallEngine._flush"),
+        ("enrichment.waterfall", "LeadOutcome.apply_to_item"),
+        ("enrichment.waterfall", "LeadOutcome.apply_to_lead"),
         ("providers.engine", "active_marks"),
         ("enrichment.services.execution", "rows_update"),
     ]
     totals: dict[str, list] = {}
     for module_name, attr in targets:
         module = importlib.import_module(module_name)
-        func = getattr(module, attr, None)
+        owner_name, _, attr = attr.rpartition(".")
+        owner = getattr(module, owner_name) if owner_name else module
+        func = getattr(owner, attr, None)
         if func is None:
             continue
-        key = f"{module_name.rsplit('.', 1)[-1]}.{attr}"
-        totals[key] = [0, 0.0]
+        key = f"{module_name.rsplit('.', 1)[-1]}.{owner_name + '.' if owner_name else ''}{attr}"
+        totals[key] = [0, 0.0, 0.0]
 
         def timed(*a, __func=func, __key=key, **kw):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return __func(*a, **kw)
             finally:
                 totals[__key][0] += 1
                 totals[__key][1] += time.perf_counter() - started
+                totals[__key][2] += time.thread_time() - cpu
 
-        setattr(module, attr, functools.wraps(func)(timed))
+        setattr(owner, attr, functools.wraps(func)(timed))
     return totals
 
 
