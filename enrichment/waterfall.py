@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from common.bulk import values_rows
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
@@ -85,7 +86,7 @@ def chunk_rows(items: Any) -> list[Row]:
     lead_fields = [f"lead__{name}" for name in LEAD_READ_FIELDS]
     split = len(item_fields)
     rows = []
-    for values in items.values_list(*item_fields, *lead_fields):
+    for values in values_rows(items.values_list(*item_fields, *lead_fields)):
         # Filled through __dict__: no keyword dict built and copied per row.
         item, lead = Row(), Row()
         item.__dict__.update(zip(item_fields, values[:split], strict=True))
