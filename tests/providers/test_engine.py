@@ -148,6 +148,9 @@ def test_engine_opens_the_breaker_on_an_outage_and_probes_after_the_cooldown(set
               sandbox_b={"email_hit_rate": 1.0})  # fmt: skip
     settings.SLUICE_WATERFALL_EMAIL = ["sandbox_a", "sandbox_b"]
     settings.SLUICE_BREAKER_FAILURES = 3
+    # long enough to outlast the batch's own writes on a loaded machine (at the suite's 0.2 s
+    # the breaker was already half-open when the test first looked)
+    settings.SLUICE_BREAKER_COOLDOWN_S = 1.0
     settings.SLUICE_ENGINE_THREADS = 1
     people = [PersonInput(full_name=f"Person {i}", domain="acme.com") for i in range(3)]
 
