@@ -3,7 +3,10 @@ running its chunks exactly as the Celery tasks do (same service functions), no b
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/profile_chunk.py [--leads 5000]
 
-Prints wall time per phase and the top functions by cumulative time. Uses `<db>_profile`.
+Prints wall time per phase and the top functions by cumulative time, and the CPU seconds the
+chunks cost this process and PostgreSQL (the backends of this process's connections). With
+`--rerun`, the same list is run again with `output: overwrite` (every answer from the result
+cache) and only that run is measured. Uses `<db>_profile`.
 """
 
 import argparse
@@ -12,11 +15,9 @@ import pstats
 import time
 
 from _common import (
-    DatabaseCpu,
     bench_env,
     database_backend_cpu,
     import_leads,
-    load,
     make_tenant,
     purge_queue,
     say,
@@ -33,71 +34,162 @@ def main() -> None:
     parser.add_argument(
         "--phases", action="store_true", help="wall time per chunk phase (implies --no-profile)"
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="PostgreSQL CPU and wall time per kind of statement (implies --no-profile)",
+    )
+    parser.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run the list once unmeasured, then measure it again with output: overwrite",
+    )
     args = parser.parse_args()
-    args.no_profile = args.no_profile or args.phases
+    args.no_profile = args.no_profile or args.phases or args.statements
 
     setup_django(bench_env("profile", SLUICE_SANDBOX_LATENCY_MS="0"))
     purge_queue()
     tenant = make_tenant()
     import_leads(tenant, args.leads)
 
-    from credits.services import quote_create
     from enrichment.services import execution
-    from enrichment.services.start import bulk_enrichment_start
 
-    estimate = quote_create(
-        workspace=tenant.workspace,
-        tool="enrich_list",
-        params={"list_id": str(tenant.lead_list.pk), "enrichment_type": "partial"},
-    )
-    workflow = bulk_enrichment_start(
-        workspace=tenant.workspace,
-        list_id=tenant.lead_list.pk,
-        enrichment_type="partial",
-        output="skip_existing",
-        quote_id=estimate.quote.quote_id,
-    ).workflow
-    purge_queue()  # the plan task the start enqueued: we run the services ourselves
+    if args.rerun:
+        workflow = _start(tenant, "skip_existing")
+        execution._insert_items(workflow)
+        workflow.refresh_from_db()
+        for chunk_no in range(workflow.chunk_count):
+            execution.chunk_run(workflow_id=workflow.pk, chunk_no=chunk_no)
+    workflow = _start(tenant, "overwrite" if args.rerun else "skip_existing")
 
     phases = _time_phases() if args.phases else None
+    statements = _time_statements() if args.statements else None
     profiler = cProfile.Profile()
+    cpu = _CpuSeconds()
     started = time.perf_counter()
     if not args.no_profile:
         profiler.enable()
     execution._insert_items(workflow)
     planned = time.perf_counter()
     workflow.refresh_from_db()
-    with DatabaseCpu() as database_cpu:
-        for chunk_no in range(workflow.chunk_count):
-            execution.chunk_run(workflow_id=workflow.pk, chunk_no=chunk_no)
+    cpu.start()
+    for chunk_no in range(workflow.chunk_count):
+        execution.chunk_run(workflow_id=workflow.pk, chunk_no=chunk_no)
+    cpu.stop()
     profiler.disable()
     done = time.perf_counter()
     purge_queue()
     workflow.refresh_from_db()
-    say(f"{workflow.status}: plan {planned - started:.2f} s, chunks {done - planned:.2f} s "
+    say(f"{workflow.status}{' (rerun, overwrite)' if args.rerun else ''}: "
+        f"plan {planned - started:.2f} s, chunks {done - planned:.2f} s "
         f"= {args.leads / (done - started):,.0f} leads/s "
         f"({'not ' if args.no_profile else ''}profiled)")  # fmt: skip
-    say(f"PostgreSQL CPU of the chunks: {database_cpu.seconds:.2f} s "
-        f"({1e6 * database_cpu.seconds / args.leads:.0f} µs a lead; this database's backends, "
-        f"{database_cpu.backends} opened meanwhile) ({load()})")  # fmt: skip
+    say(f"chunks' CPU: this process {cpu.process_s:.2f} s "
+        f"({1e6 * cpu.process_s / args.leads:.0f} µs a lead), PostgreSQL backends "
+        f"{cpu.backends_s:.2f} s ({1e6 * cpu.backends_s / args.leads:.0f} µs a lead)")  # fmt: skip
     if phases is not None:
         total = done - planned
-        say(f"  {'phase':40} {'wall':>7}  {'share':>7}  {'PostgreSQL CPU':>14}")
-        for name, (calls, seconds, backend) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
+        say("  phase (nested phases count in both): wall s, share, this thread's CPU s")
+        for name, (calls, seconds, cpu_s) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
             say(f"  {name:40} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  "
-                f"{backend:12.2f} s  ({calls} calls)")  # fmt: skip
+                f"CPU {cpu_s:5.2f} s  ({calls} calls)")  # fmt: skip
+    if statements is not None:
+        say("  PostgreSQL per statement: backend CPU s, wall s, calls (COPY: rows streamed)")
+        ranked = sorted(statements.items(), key=lambda kv: -kv[1][1])
+        say(f"  {sum(v[1] for v in statements.values()):6.2f} "
+            f"{sum(v[2] for v in statements.values()):6.2f}  in all")  # fmt: skip
+        for text, (calls, cpu_s, wall_s) in ranked[: args.top]:
+            say(f"  {cpu_s:6.2f} {wall_s:6.2f} {calls:6}  {text}")
     if not args.no_profile:
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
-def _backend_cpu() -> float:
-    """CPU seconds used so far by the PostgreSQL backend of this thread's connection (0 before
-    it connects): what a phase cost the database, whatever else runs on the machine."""
+def _start(tenant, output: str):
+    from credits.services import quote_create
+    from enrichment.services.start import bulk_enrichment_start
+
+    params = {"list_id": str(tenant.lead_list.pk), "enrichment_type": "partial"}
+    if output != "skip_existing":
+        params["output"] = output
+    estimate = quote_create(workspace=tenant.workspace, tool="enrich_list", params=params)
+    workflow = bulk_enrichment_start(
+        workspace=tenant.workspace,
+        list_id=tenant.lead_list.pk,
+        enrichment_type="partial",
+        output=output,
+        quote_id=estimate.quote.quote_id,
+    ).workflow
+    purge_queue()  # the plan task the start enqueued: we run the services ourselves
+    return workflow
+
+
+class _CpuSeconds:
+    """CPU seconds of this process and of the PostgreSQL backends connected to the benchmark's
+    database (only this process connects to it) that lived through the measure: the lease's
+    short-lived connections are not counted."""
+
+    process_s = 0.0
+    backends_s = 0.0
+
+    def start(self) -> None:
+        self._process = time.process_time()
+        self._backends = self._read_backends()
+
+    def stop(self) -> None:
+        self.process_s = time.process_time() - self._process
+        end = self._read_backends()
+        self.backends_s = sum(end[pid] - self._backends.get(pid, 0.0) for pid in end)
+
+    @staticmethod
+    def _read_backends() -> dict[int, float]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend'"
+            )
+            pids = [row[0] for row in cursor.fetchall()]
+        return {pid: database_backend_cpu(pid) for pid in pids}
+
+
+def _time_statements() -> dict[str, list]:
+    """Per kind of statement (its first words), this connection's backend CPU seconds (from
+    /proc: clock ticks, so only sums over many statements mean anything) and wall seconds,
+    filled as the chunks run. COPYs (common.bulk) count under "COPY <table>"."""
+    import re
+
     from django.db import connection
 
-    if connection.connection is None:
-        return 0.0
-    return database_backend_cpu(connection.connection.info.backend_pid)
+    import common.bulk
+
+    totals: dict[str, list] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+
+    def account(text: str, run):
+        key = re.sub(r'"s\d+_x\d+"', "<name>", re.sub(r"\s+", " ", text))[:90]
+        cpu, wall = database_backend_cpu(backend), time.perf_counter()
+        try:
+            return run()
+        finally:
+            entry = totals.setdefault(key, [0, 0.0, 0.0])
+            entry[0] += 1
+            entry[1] += database_backend_cpu(backend) - cpu
+            entry[2] += time.perf_counter() - wall
+
+    def wrapper(execute, sql, params, many, context):
+        return account(sql, lambda: execute(sql, params, many, context))
+
+    copy_tuples = common.bulk._copy_tuples
+
+    def timed_copy(cursor, table, fields, rows):
+        return account(f"COPY {table}", lambda: copy_tuples(cursor, table, fields, rows))
+
+    common.bulk._copy_tuples = timed_copy
+    connection.execute_wrappers.append(wrapper)
+    return totals
 
 
 def _time_phases() -> dict[str, list]:
@@ -116,6 +208,8 @@ def _time_phases() -> dict[str, list]:
         ("enrichment.services.leases", "lease_keep"),
         ("enrichment.services.leases", "claim_heartbeat"),
         ("enrichment.waterfall", "chunk_rows"),
+        ("enrichment.waterfall", "plan_for"),
+        ("enrichment.waterfall", "person_input"),
         ("enrichment.waterfall", "run_slices"),
         ("enrichment.waterfall", "run_waterfall"),
         ("enrichment.waterfall", "_withhold_found_suppressed"),
@@ -124,20 +218,27 @@ def _time_phases() -> dict[str, list]:
         ("providers.engine", "cache_lookup"),
         ("providers.engine", "cache_store_many"),
         ("providers.engine", "calls_record"),
+        ("providers.engine", "WaterfallEngine._run_person"),
+        ("providers.engine", "WaterfallEngine._prepare"),
+        ("providers.engine", "WaterfallEngine._flush"),
+        ("enrichment.waterfall", "LeadOutcome.apply_to_item"),
+        ("enrichment.waterfall", "LeadOutcome.apply_to_lead"),
         ("providers.engine", "active_marks"),
         ("enrichment.services.execution", "rows_update"),
     ]
     totals: dict[str, list] = {}
     for module_name, attr in targets:
         module = importlib.import_module(module_name)
-        func = getattr(module, attr, None)
+        owner_name, _, attr = attr.rpartition(".")
+        owner = getattr(module, owner_name) if owner_name else module
+        func = getattr(owner, attr, None)
         if func is None:
             continue
-        key = f"{module_name.rsplit('.', 1)[-1]}.{attr}"
+        key = f"{module_name.rsplit('.', 1)[-1]}.{owner_name + '.' if owner_name else ''}{attr}"
         totals[key] = [0, 0.0, 0.0]
 
         def timed(*a, __func=func, __key=key, **kw):
-            started, backend = time.perf_counter(), _backend_cpu()
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return __func(*a, **kw)
             finally:
@@ -146,9 +247,9 @@ def _time_phases() -> dict[str, list]:
                     totals.setdefault(__key, [0, 0.0, 0.0])
                 totals[__key][0] += 1
                 totals[__key][1] += time.perf_counter() - started
-                totals[__key][2] += _backend_cpu() - backend
+                totals[__key][2] += time.thread_time() - cpu
 
-        setattr(module, attr, functools.wraps(func)(timed))
+        setattr(owner, attr, functools.wraps(func)(timed))
     return totals
 
 

@@ -71,10 +71,13 @@ def main() -> None:
         worker.stop()
         server.stop()
 
+    from django.db.models import Sum
+
     from providers.models import ProviderCall
 
-    calls = ProviderCall.objects.filter(tag=workflow_id, cached=False).count()
-    skipped = ProviderCall.objects.filter(tag=workflow_id, outcome="skipped").count()
+    records = ProviderCall.objects.filter(tag=workflow_id)  # a row may stand for several calls
+    calls = records.filter(cached=False).aggregate(n=Sum("calls"))["n"] or 0
+    skipped = records.filter(outcome="skipped").aggregate(n=Sum("calls"))["n"] or 0
     achieved = calls / elapsed
     say(f"--- slow provider: {args.leads:,} leads, one sandbox at {args.latency_ms:.0f} ms, "
         f"rate limit {args.rate}/s, {args.processes} worker processes x "

@@ -25,6 +25,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db.models import Sum  # noqa: E402
 
 from providers.base import DataPoint, OutcomeKind, PersonInput  # noqa: E402
 from providers.engine import run_batch  # noqa: E402
@@ -67,7 +68,7 @@ def main() -> None:
         calls += sum(1 for r in results for a in r.attempts if a.outcome != OutcomeKind.SKIPPED)
     elapsed = time.perf_counter() - started
 
-    recorded = ProviderCall.objects.filter(tag=tag).count()
+    recorded = ProviderCall.objects.filter(tag=tag).aggregate(n=Sum("calls"))["n"] or 0
     per_person = calls / len(people)
     achieved = len(people) / elapsed
     ideal = args.threads / (per_person * args.latency_ms / 1000)

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from common.bulk import values_rows
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
@@ -86,9 +87,12 @@ def chunk_rows(items: Any) -> list[Row]:
     lead_fields = [f"lead__{name}" for name in LEAD_READ_FIELDS]
     split = len(item_fields)
     rows = []
-    for values in items.values_list(*item_fields, *lead_fields):
-        item = Row(**dict(zip(item_fields, values[:split], strict=True)))
-        item.lead = Row(**dict(zip(LEAD_READ_FIELDS, values[split:], strict=True)))
+    for values in values_rows(items.values_list(*item_fields, *lead_fields)):
+        # Filled through __dict__: no keyword dict built and copied per row.
+        item, lead = Row(), Row()
+        item.__dict__.update(zip(item_fields, values[:split], strict=True))
+        lead.__dict__.update(zip(LEAD_READ_FIELDS, values[split:], strict=True))
+        item.lead = lead
         rows.append(item)
     return rows
 
@@ -366,7 +370,11 @@ def run_waterfall(*, workflow_id: str, workspace_id: str) -> ResolvedWaterfall:
 
 def _withhold_found_suppressed(outcomes: list[LeadOutcome], *, workspace_id: str) -> None:
     """A lead found only by name can turn out to be a suppressed person once a provider names
-    their email or phone: the list is checked again on what was found (one query)."""
+    their email or phone: the list is checked again on what was found (one query, two when
+    the list is not empty). The found values are canonicalised only for a workspace the list
+    covers at all (most have no entry: the canonical email alone was 5 % of a chunk)."""
+    if not suppression.any_listed(workspace_id):
+        return
     found: list[suppression.Entry] = []
     for outcome in outcomes:
         result = outcome.result

@@ -14,7 +14,6 @@ from urllib.parse import unquote, urlsplit
 
 import phonenumbers
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 LINKEDIN_PROFILE_BASE = "https://www.linkedin.com/in/"
@@ -92,11 +91,24 @@ def email(raw: str | None) -> str | None:
     if value.lower().startswith("mailto:"):
         value = value[len("mailto:") :].split("?", 1)[0]
     value = unquote(value).strip().lower()
-    try:
-        validate_email(value)
-    except ValidationError:
-        return None
-    return value
+    return value if _valid_email(value) else None
+
+
+def _valid_email(value: str) -> bool:
+    """Django's `validate_email`, step by step, with the domain's check remembered: a chunk's
+    emails share few domains, and the domain pattern was most of the canonical email's cost
+    (docs/benchmarks.md)."""
+    if not value or "@" not in value or len(value) > 320:
+        return False
+    user_part, domain_part = value.rsplit("@", 1)
+    return bool(validate_email.user_regex.match(user_part)) and _valid_email_domain(domain_part)
+
+
+@lru_cache(maxsize=1 << 16)
+def _valid_email_domain(domain_part: str) -> bool:
+    return domain_part in validate_email.domain_allowlist or bool(
+        validate_email.validate_domain_part(domain_part)
+    )
 
 
 def domain(raw: str | None) -> str | None:

@@ -122,7 +122,7 @@ def _scope_q(workspace_id: object) -> Q:
     return scope
 
 
-def _any_listed(workspace_id: object) -> bool:
+def any_listed(workspace_id: object) -> bool:
     """Whether any entry applies at all: most workspaces have none, and then a chunk's check
     costs this one indexed query instead of hashing every identifier of every lead."""
     return Suppression.objects.filter(_scope_q(workspace_id)).exists()
@@ -142,7 +142,7 @@ def _listed(workspace_id: object, digests: Iterable[str]) -> set[str]:
 
 def leads_suppressed(*, workspace_id: object, leads: Iterable[Lead]) -> set[Any]:
     """Ids of the leads the list covers, in one query (two when the list is not empty)."""
-    if not _any_listed(workspace_id):
+    if not any_listed(workspace_id):
         return set()
     by_lead = {lead.pk: {entry.digest for entry in lead_entries(lead)} for lead in leads}
     listed = _listed(workspace_id, set().union(*by_lead.values()) if by_lead else ())
@@ -152,7 +152,7 @@ def leads_suppressed(*, workspace_id: object, leads: Iterable[Lead]) -> set[Any]
 def identities_suppressed(*, workspace_id: object, people: Iterable[_Person]) -> set[str]:
     """Identity keys of the people (leads, or import records not yet written) the list
     covers, in one query (two when the list is not empty)."""
-    if not _any_listed(workspace_id):
+    if not any_listed(workspace_id):
         return set()
     by_key = {p.identity_key: {entry.digest for entry in lead_entries(p)} for p in people}
     listed = _listed(workspace_id, set().union(*by_key.values()) if by_key else ())
@@ -161,7 +161,7 @@ def identities_suppressed(*, workspace_id: object, people: Iterable[_Person]) ->
 
 def entries_suppressed(*, workspace_id: object, entries: Iterable[Entry]) -> set[Entry]:
     entries = list(entries)
-    if not entries or not _any_listed(workspace_id):
+    if not entries or not any_listed(workspace_id):
         return set()
     listed = _listed(workspace_id, (e.digest for e in entries))
     return {entry for entry in entries if entry.digest in listed}

@@ -15,7 +15,8 @@ import redis
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -78,10 +79,14 @@ def _workflows() -> list[WorkflowCount]:
 
 
 def _provider_calls() -> list[ProviderCallRow]:
-    buckets = {f"le_{ms}": Count("id", filter=Q(latency_ms__lte=ms)) for ms in LATENCY_BUCKETS_MS}
+    # A call record row stands for `calls` identical records (providers.models.ProviderCall).
+    buckets = {
+        f"le_{ms}": Coalesce(Sum("calls", filter=Q(latency_ms__lte=ms)), 0)
+        for ms in LATENCY_BUCKETS_MS
+    }
     rows = (
         ProviderCall.objects.values("provider", "outcome", "cached")
-        .annotate(n=Count("id"), latency_sum=Sum("latency_ms"), **buckets)
+        .annotate(n=Sum("calls"), latency_sum=Sum(F("latency_ms") * F("calls")), **buckets)
         .order_by()
     )
     return list(rows)

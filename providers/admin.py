@@ -55,7 +55,8 @@ class ProviderCallAdmin(admin.ModelAdmin):
     """Read-only call log with per-provider statistics (last 24 h) above the list."""
 
     list_display = (
-        "created_at", "provider", "data_point", "outcome", "latency_ms", "cost", "cached", "tag",
+        "created_at", "provider", "data_point", "outcome", "calls", "latency_ms", "cost", "cached",
+        "tag",
     )  # fmt: skip
     list_filter = ("provider", "data_point", "outcome", "cached")
     search_fields = ("tag",)

@@ -30,7 +30,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, Ceil
 from django.utils import timezone
 
@@ -178,7 +178,10 @@ def call_counts(
         _raw(ranges, data_point=data_point, workspace_id=workspace_id)
         .values(*KEYS)
         .annotate(
-            calls=Count("id"), opened=Count("id", filter=Q(opens_lookup=True)), cost=Sum("cost")
+            # A row stands for `calls` records (ProviderCall).
+            records=Sum("calls"),
+            opened=Sum("calls", filter=Q(opens_lookup=True)),
+            cost=Sum("cost"),
         )
         .order_by()
     )
@@ -188,7 +191,7 @@ def call_counts(
             _scope(ProviderCallHour.objects.all(), data_point=data_point, workspace_id=workspace_id)
             .filter(hour__gte=ranges.hours[0], hour__lt=ranges.hours[1])
             .values(*KEYS)
-            .annotate(calls=Sum("calls"), opened=Sum("opened"), cost=Sum("cost"))
+            .annotate(records=Sum("calls"), opened=Sum("opened"), cost=Sum("cost"))
             .order_by()
         )
     for part in parts:
@@ -196,7 +199,7 @@ def call_counts(
             key = tuple(row[k] or 0 if k == "step" else row[k] for k in KEYS)
             into = merged.setdefault(key, {**dict(zip(KEYS, key, strict=True)), "calls": 0,
                                             "opened": 0, "cost": 0.0})  # fmt: skip
-            into["calls"] += row["calls"] or 0
+            into["calls"] += row["records"] or 0
             into["opened"] += row["opened"] or 0
             into["cost"] += row["cost"] or 0.0
     return list(merged.values())
@@ -213,7 +216,7 @@ def latency_histogram(
         .filter(cached=False)
         .annotate(bucket=latency_bucket())
         .values("provider", "bucket")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("calls"))
         .order_by()
     )
     rows: list[tuple[str, int, int]] = [(r["provider"], r["bucket"], r["n"]) for r in raw]

@@ -145,8 +145,10 @@ class PersonInput:
     phone: str | None = None
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            object.__setattr__(self, f.name, _clean(getattr(self, f.name)))
+        # Straight into the frozen instance's dict (a chunk builds one input per lead).
+        values = self.__dict__
+        for name in _PERSON_FIELDS:
+            values[name] = _clean(values[name])
         if not self.full_name and self.first_name and self.last_name:
             object.__setattr__(self, "full_name", f"{self.first_name} {self.last_name}")
 
@@ -185,6 +187,9 @@ class PersonInput:
             ).key
             or ""
         )
+
+
+_PERSON_FIELDS = tuple(f.name for f in fields(PersonInput))
 
 
 @dataclass(frozen=True)

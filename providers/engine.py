@@ -96,6 +96,10 @@ PERSON_DATA_POINTS = frozenset({DataPoint.EMAIL, DataPoint.PHONE})
 # breaker opened by another worker is noticed within this interval.
 SHARED_STATE_TTL_S = 0.5
 
+# A cached answer's kind and verdict by their stored value (a dict lookup, not an Enum call).
+_KINDS = {str(kind): kind for kind in OutcomeKind}
+_STATUSES = {str(status): status for status in EmailStatus}
+
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _semaphores_lock = threading.Lock()
 
@@ -220,6 +224,10 @@ class WaterfallEngine:
         self._blocked: dict[str, str] = {}
         self._new_marks: dict[str, tuple[str, str]] = {}
         self._clear_until: dict[str, float] = {}
+        # Why a provider cannot answer a data point at all, whoever asks ("" when it can):
+        # asked once per engine, not per call.
+        self._unusable: dict[tuple[str, DataPoint], str] = {}
+        self._keys: dict[str, str] = {}  # identity -> cache key (see _cache_key)
 
     # --- batch API ----------------------------------------------------------------------------
 
@@ -495,10 +503,17 @@ class WaterfallEngine:
         return False
 
     def _skip_reason(self, provider: Provider, data_point: DataPoint, subject: Any) -> str:
-        if not provider.supports(data_point):
-            return "unsupported"
-        if not provider.configured:
-            return "not_configured"
+        unusable = self._unusable.get((provider.name, data_point))
+        if unusable is None:
+            unusable = self._unusable[(provider.name, data_point)] = (
+                "unsupported"
+                if not provider.supports(data_point)
+                else "not_configured"
+                if not provider.configured
+                else ""
+            )
+        if unusable:
+            return unusable
         with self._lock:
             blocked = self._blocked.get(provider.name)
         if blocked:
@@ -540,8 +555,14 @@ class WaterfallEngine:
 
     def _cache_key(self, identity: str) -> str:
         """The cache key of an identity, within this engine's workspace: another workspace's
-        key for the same person differs, so its answers are never read here."""
-        return cache_key(workspace_id=self.workspace_id, identity=identity)
+        key for the same person differs, so its answers are never read here. Remembered for
+        the batch: the cache read works out every person's key before their lookups ask."""
+        key = self._keys.get(identity)
+        if key is None:
+            key = self._keys[identity] = cache_key(
+                workspace_id=self.workspace_id, identity=identity
+            )
+        return key
 
     def _prepare(self, identities: list[str], data_points: list[DataPoint]) -> None:
         self._blocked = {name: mark.kind for name, mark in active_marks().items()}
@@ -592,15 +613,18 @@ class WaterfallEngine:
         self._lookup.calls = {}
         return order
 
-    def _annotate(self, call: CallRecord, data_point: DataPoint) -> CallRecord:
-        """Step and lookup marks of a finder's record, for analytics (see ProviderCall)."""
+    def _marks(
+        self, name: str, data_point: DataPoint, outcome: Outcome
+    ) -> tuple[int | None, bool, bool]:
+        """Step and lookup marks of a finder's record, for analytics (see ProviderCall): its
+        step in the lead's order, whether it opens the lookup, whether its answer counted."""
         lookup = self._lookup
-        if getattr(lookup, "data_point", None) != data_point or call.provider not in lookup.order:
-            return call
-        return call._replace(
-            step=lookup.order.index(call.provider) + 1,
-            opens_lookup=not lookup.calls,
-            accepted=call.outcome == OutcomeKind.FOUND and data_point != DataPoint.EMAIL,
+        if getattr(lookup, "data_point", None) != data_point or name not in lookup.order:
+            return None, False, False
+        return (
+            lookup.order.index(name) + 1,
+            not lookup.calls,
+            outcome.kind == OutcomeKind.FOUND and data_point != DataPoint.EMAIL,
         )
 
     def _judge(self, name: str, status: EmailStatus, *, accepted: bool) -> None:
@@ -618,10 +642,11 @@ class WaterfallEngine:
             )
 
     def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
+        step, opens_lookup, accepted = self._marks(name, data_point, outcome)
         call = CallRecord(
             provider=name,
-            data_point=str(data_point),
-            outcome=str(outcome.kind),
+            data_point=data_point.value,
+            outcome=outcome.kind.value,
             latency_ms=outcome.ms,
             cost=outcome.cost,
             cached=cached,
@@ -629,8 +654,10 @@ class WaterfallEngine:
             tag=self.tag,
             created_at=timezone.now(),
             workspace_id=self.workspace_id or None,
+            step=step,
+            opens_lookup=opens_lookup,
+            accepted=accepted,
         )
-        call = self._annotate(call, data_point)
         records = getattr(self._lookup, "records", None)
         if records is not None:
             records.append(call)
@@ -656,10 +683,10 @@ class WaterfallEngine:
         self, name: str, data_point: DataPoint, entry: CachedAnswer | CacheAnswer
     ) -> tuple[Outcome, list[Attempt]]:
         outcome = Outcome(
-            OutcomeKind(entry.kind),
+            _KINDS[entry.kind],
             value=entry.value,
             confidence=entry.confidence,
-            verdict=EmailStatus(entry.verdict) if entry.verdict else None,
+            verdict=_STATUSES[entry.verdict] if entry.verdict else None,
             provider_status=entry.provider_status,
         )
         self._record(name, data_point, outcome, cached=True)

@@ -70,14 +70,18 @@ class ResultCacheEntry(models.Model):
 
 
 class ProviderCall(models.Model):
-    """One provider call or cache hit, written in bulk per batch (stats, items view, provider
-    analytics and the `auto` order)."""
+    """Provider calls or cache hits, written in bulk per batch (stats, items view, provider
+    analytics and the `auto` order). A row stands for `calls` records identical in every column
+    but their time within one second (`providers.services.calls_record`): a chunk's cache hits,
+    or a sandbox's answers at latency 0, are a few rows, not one per lead. Readers count
+    `Sum("calls")`, never rows."""
 
     provider = models.CharField(max_length=64)
     data_point = models.CharField(max_length=32)
     outcome = models.CharField(max_length=32)
-    latency_ms = models.PositiveIntegerField(default=0)
-    cost = models.FloatField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)  # of each call
+    cost = models.FloatField(default=0)  # of all the row's calls together
+    calls = models.PositiveIntegerField(default=1, db_default=1)
     cached = models.BooleanField(default=False)
     provider_status = models.CharField(max_length=200, blank=True)
     # Free-form correlation id from the caller (e.g. the workflow id).

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Q, Sum, Value
+from django.db.models import Min, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDay, TruncHour
 from django.utils import timezone
 
@@ -50,14 +50,18 @@ def call_rollup_advance(*, now: datetime | None = None) -> int:
     counts = (
         records.values("hour", "ws", "data_point", "provider", "at_step", "cached", "outcome",
                        "email_status", "accepted")
-        .annotate(n=Count("id"), opened=Count("id", filter=Q(opens_lookup=True)), cost=Sum("cost"))
+        .annotate(
+            n=Sum("calls"),  # a row stands for `calls` records (ProviderCall)
+            opened=Coalesce(Sum("calls", filter=Q(opens_lookup=True)), 0),
+            cost=Sum("cost"),
+        )
         .order_by()
     )  # fmt: skip
     latencies = (
         records.filter(cached=False)
         .annotate(bucket=latency_bucket())
         .values("hour", "ws", "data_point", "provider", "bucket")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("calls"))
         .order_by()
     )
     hours = [

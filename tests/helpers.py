@@ -61,3 +61,11 @@ def at_once(requests: list[Callable[[], Any]], *, threads: int) -> list:
         thread.join()
     assert errors == []
     return results
+
+
+def recorded(calls: Any) -> int:
+    """The provider calls a queryset of call records stands for (a row may hold several
+    identical ones: providers.models.ProviderCall)."""
+    from django.db.models import Sum
+
+    return calls.aggregate(n=Sum("calls"))["n"] or 0

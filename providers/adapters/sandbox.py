@@ -178,7 +178,8 @@ class SandboxProvider(Provider):
         if not parts or not domain or not self._hit("email", identity):
             return Outcome.not_found(cost=float(self.config["miss_cost"]))
         email = f"{_slug(parts[0])}.{_slug(parts[1])}@{domain.lower()}"
-        if _unit(self.name, "finder_invalid", identity) < float(self.config["finder_invalid_rate"]):
+        invalid_rate = float(self.config["finder_invalid_rate"])
+        if invalid_rate and _unit(self.name, "finder_invalid", identity) < invalid_rate:
             return Outcome.not_found(provider_status="invalid_by_provider:invalid")
         return Outcome.found(
             email, confidence=self._confidence(identity), provider_status="found", cost=self._cost

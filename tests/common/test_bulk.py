@@ -1,10 +1,17 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.bulk import rows_insert, rows_update, rows_upsert, tuples_insert, tuples_upsert
+from common.bulk import (
+    rows_insert,
+    rows_update,
+    rows_upsert,
+    tuples_insert,
+    tuples_upsert,
+    values_rows,
+)
 from providers.models import ProviderCall, ResultCacheEntry
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +145,27 @@ def test_tuples_insert_and_upsert_write_plain_rows():
         "a": ["changed"],
         "b": "new",
     }
+
+
+def test_values_rows_equal_the_orms_tuples_timestamps_json_and_nulls_included():
+    # given cache entries with JSON values (a string, an object, none) and timestamps
+    values = ["a@b.co", {"name": "Acme", "size": [1, 2]}, None]
+    ResultCacheEntry.objects.bulk_create(_entry(f"k{i}", value=v) for i, v in enumerate(values))
+    calls = [ProviderCall(provider="hunter", data_point="email", outcome="found",
+                          created_at=timezone.now(), workspace_id=None, step=None)]  # fmt: skip
+    rows_insert(ProviderCall, calls)
+    cache = ResultCacheEntry.objects.order_by("identity_key").values_list(
+        "id", "identity_key", "value", "created_at", "expires_at"
+    )
+    logged = ProviderCall.objects.values_list("created_at", "workspace_id", "step", "cached")
+
+    for queryset in (cache, logged):
+        # when read through values_rows and through the ORM
+        fast, orm = list(values_rows(queryset)), list(queryset)
+
+        # then the same values, of the same types, in the same time zone
+        assert fast == orm
+        assert [[type(v) for v in row] for row in fast] == [[type(v) for v in row] for row in orm]
+        zones = [[v.tzinfo for v in row if isinstance(v, datetime)] for row in fast]
+        assert zones == [[v.tzinfo for v in row if isinstance(v, datetime)] for row in orm]
+        assert all(zone for row in zones for zone in row)

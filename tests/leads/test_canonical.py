@@ -139,3 +139,58 @@ def test_canonical_linkedin_url_shortcut_answers_as_the_url_parse(raw):
 )  # fmt: skip
 def test_canonical_name_shortcut_answers_as_the_normalisation(raw):
     assert canonical.name(raw) == canonical._name_normalized(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://www.linkedin.com/in/jane-roe_2",  # canonical: given back as it is
+        "https://www.linkedin.com/in/Jane-Roe",  # upper case: not canonical yet
+        "https://www.linkedin.com/in/jane%20roe",
+        "https://www.linkedin.com/in/jane-roe/",
+        "https://www.linkedin.com/in/jane.roe",
+        "https://www.linkedin.com/in/",
+        "https://www.linkedin.com/in/jane-roe\n",
+        "https://www.linkedin.com/company/acme",
+    ],
+)
+def test_canonical_linkedin_url_is_its_own_canonical_form(raw):
+    once = canonical.linkedin_url(raw)
+    # the canonical form of a canonical URL is that URL, whichever path gave it
+    assert once is None or canonical.linkedin_url(once) == once
+    assert canonical.linkedin_url(f" {raw} ") == once  # the parsing path agrees
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "jane@acme.com",
+        "jane.roe+tag@mail.acme.co.uk",
+        "jane..roe@acme.com",
+        ".jane@acme.com",
+        '"jane roe"@acme.com',
+        "jane@localhost",
+        "jane@[127.0.0.1]",
+        "jane@[999.0.0.1]",
+        "jane@acme",
+        "jane@-acme.com",
+        "jane@acmé.com",
+        "jane@xn--acm-bma.com",
+        "jane@acme.c0m",
+        "jane@",
+        "@acme.com",
+        "a" * 310 + "@acme.com",
+        "jane@acme.com@evil.com",
+    ],
+)
+def test_canonical_email_validity_is_djangos(value):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(value)
+        valid = True
+    except ValidationError:
+        valid = False
+    assert canonical._valid_email(value) is valid
+    assert canonical._valid_email(value) is valid  # the remembered domain answers the same
