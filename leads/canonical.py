@@ -104,8 +104,14 @@ def _valid_email(value: str) -> bool:
     return bool(validate_email.user_regex.match(user_part)) and _valid_email_domain(domain_part)
 
 
-@lru_cache(maxsize=1 << 16)
 def _valid_email_domain(domain_part: str) -> bool:
+    # A plain ASCII domain (the canonical form of every company domain) is one Django accepts;
+    # only the others are worked out, and remembered.
+    return bool(_DOMAIN.fullmatch(domain_part)) or _valid_email_domain_worked_out(domain_part)
+
+
+@lru_cache(maxsize=1 << 16)
+def _valid_email_domain_worked_out(domain_part: str) -> bool:
     return domain_part in validate_email.domain_allowlist or bool(
         validate_email.validate_domain_part(domain_part)
     )
@@ -229,6 +235,15 @@ _canonical_email = email
 _cached_domain = lru_cache(maxsize=1 << 16)(domain)
 
 
+def _company_domain(raw: str) -> str | None:
+    """`domain(raw)`. A domain already in canonical form (what leads hold, so what a chunk's
+    people carry) is its own answer and stays out of the cache, which would otherwise keep
+    every company a worker process ever meets."""
+    if _DOMAIN.fullmatch(raw) and not raw.startswith("www."):
+        return raw
+    return _cached_domain(raw)
+
+
 def person_identify(
     *,
     linkedin_url: str | None = None,
@@ -256,7 +271,7 @@ def person_identify(
     if full and not (first or last):
         first, _, last = full.partition(" ")
     company = name(company_name)
-    company_domain = _cached_domain(domain) if domain else None
+    company_domain = _company_domain(domain) if domain else None
     key = None
     if not problems:
         key = person_identity(

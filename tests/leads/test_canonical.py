@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leads import canonical
 
@@ -143,6 +145,16 @@ def test_canonical_name_shortcut_answers_as_the_normalisation(raw):
 
 @pytest.mark.parametrize(
     "raw",
+    ["acme.com", "www.acme.com", "acme.co.uk", "xn--acm-bma.com", "a-b.example", "ACME.com",
+     "acme.com.", "acme.com\n", " acme.com", "acme", "-acme.com", "acme.c0m", "ac.me.io",
+     "www.www.acme.com", "wwwacme.com", "a" * 64 + ".com", "x.y"],
+)  # fmt: skip
+def test_canonical_company_domain_shortcut_answers_as_domain(raw):
+    assert canonical._company_domain(raw) == canonical.domain(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
     [
         "https://www.linkedin.com/in/jane-roe_2",  # canonical: given back as it is
         "https://www.linkedin.com/in/Jane-Roe",  # upper case: not canonical yet
@@ -194,3 +206,14 @@ def test_canonical_email_validity_is_djangos(value):
         valid = False
     assert canonical._valid_email(value) is valid
     assert canonical._valid_email(value) is valid  # the remembered domain answers the same
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.from_regex(r"([a-z0-9][a-z0-9-]{0,70}\.){1,4}[a-z0-9-]{1,70}\.?", fullmatch=True))
+def test_canonical_email_domain_shortcut_answers_as_django(domain_part):
+    from django.core.validators import validate_email
+
+    djangos = domain_part in validate_email.domain_allowlist or bool(
+        validate_email.validate_domain_part(domain_part)
+    )
+    assert canonical._valid_email_domain(domain_part) is djangos
