@@ -4,6 +4,9 @@ suite's time budget on Faker and single-row INSERTs."""
 import uuid
 
 from credits.services import quote_create
+from enrichment.models import Workflow
+from enrichment.services import execution
+from enrichment.services.start import bulk_enrichment_start
 from leads import canonical
 from leads.models import Lead, LeadList, ListMembership
 from tests.leads.factories import LeadListFactory
@@ -46,3 +49,17 @@ def list_quote(workspace, lead_list: LeadList, scope: str = "partial", output=No
     if output:
         params["output"] = output
     return quote_create(workspace=workspace, tool="enrich_list", params=params).quote.quote_id
+
+
+def planned_run(workspace, leads: int, settings) -> Workflow:
+    """A bulk run of `leads` new leads in chunks of 10, planned (its items inserted, its chunk
+    messages sent) but with no chunk run yet."""
+    settings.SLUICE_CHUNK_SIZE = 10
+    lead_list = list_with_leads(workspace, leads)
+    workflow = bulk_enrichment_start(
+        workspace=workspace, list_id=lead_list.pk, enrichment_type="partial",
+        output="skip_existing", quote_id=list_quote(workspace, lead_list),
+    ).workflow  # fmt: skip
+    execution.workflow_plan(workflow_id=workflow.pk)
+    workflow.refresh_from_db()
+    return workflow

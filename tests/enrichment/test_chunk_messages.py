@@ -6,25 +6,12 @@ import pytest
 
 from enrichment.models import ItemStatus, WorkflowItem, WorkflowStatus
 from enrichment.services import execution
-from enrichment.services.start import bulk_enrichment_start
 from tests.enrichment.conftest import assert_settled
-from tests.enrichment.factories import list_quote, list_with_leads
+from tests.enrichment.factories import planned_run
 
 # No worker may run the plan's messages: the tests run the chunks themselves, in an order of
 # their choosing (a session worker of the same test process would take them from the broker).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sole_consumer")]
-
-
-def _planned(workspace, leads: int, settings):
-    settings.SLUICE_CHUNK_SIZE = 10
-    lead_list = list_with_leads(workspace, leads)
-    workflow = bulk_enrichment_start(
-        workspace=workspace, list_id=lead_list.pk, enrichment_type="partial",
-        output="skip_existing", quote_id=list_quote(workspace, lead_list),
-    ).workflow  # fmt: skip
-    execution.workflow_plan(workflow_id=workflow.pk)
-    workflow.refresh_from_db()
-    return workflow
 
 
 def test_per_message_groups_only_large_runs():
@@ -34,7 +21,7 @@ def test_per_message_groups_only_large_runs():
 
 
 def test_chunks_run_runs_every_chunk_of_the_message(funded, settings):
-    workflow = _planned(funded, 40, settings)
+    workflow = planned_run(funded, 40, settings)
     assert workflow.chunk_count == 4
 
     execution.chunks_run(workflow_id=workflow.pk, chunk_nos=[0, 1, 2, 3])
@@ -42,15 +29,12 @@ def test_chunks_run_runs_every_chunk_of_the_message(funded, settings):
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.COMPLETED
     assert workflow.processed == 40
-    assert not WorkflowItem.objects.filter(
-        workflow=workflow, status__in=(ItemStatus.QUEUED, ItemStatus.RUNNING)
-    ).exists()
-    assert_settled(workflow)
+    assert_settled(workflow)  # every item terminal, charged once
 
 
 def test_chunks_give_up_fails_only_the_chunk_it_was_on(funded, settings):
     # given a message of three chunks whose first ran before the second kept failing
-    workflow = _planned(funded, 30, settings)
+    workflow = planned_run(funded, 30, settings)
     execution.chunk_run(workflow_id=workflow.pk, chunk_no=0)
 
     # when the message gives up
