@@ -15,11 +15,12 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, JSONField, Model, QuerySet
-from psycopg import _cmodule
+from psycopg.pq import Format
 
 
 def _q(name: str) -> str:
@@ -279,20 +280,27 @@ def tuples_upsert(
         )
 
 
+# psycopg's own timestamptz loader when its C implementation is installed (psycopg[binary] or
+# [c]); None with the pure-Python one, which is what Django's loader already is.
+_C_TIMESTAMPTZ = (
+    None
+    if psycopg.pq.__impl__ == "python"
+    else psycopg.adapters.get_loader(psycopg.postgres.types["timestamptz"].oid, Format.TEXT)
+)
+
+
 def values_rows(rows: QuerySet) -> Iterator[tuple[Any, ...]]:
     """The tuples of a `values_list` queryset, as the ORM gives them (its own converters), but
     with timestamps parsed by psycopg's C loader: Django registers a subclass of psycopg's
     pure-Python loader, and parsing a chunk's timestamps in Python was about a tenth of a
     cache-hit chunk's CPU (docs/benchmarks.md). With USE_TZ both give the same aware values,
     in the session's time zone (which Django sets to the connection's)."""
-    c_module = getattr(_cmodule, "_psycopg", None)
-    c_loader = getattr(c_module, "TimestamptzLoader", None)
-    if connection.vendor != "postgresql" or not settings.USE_TZ or c_loader is None:
+    if connection.vendor != "postgresql" or not settings.USE_TZ or _C_TIMESTAMPTZ is None:
         return iter(rows)
     compiler = rows.query.get_compiler(using=rows.db)
     sql, params = compiler.as_sql()
     with connection.cursor() as cursor:
-        cursor.cursor.adapters.register_loader("timestamptz", c_loader)  # this cursor's only
+        cursor.cursor.adapters.register_loader("timestamptz", _C_TIMESTAMPTZ)  # this cursor's only
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     return compiler.results_iter(results=[fetched], tuple_expected=True)

@@ -75,14 +75,11 @@ def cache_lookup(
     now = timezone.now()
     fresh = _fresh_enough(data_points, now)
     found: dict[tuple[str, str, str], CachedAnswer] = {}
-    batch = max(1, len(keys)) if connection.vendor == "postgresql" else _CHUNK
+    one_array = connection.vendor == "postgresql"  # SQLite caps a statement's parameters
+    batch = max(1, len(keys)) if one_array else _CHUNK
     for start in range(0, len(keys), batch):
         part = keys[start : start + batch]
-        of_these = (
-            _AnyOf(F("identity_key"), part)
-            if connection.vendor == "postgresql"
-            else Q(identity_key__in=part)
-        )
+        of_these = _AnyOf(F("identity_key"), part) if one_array else Q(identity_key__in=part)
         rows = (
             ResultCacheEntry.objects.filter(
                 of_these,
