@@ -68,6 +68,7 @@ def main() -> None:
         quote_id = quote(server, tenant)
         say(f"start ({load()})")
         started = time.perf_counter()
+        posted_at = time.time()
         workflow_id = bulk_start(server, tenant, quote_id)["workflow_id"]
         body = wait_done(server, tenant, workflow_id, timeout=3600)
         elapsed = time.perf_counter() - started
@@ -96,6 +97,40 @@ def main() -> None:
     say(f"ideal             {ideal:,.0f} leads/s = {concurrency} / ({per_lead:.2f} x "
         f"{args.latency_ms / 1000:.3f} s)")  # fmt: skip
     say(f"ratio             {achieved / ideal:.2f} (goal ≥ 0.97) ({load()})")
+    _timeline(workflow_id, posted_at, args.latency_ms / 1000, elapsed)
+    say(f"worker log        {worker.log}")
+
+
+def _timeline(workflow_id: str, posted_at: float, latency: float, elapsed: float) -> None:
+    """Where the run's start and end went, in seconds after the POST was sent: from the
+    workflow's and items' timestamps and the call records (a call started its latency before
+    it was recorded)."""
+    from django.db.models import Max, Min
+
+    from enrichment.models import Workflow, WorkflowItem
+    from providers.models import ProviderCall
+
+    workflow = Workflow.objects.get(pk=workflow_id)
+    items = WorkflowItem.objects.filter(workflow_id=workflow_id).aggregate(
+        first_claim=Min("claimed_at"), last_claim=Max("claimed_at"), last_done=Max("finished_at")
+    )
+    calls = ProviderCall.objects.filter(tag=workflow_id, cached=False).aggregate(
+        first=Min("created_at"), last=Max("created_at")
+    )
+
+    def at(moment, minus: float = 0.0) -> str:
+        return f"{moment.timestamp() - minus - posted_at:6.2f} s" if moment else "     ?"
+
+    say("timeline (after the POST was sent)")
+    say(f"  workflow created  {at(workflow.created_at)}")
+    say(f"  planner started   {at(workflow.started_at)}")
+    say(f"  first claim       {at(items['first_claim'])}")
+    say(f"  first call began  {at(calls['first'], latency)}")
+    say(f"  last claim        {at(items['last_claim'])}")
+    say(f"  last call ended   {at(calls['last'])}")
+    say(f"  last item written {at(items['last_done'])}")
+    say(f"  settled           {at(workflow.finished_at)}")
+    say(f"  seen by the poll  {elapsed:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from common.context import task_var
 from enrichment import chunk_processors, dispatch, waterfall
 from enrichment.models import (
     OPEN_ITEM,
+    TERMINAL_WORKFLOW_STATUSES,
     ItemStatus,
     SweeperRun,
     Workflow,
@@ -63,6 +64,12 @@ _MESSAGE_SECONDS = 30.0
 # Chunks a worker process holds at once (chunks_run): the one whose people are being fed to the
 # process's engine pool, and the one before it finishing its last calls and writes.
 CHUNKS_IN_HAND = 2
+# The planner commits and sends a large plan in batches of whole chunks (_insert_items_in_sql):
+# first what a process keeps in hand, so that chunks run while the rest is planned (a
+# 20,000-item plan took ~0.6 s before any chunk could start, a million ~18 s), then batches
+# twice the last, up to this many chunks.
+_PLAN_FIRST_CHUNKS = CHUNKS_IN_HAND
+_PLAN_CHUNKS_PER_BATCH = 64
 # A plan of this many items refreshes the item table's statistics at once: until autovacuum's
 # next analyze (a minute or more after the insert), PostgreSQL does not know the run's items
 # exist and claims each chunk by reading every queued item of the run (207 ms a chunk at a
@@ -93,8 +100,9 @@ def _candidate_lead_ids(workflow: Workflow):
 
 def workflow_plan(*, workflow_id: str) -> None:
     """Expands the scope into items in batches (never the whole list in one query or message)
-    and enqueues one task per chunk. Safe to run twice: items are unique per lead, chunk
-    numbers follow the scope's stable order, and chunks claim their items conditionally."""
+    and enqueues its chunks, each batch's as soon as it commits. Safe to run twice: items are
+    unique per lead, chunk numbers follow the scope's stable order, and chunks claim their
+    items conditionally."""
     workflow = Workflow.objects.filter(pk=workflow_id).first()
     if workflow is None or workflow.is_terminal:
         return
@@ -102,18 +110,19 @@ def workflow_plan(*, workflow_id: str) -> None:
     workflow.refresh_from_db()
     if workflow.is_terminal:
         return
+    sent = False
     if not workflow.planned and workflow.cancel_requested_at:
         # Cancelled before planning: nothing to look up; what is processed is the total.
         Workflow.objects.filter(pk=workflow_id, planned=False).update(
             planned=True, total=F("processed"), last_progress_at=timezone.now()
         )
     elif not workflow.planned:
-        _insert_items(workflow)
+        sent = _insert_items(workflow)
     workflow.refresh_from_db()
     if workflow.cancel_requested_at:
         items_cancel_queued(workflow_id=workflow_id)
     settled = workflow_settle_if_done(workflow_id=workflow_id)
-    if settled is None or settled.is_terminal:
+    if sent or settled is None or settled.is_terminal:
         return
     open_chunks = _open_chunks(workflow_id)
     dispatch.chunks(
@@ -130,12 +139,14 @@ def _per_message(chunks: int) -> int:
     return max(1, min(_CHUNKS_PER_MESSAGE, chunks // _MESSAGES_PER_RUN))
 
 
-def _insert_items(workflow: Workflow) -> None:
+def _insert_items(workflow: Workflow) -> bool:
+    """Inserts the scope's items; returns whether their chunks were sent too (the SQL path
+    sends each batch's as it commits; the batched path leaves it to the caller)."""
     chunk_size = settings.SLUICE_CHUNK_SIZE
     candidates = _candidate_lead_ids(workflow)
     if not isinstance(candidates, list) and connection.vendor == "postgresql":
         _insert_items_in_sql(workflow, candidates, chunk_size)
-        return
+        return True
     position, after = 0, None
     while True:
         if isinstance(candidates, list):
@@ -147,7 +158,7 @@ def _insert_items(workflow: Workflow) -> None:
             break
         with transaction.atomic():
             if not _plan_open(workflow.pk):
-                return  # expired meanwhile: it counts what it found, nothing more comes
+                return False  # expired meanwhile: it counts what it found, nothing more comes
             WorkflowItem.objects.bulk_create(
                 [
                     WorkflowItem(
@@ -169,33 +180,59 @@ def _insert_items(workflow: Workflow) -> None:
         chunk_count=(position + chunk_size - 1) // chunk_size,
         last_progress_at=timezone.now(),
     )
+    return False
 
 
 def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> None:
-    """The list's items in one INSERT … SELECT, numbered into chunks by the same stable order
-    as the batched path, without building a model instance per lead (docs/benchmarks.md)."""
+    """The list's items by INSERT … SELECT, numbered into chunks by the same stable order as
+    the batched path, without building a model instance per lead (docs/benchmarks.md).
+
+    In batches of whole chunks, each committed and its chunks sent at once, so the first
+    chunks run while the rest is planned: the first batch is what a process keeps in hand, each
+    next one twice the last, up to _PLAN_CHUNKS_PER_BATCH. Each batch locks the workflow row
+    FOR KEY SHARE: the expiry and the settlement (FOR UPDATE) wait for it, the running chunks'
+    counter updates do not."""
     columns, defaults = insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
-    select, params = candidates.query.sql_with_params()
     table = WorkflowItem._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        if not _plan_open(workflow.pk):
-            return
-        cursor.execute(
-            f"INSERT INTO {table} (workflow_id, lead_id, chunk_no, {', '.join(columns)}) "  # noqa: S608
-            f"SELECT %s, c.lead_id, (row_number() OVER (ORDER BY c.id) - 1) / %s, "
-            f"{', '.join(['%s'] * len(defaults))} FROM ({select}) AS c (id, lead_id) "
-            "ON CONFLICT (workflow_id, lead_id) DO NOTHING",
-            [workflow.pk, chunk_size, *defaults, *params],
-        )
+    # The start counted the scope (workflow.total): chunks per message as for the whole run.
+    per_message = _per_message(-(-workflow.total // chunk_size))
+    position, after, batch_chunks = 0, None, _PLAN_FIRST_CHUNKS
+    while True:
+        page = candidates if after is None else candidates.filter(id__gt=after)
+        select, params = page[: batch_chunks * chunk_size].query.sql_with_params()
+        first_chunk = position // chunk_size
+        with transaction.atomic(), connection.cursor() as cursor:
+            if not _plan_open(workflow.pk, share=True):
+                return  # expired meanwhile: it counts what it found, nothing more comes
+            cursor.execute(
+                f"WITH batch (id, lead_id) AS MATERIALIZED ({select}), "  # noqa: S608
+                f"inserted AS (INSERT INTO {table} (workflow_id, lead_id, chunk_no, "
+                f"{', '.join(columns)}) SELECT %s, b.lead_id, "
+                f"%s + (row_number() OVER (ORDER BY b.id) - 1) / %s, "
+                f"{', '.join(['%s'] * len(defaults))} FROM batch AS b "
+                "ON CONFLICT (workflow_id, lead_id) DO NOTHING) "
+                "SELECT count(*), max(id) FROM batch",
+                [*params, workflow.pk, first_chunk, chunk_size, *defaults],
+            )
+            rows, after = cursor.fetchone()
+        if rows:
+            chunks = range(first_chunk, first_chunk + -(-rows // chunk_size))
+            dispatch.chunks(workflow_id=workflow.pk, chunk_nos=chunks, per_message=per_message)
+        position += rows
+        if rows < batch_chunks * chunk_size:
+            break
+        batch_chunks = min(2 * batch_chunks, _PLAN_CHUNKS_PER_BATCH)
+    with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*), coalesce(max(chunk_no) + 1, 0) FROM {table} "  # noqa: S608
             "WHERE workflow_id = %s",
             [workflow.pk],
         )
         total, chunk_count = cursor.fetchone()
-        Workflow.objects.filter(pk=workflow.pk).update(
-            planned=True, total=total, chunk_count=chunk_count, last_progress_at=timezone.now()
-        )
+    # Only if nobody (the sweeper's expiry) closed the plan meanwhile.
+    Workflow.objects.filter(pk=workflow.pk, planned=False).update(
+        planned=True, total=total, chunk_count=chunk_count, last_progress_at=timezone.now()
+    )
     if total >= _ANALYZE_AFTER_ITEMS:
         # Only the columns the chunks' statements filter on: the whole table's (its attempts
         # JSON above all) took 650 ms for 20,000 items, before any chunk could start; these
@@ -204,12 +241,24 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
             cursor.execute(f"ANALYZE {table} ({', '.join(_CHUNK_FILTER_COLUMNS)})")
 
 
-def _plan_open(workflow_id: str) -> bool:
+def _plan_open(workflow_id: str, *, share: bool = False) -> bool:
     """Inside the planner's transaction: locks the workflow row and says whether items may
-    still be added. _expire closes the plan under the same lock, so a batch is either in before
-    the expiry fails every open item, or never written (no queued item on a finished run)."""
-    workflow = Workflow.objects.select_for_update().only("status", "planned").get(pk=workflow_id)
-    return not workflow.planned and not workflow.is_terminal
+    still be added. _expire closes the plan under a FOR UPDATE lock, so a batch is either in
+    before the expiry fails every open item, or never written (no queued item on a finished
+    run). With `share`, FOR KEY SHARE: enough to keep the expiry and the settlement out, while
+    the run's chunks, already running, still count their items on the row."""
+    if not share:
+        workflow = Workflow.objects.select_for_update().only("status", "planned")
+        locked = workflow.get(pk=workflow_id)
+        return not locked.planned and not locked.is_terminal
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT planned, status FROM {Workflow._meta.db_table} "  # noqa: S608
+            "WHERE id = %s FOR KEY SHARE",
+            [workflow_id],
+        )
+        planned, status = cursor.fetchone()
+    return not planned and status not in TERMINAL_WORKFLOW_STATUSES
 
 
 def _open_chunks(workflow_id: str) -> list[int]:

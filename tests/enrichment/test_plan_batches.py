@@ -1,0 +1,102 @@
+"""A large plan is committed and sent in batches of whole chunks, so its first chunks run while
+the rest is planned: every chunk is still numbered by the scope's stable order and sent once,
+and a batch's lock on the workflow keeps the expiry out but not the running chunks' counts."""
+
+import base64
+import json
+import threading
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import OperationalError, connection, connections, transaction
+from django.db.models import F
+
+from enrichment.models import Workflow, WorkflowItem
+from enrichment.services import execution
+from enrichment.services.start import bulk_enrichment_start
+from leads.models import ListMembership
+from tests.enrichment.factories import list_quote, list_with_leads
+
+# No worker may take the plan's messages: the test reads them from the broker.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sole_consumer")]
+
+
+def _sent_chunks(workflow_id: str) -> list[int]:
+    """The chunk numbers of the run's messages waiting in the chunk queue, in the order sent."""
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    sent = []
+    # Kombu's Redis transport pushes on the left: the oldest message is the last.
+    for raw in reversed(broker.lrange(django_settings.SLUICE_CHUNK_QUEUE, 0, -1)):
+        args = json.loads(base64.b64decode(json.loads(raw)["body"]))[0]
+        if args[0] == workflow_id:
+            sent += [args[1], *(args[2] if len(args) > 2 and args[2] else [])]
+    return sent
+
+
+def _lock_timeout(value: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{value}'")
+
+
+def _start(workspace, leads: int):
+    lead_list = list_with_leads(workspace, leads)
+    workflow = bulk_enrichment_start(
+        workspace=workspace, list_id=lead_list.pk, enrichment_type="partial",
+        output="skip_existing", quote_id=list_quote(workspace, lead_list),
+    ).workflow  # fmt: skip
+    return lead_list, workflow
+
+
+def test_a_plan_in_batches_numbers_and_sends_every_chunk_once(funded, settings):
+    # given chunks of 2: batches of 2, 4 and 8 chunks (the last one short)
+    settings.SLUICE_CHUNK_SIZE = 2
+    lead_list, workflow = _start(funded, 25)
+
+    execution.workflow_plan(workflow_id=workflow.pk)
+
+    # then every lead has its item, in the chunk its place in the list gives it
+    order = ListMembership.objects.filter(lead_list=lead_list).order_by("id")
+    expected = {
+        lead_id: i // 2 for i, lead_id in enumerate(order.values_list("lead_id", flat=True))
+    }
+    items = WorkflowItem.objects.filter(workflow=workflow)
+    assert dict(items.values_list("lead_id", "chunk_no")) == expected
+    workflow.refresh_from_db()
+    assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 25, 13)
+    # and each chunk went out once, the first batch's first
+    assert _sent_chunks(workflow.pk) == list(range(13))
+
+
+def test_a_plan_batch_lets_running_chunks_count_but_keeps_the_expiry_out(funded, settings):
+    # given a plan batch holding the workflow's row, as the planner does while it inserts
+    _, workflow = _start(funded, 3)
+    holding, release = threading.Event(), threading.Event()
+
+    def plan_batch():
+        try:
+            with transaction.atomic():
+                assert execution._plan_open(workflow.pk, share=True)
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    planner = threading.Thread(target=plan_batch)
+    planner.start()
+    assert holding.wait(10)
+    try:
+        # then a chunk's counters (as _record writes them) do not wait for it
+        with transaction.atomic():
+            _lock_timeout("2s")
+            Workflow.objects.filter(pk=workflow.pk).update(processed=F("processed") + 1)
+        # but the expiry's lock (FOR UPDATE, under which it closes the plan) does
+        with transaction.atomic():
+            _lock_timeout("200ms")
+            with pytest.raises(OperationalError):
+                Workflow.objects.select_for_update().get(pk=workflow.pk)
+    finally:
+        release.set()
+        planner.join(10)
+    workflow.refresh_from_db()
+    assert workflow.processed == 1
