@@ -12,7 +12,9 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -192,6 +194,26 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
     next one twice the last, up to _PLAN_CHUNKS_PER_BATCH. Each batch locks the workflow row
     FOR KEY SHARE: the expiry and the settlement (FOR UPDATE) wait for it, the running chunks'
     counter updates do not."""
+    with _one_planner(workflow.pk):
+        _insert_batches(workflow, candidates, chunk_size)
+
+
+@contextmanager
+def _one_planner(workflow_id: str) -> Iterator[None]:
+    """One planner at a time per run (a session advisory lock): plan batches lock the workflow
+    row FOR KEY SHARE, which does not keep a second planner (a duplicate message) out, and one
+    that inserted after the first had counted `total` would leave items the count misses."""
+    key = f"plan:{workflow_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def _insert_batches(workflow: Workflow, candidates, chunk_size: int) -> None:
     columns, defaults = insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
     table = WorkflowItem._meta.db_table
     # The start counted the scope (workflow.total): chunks per message as for the whole run.

@@ -17,6 +17,7 @@ from enrichment.services import execution
 from enrichment.services.start import bulk_enrichment_start
 from leads.models import ListMembership
 from tests.enrichment.factories import list_quote, list_with_leads
+from tests.helpers import wait_until
 
 # No worker may take the plan's messages: the test reads them from the broker.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sole_consumer")]
@@ -100,3 +101,48 @@ def test_a_plan_batch_lets_running_chunks_count_but_keeps_the_expiry_out(funded,
         planner.join(10)
     workflow.refresh_from_db()
     assert workflow.processed == 1
+
+
+def _waits_for_advisory_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_second_planner_waits_for_the_first(funded, settings):
+    # given a planner of the run holding the plan (a duplicate message's planner comes next)
+    settings.SLUICE_CHUNK_SIZE = 2
+    _, workflow = _start(funded, 9)
+    holding, release = threading.Event(), threading.Event()
+
+    def first_planner():
+        try:
+            with execution._one_planner(workflow.pk):
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def second_planner():
+        try:
+            execution.workflow_plan(workflow_id=workflow.pk)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=first_planner)
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=second_planner)
+    try:
+        second.start()
+        # then the second inserts nothing while the first plans
+        wait_until(_waits_for_advisory_lock, timeout=10)
+        assert not WorkflowItem.objects.filter(workflow=workflow).exists()
+    finally:
+        release.set()
+        first.join(10)
+        second.join(30)
+    # and plans the run once the first is done
+    workflow.refresh_from_db()
+    assert (workflow.planned, workflow.total) == (True, 9)
+    assert _sent_chunks(workflow.pk) == list(range(5))
