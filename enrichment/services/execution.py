@@ -22,7 +22,7 @@ from celery import current_task
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q, QuerySet
-from django.db.models.functions import Now
+from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
 from common.bulk import insert_defaults, rows_update
@@ -218,6 +218,7 @@ def _insert_batches(workflow: Workflow, candidates, chunk_size: int) -> None:
     table = WorkflowItem._meta.db_table
     # The start counted the scope (workflow.total): chunks per message as for the whole run.
     per_message = _per_message(-(-workflow.total // chunk_size))
+    counted = workflow.total
     position, after, batch_chunks = 0, None, _PLAN_FIRST_CHUNKS
     while True:
         page = candidates if after is None else candidates.filter(id__gt=after)
@@ -237,6 +238,13 @@ def _insert_batches(workflow: Workflow, candidates, chunk_size: int) -> None:
                 [*params, workflow.pk, first_chunk, chunk_size, *defaults],
             )
             rows, after = cursor.fetchone()
+            if position + rows > counted:
+                # More items than the start counted (the list grew since): `total` follows
+                # before their chunks go out, so that no chunk counts past it.
+                counted = position + rows
+                Workflow.objects.filter(pk=workflow.pk, planned=False).update(
+                    total=Greatest("total", counted)
+                )
         if rows:
             chunks = range(first_chunk, first_chunk + -(-rows // chunk_size))
             dispatch.chunks(workflow_id=workflow.pk, chunk_nos=chunks, per_message=per_message)

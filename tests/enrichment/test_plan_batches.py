@@ -146,3 +146,20 @@ def test_a_second_planner_waits_for_the_first(funded, settings):
     workflow.refresh_from_db()
     assert (workflow.planned, workflow.total) == (True, 9)
     assert _sent_chunks(workflow.pk) == list(range(5))
+
+
+def test_a_list_grown_since_the_start_is_planned_whole(funded, settings):
+    # given a run started on 5 leads, the list grown to 9 before it is planned
+    settings.SLUICE_CHUNK_SIZE = 2
+    lead_list, workflow = _start(funded, 5)
+    more = list_with_leads(funded, 4)
+    for membership in ListMembership.objects.filter(lead_list=more):
+        ListMembership.objects.create(lead_list=lead_list, lead_id=membership.lead_id)
+
+    execution.workflow_plan(workflow_id=workflow.pk)
+
+    # then every lead has its item, counted in the total, each chunk sent once
+    workflow.refresh_from_db()
+    assert WorkflowItem.objects.filter(workflow=workflow).count() == 9
+    assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 9, 5)
+    assert _sent_chunks(workflow.pk) == list(range(5))
