@@ -100,6 +100,17 @@ SHARED_STATE_TTL_S = 0.5
 _KINDS = {str(kind): kind for kind in OutcomeKind}
 _STATUSES = {str(status): status for status in EmailStatus}
 
+# Where a finder's record takes the verdict on its email (_judge): the last two fields.
+_JUDGED = CallRecord._fields.index("email_status")
+assert CallRecord._fields[_JUDGED:] == ("email_status", "accepted")
+
+
+def _judged(call: CallRecord, email_status: str, accepted: bool) -> CallRecord:
+    """The record with the verdict on its email (a namedtuple's _replace, without its
+    keyword machinery: one per found email)."""
+    return CallRecord._make((*call[:_JUDGED], email_status, accepted))
+
+
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _semaphores_lock = threading.Lock()
 
@@ -213,10 +224,17 @@ class WaterfallEngine:
                     except ValueError as exc:
                         raise ImproperlyConfigured(str(exc)) from exc
         # Per provider, looked up once per engine rather than once per call.
-        self._semaphores = {
-            name: _semaphore(name, registry.concurrency(p)) for name, p in self.providers.items()
-        }
         self._rate_specs = {name: registry.rate_spec(p) for name, p in self.providers.items()}
+        # A provider's in-flight slots bound calls that wait (network, latency, a rate limit's
+        # turn); a call that never waits runs start to end holding the GIL, so no slot is taken
+        # for it (taking and giving back a semaphore cost more than such a call's own work).
+        self._semaphores = {
+            name: _semaphore(name, registry.concurrency(p))
+            for name, p in self.providers.items()
+            if p.waits or self._rate_specs[name]
+        }
+        # Whether the waterfall accepts an email of each status (asked per found email).
+        self._accepts = {status: self.waterfall.accepts(status) for status in EmailStatus}
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, str], CachedAnswer] = {}
         self._new_cache: dict[tuple[str, str, str], CacheAnswer] = {}
@@ -379,7 +397,7 @@ class WaterfallEngine:
             if outcome.verdict == EmailStatus.INVALID:
                 continue  # the finder's own verdict: not a hit
             status = self._verify(outcome.value, outcome.verdict, result)
-            accepted = self.waterfall.accepts(status)
+            accepted = self._accepts[status]
             self._judge(name, status, accepted=accepted)
             if not accepted:
                 continue
@@ -412,10 +430,10 @@ class WaterfallEngine:
             )
             result.attempts.extend(attempts)
             if outcome.kind == OutcomeKind.FOUND and outcome.verdict:
-                verdict = EmailStatus(outcome.verdict)
+                verdict = _STATUSES[outcome.verdict]
                 break
         if verdict in (None, EmailStatus.UNKNOWN) and finder_verdict:
-            return EmailStatus(finder_verdict)
+            return _STATUSES[finder_verdict]
         return verdict or EmailStatus.UNKNOWN
 
     # --- one provider -------------------------------------------------------------------------
@@ -446,14 +464,18 @@ class WaterfallEngine:
                 outcome = Outcome.skipped("circuit_open")
                 attempts.append(self._attempt(name, data_point, outcome))
                 return outcome, attempts
-            # The provider's slot first, then its turn under the rate limit: a process never
-            # holds more turns than it has slots, so the queue of turns stays short.
-            with self._semaphores[name]:
-                if spec is not None and not self._wait_for_token(name, spec):
-                    outcome = Outcome.skipped("rate_limit_wait")
-                    attempts.append(self._attempt(name, data_point, outcome))
-                    return outcome, attempts
+            slot = self._semaphores.get(name)
+            if slot is None:
                 outcome = self._call(provider, data_point, subject)
+            else:
+                # The provider's slot first, then its turn under the rate limit: a process never
+                # holds more turns than it has slots, so the queue of turns stays short.
+                with slot:
+                    if spec is not None and not self._wait_for_token(name, spec):
+                        outcome = Outcome.skipped("rate_limit_wait")
+                        attempts.append(self._attempt(name, data_point, outcome))
+                        return outcome, attempts
+                    outcome = self._call(provider, data_point, subject)
             attempts.append(self._attempt(name, data_point, outcome))
             self._record(name, data_point, outcome, cached=False)
             last = attempt == self.max_retries
@@ -514,8 +536,8 @@ class WaterfallEngine:
             )
         if unusable:
             return unusable
-        with self._lock:
-            blocked = self._blocked.get(provider.name)
+        # One dict read (atomic): the lock is for writers, which update two dicts together.
+        blocked = self._blocked.get(provider.name)
         if blocked:
             return f"marked:{blocked}"
         if data_point != DataPoint.EMAIL_VERIFICATION and not provider.has_inputs(
@@ -634,19 +656,17 @@ class WaterfallEngine:
             return
         records = getattr(self._lookup, "records", None)
         if records is not None:  # this thread's own, not yet shared
-            records[index] = records[index]._replace(email_status=str(status), accepted=accepted)
+            records[index] = _judged(records[index], str(status), accepted)
             return
         with self._lock:
-            self._calls[index] = self._calls[index]._replace(
-                email_status=str(status), accepted=accepted
-            )
+            self._calls[index] = _judged(self._calls[index], str(status), accepted)
 
     def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
         step, opens_lookup, accepted = self._marks(name, data_point, outcome)
         call = CallRecord(
             provider=name,
-            data_point=data_point.value,
-            outcome=outcome.kind.value,
+            data_point=str(data_point),
+            outcome=str(outcome.kind),
             latency_ms=outcome.ms,
             cost=outcome.cost,
             cached=cached,
