@@ -410,13 +410,17 @@ class Provider:
         return Outcome.skipped("unsupported")
 
     def lookup(self, data_point: DataPoint, subject: Any) -> Outcome:
-        methods: dict[DataPoint, Callable[[Any], Outcome]] = {
-            DataPoint.EMAIL: self.find_email,
-            DataPoint.PHONE: self.find_phone,
-            DataPoint.EMAIL_VERIFICATION: self.verify_email,
-            DataPoint.COMPANY: self.enrich_company,
-        }
-        return methods[data_point](subject)
+        method: Callable[[Any], Outcome] = getattr(self, _LOOKUPS[data_point])
+        return method(subject)
+
+
+# The Provider method that answers each data point (named, not bound per call).
+_LOOKUPS = {
+    DataPoint.EMAIL: "find_email",
+    DataPoint.PHONE: "find_phone",
+    DataPoint.EMAIL_VERIFICATION: "verify_email",
+    DataPoint.COMPANY: "enrich_company",
+}
 
 
 @dataclass
