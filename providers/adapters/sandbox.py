@@ -85,6 +85,16 @@ def _slug(text: str) -> str:
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
+def _verdict_edges(mix: Any) -> list[tuple[EmailStatus, float]]:
+    """The verifier's statuses with the upper edge of each one's share of [0, 1)."""
+    weights = [float(w) for w in mix]
+    edge, edges = 0.0, []
+    for status, weight in zip(_VERDICTS, weights, strict=True):
+        edge += weight / (sum(weights) or 1)
+        edges.append((status, edge))
+    return edges
+
+
 def _name_parts(person: PersonInput) -> tuple[str, str] | None:
     if person.first_name and person.last_name:
         return person.first_name, person.last_name
@@ -133,12 +143,13 @@ class SandboxProvider(Provider):
         self._miss_cost = float(self.config["miss_cost"])
         self._verify_cost = float(self.config["verify_cost"])
         self._cost = float(self.config["cost"])
-        # The verifier's statuses with the upper edge of each one's share of [0, 1).
-        weights = [float(w) for w in self.config["verify_mix"]]
-        edge, self._verdict_edges = 0.0, []
-        for status, weight in zip(_VERDICTS, weights, strict=True):
-            edge += weight / (sum(weights) or 1)
-            self._verdict_edges.append((status, edge))
+        try:
+            self._verdict_edges: list[tuple[EmailStatus, float]] | None = _verdict_edges(
+                self.config["verify_mix"]
+            )
+        except (TypeError, ValueError):
+            # A malformed mix fails each verification (an adapter error), as it always did.
+            self._verdict_edges = None
         # Calls wait only when told to: a latency, a rate limit, or faults (retried after a
         # backoff sleep).
         self.waits = bool(self.config["latency_ms"] or self.default_rate_limit or self._faulty)
@@ -224,7 +235,8 @@ class SandboxProvider(Provider):
             return fault
         u = _unit(self.name, "verify", email.lower())
         verdict = EmailStatus.UNKNOWN
-        for status, edge in self._verdict_edges:
+        edges = self._verdict_edges or _verdict_edges(self.config["verify_mix"])
+        for status, edge in edges:
             if u < edge:
                 verdict = status
                 break

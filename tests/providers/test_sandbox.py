@@ -215,3 +215,10 @@ def test_sandbox_slug_of_ascii_and_accented_names(name, slug):
     from providers.adapters.sandbox import _slug
 
     assert _slug(name) == slug
+
+
+def test_sandbox_with_a_malformed_verify_mix_fails_each_verification_not_its_construction():
+    sandbox = SandboxProvider(config={"verify_mix": (1.0, 0.0, 0.0)})
+
+    with pytest.raises(ValueError, match="shorter"):
+        sandbox.verify_email("jane@acme.com")  # the engine records an adapter error
