@@ -66,7 +66,7 @@ class EmailStatus(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Outcome:
     """One provider answer. `value` is the email / E.164 phone / `CompanyResult` when found;
     `verdict` is the provider's own judgement of a found or verified email, normalized to
@@ -82,6 +82,30 @@ class Outcome:
     cost: float = 0.0
     retry_after: float | None = None
     ms: int = 0
+
+    def __init__(
+        self,
+        kind: OutcomeKind,
+        value: Any = None,
+        confidence: int | None = None,
+        verdict: EmailStatus | None = None,
+        provider_status: str = "",
+        cost: float = 0.0,
+        retry_after: float | None = None,
+        ms: int = 0,
+    ) -> None:
+        # Straight into the frozen instance's dict: a dataclass's frozen __init__ sets each
+        # field through object.__setattr__, and a lookup builds one or two outcomes a call.
+        self.__dict__.update(
+            kind=kind,
+            value=value,
+            confidence=confidence,
+            verdict=verdict,
+            provider_status=provider_status,
+            cost=cost,
+            retry_after=retry_after,
+            ms=ms,
+        )
 
     @classmethod
     def found(cls, value: Any, **kwargs: Any) -> Outcome:
@@ -129,7 +153,7 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PersonInput:
     """Who to look up. Values arrive canonical (the leads app owns canonicalization: a
     `linkedin.com/in/<handle>` URL, a lower-case email and domain, an E.164 phone); this class
@@ -144,13 +168,25 @@ class PersonInput:
     email: str | None = None
     phone: str | None = None
 
-    def __post_init__(self) -> None:
-        # Straight into the frozen instance's dict (a chunk builds one input per lead).
+    def __init__(
+        self,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        full_name: str | None = None,
+        company_name: str | None = None,
+        domain: str | None = None,
+        linkedin_url: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> None:
+        # Cleaned straight into the frozen instance's dict (a chunk builds one input per lead;
+        # a frozen dataclass's own __init__ sets each field through object.__setattr__).
         values = self.__dict__
-        for name in _PERSON_FIELDS:
-            values[name] = _clean(values[name])
-        if not self.full_name and self.first_name and self.last_name:
-            object.__setattr__(self, "full_name", f"{self.first_name} {self.last_name}")
+        given = (first_name, last_name, full_name, company_name, domain, linkedin_url, email, phone)
+        for name, value in zip(_PERSON_FIELDS, given, strict=True):
+            values[name] = None if value is None else _clean(value)
+        if not values["full_name"] and values["first_name"] and values["last_name"]:
+            values["full_name"] = f"{values['first_name']} {values['last_name']}"
 
     def has(self, *names: str) -> bool:
         return all(getattr(self, name) for name in names)
@@ -352,7 +388,14 @@ class Provider:
         alternatives = self.requires.get(data_point)
         if not alternatives:
             return True
-        return any(subject.has(*names) for names in alternatives)
+        # subject.has(*names) for any alternative, without a generator per check.
+        for names in alternatives:
+            for name in names:
+                if not getattr(subject, name):
+                    break
+            else:
+                return True
+        return False
 
     def find_email(self, person: PersonInput) -> Outcome:
         return Outcome.skipped("unsupported")
@@ -367,13 +410,17 @@ class Provider:
         return Outcome.skipped("unsupported")
 
     def lookup(self, data_point: DataPoint, subject: Any) -> Outcome:
-        methods: dict[DataPoint, Callable[[Any], Outcome]] = {
-            DataPoint.EMAIL: self.find_email,
-            DataPoint.PHONE: self.find_phone,
-            DataPoint.EMAIL_VERIFICATION: self.verify_email,
-            DataPoint.COMPANY: self.enrich_company,
-        }
-        return methods[data_point](subject)
+        method: Callable[[Any], Outcome] = getattr(self, _LOOKUPS[data_point])
+        return method(subject)
+
+
+# The Provider method that answers each data point (named, not bound per call).
+_LOOKUPS = {
+    DataPoint.EMAIL: "find_email",
+    DataPoint.PHONE: "find_phone",
+    DataPoint.EMAIL_VERIFICATION: "verify_email",
+    DataPoint.COMPANY: "enrich_company",
+}
 
 
 @dataclass

@@ -50,12 +50,12 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.utils import timezone
 
 from common.outgoing_http import ensure_no_transaction
 from providers import registry
@@ -96,9 +96,32 @@ PERSON_DATA_POINTS = frozenset({DataPoint.EMAIL, DataPoint.PHONE})
 # breaker opened by another worker is noticed within this interval.
 SHARED_STATE_TTL_S = 0.5
 
+# The members read on every call, as module globals: reading one through its Enum class
+# (OutcomeKind.FOUND) goes through the metaclass and costs several times a global's read.
+_FOUND = OutcomeKind.FOUND
+_EMAIL, _PHONE, _VERIFICATION = DataPoint.EMAIL, DataPoint.PHONE, DataPoint.EMAIL_VERIFICATION
+_INVALID, _UNKNOWN = EmailStatus.INVALID, EmailStatus.UNKNOWN
+
 # A cached answer's kind and verdict by their stored value (a dict lookup, not an Enum call).
 _KINDS = {str(kind): kind for kind in OutcomeKind}
 _STATUSES = {str(status): status for status in EmailStatus}
+
+
+def _now() -> datetime:
+    """timezone.now() (USE_TZ is on) without reading the setting again for every record."""
+    return datetime.now(UTC)
+
+
+# Where a finder's record takes the verdict on its email (_judge): the last two fields.
+_JUDGED = CallRecord._fields.index("email_status")
+assert CallRecord._fields[_JUDGED:] == ("email_status", "accepted")
+
+
+def _judged(call: CallRecord, email_status: str, accepted: bool) -> CallRecord:
+    """The record with the verdict on its email (a namedtuple's _replace, without its
+    keyword machinery: one per found email)."""
+    return CallRecord._make((*call[:_JUDGED], email_status, accepted))
+
 
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _semaphores_lock = threading.Lock()
@@ -213,10 +236,17 @@ class WaterfallEngine:
                     except ValueError as exc:
                         raise ImproperlyConfigured(str(exc)) from exc
         # Per provider, looked up once per engine rather than once per call.
-        self._semaphores = {
-            name: _semaphore(name, registry.concurrency(p)) for name, p in self.providers.items()
-        }
         self._rate_specs = {name: registry.rate_spec(p) for name, p in self.providers.items()}
+        # A provider's in-flight slots bound calls that wait (network, latency, a rate limit's
+        # turn); a call that never waits runs start to end holding the GIL, so no slot is taken
+        # for it (taking and giving back a semaphore cost more than such a call's own work).
+        self._semaphores = {
+            name: _semaphore(name, registry.concurrency(p))
+            for name, p in self.providers.items()
+            if p.waits or self._rate_specs[name]
+        }
+        # Whether the waterfall accepts an email of each status (asked per found email).
+        self._accepts = {status: self.waterfall.accepts(status) for status in EmailStatus}
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, str], CachedAnswer] = {}
         self._new_cache: dict[tuple[str, str, str], CacheAnswer] = {}
@@ -355,9 +385,9 @@ class WaterfallEngine:
         # verdict lands on it (_judge).
         self._lookup.records = []
         try:
-            if DataPoint.EMAIL in wanted:
+            if _EMAIL in wanted:
                 self._find_email(person, result)
-            if DataPoint.PHONE in wanted:
+            if _PHONE in wanted:
                 self._find_phone(person, result)
         except Exception:
             # One person's surprise must not sink the chunk: the caller sees no value and the
@@ -371,15 +401,15 @@ class WaterfallEngine:
 
     def _find_email(self, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
-        for name in self._open_lookup(DataPoint.EMAIL, identity):
-            outcome, attempts = self._consult(name, DataPoint.EMAIL, person, identity)
+        for name in self._open_lookup(_EMAIL, identity):
+            outcome, attempts = self._consult(name, _EMAIL, person, identity)
             result.attempts.extend(attempts)
-            if outcome.kind != OutcomeKind.FOUND:
+            if outcome.kind != _FOUND:
                 continue
-            if outcome.verdict == EmailStatus.INVALID:
+            if outcome.verdict == _INVALID:
                 continue  # the finder's own verdict: not a hit
             status = self._verify(outcome.value, outcome.verdict, result)
-            accepted = self.waterfall.accepts(status)
+            accepted = self._accepts[status]
             self._judge(name, status, accepted=accepted)
             if not accepted:
                 continue
@@ -391,10 +421,10 @@ class WaterfallEngine:
 
     def _find_phone(self, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
-        for name in self._open_lookup(DataPoint.PHONE, identity):
-            outcome, attempts = self._consult(name, DataPoint.PHONE, person, identity)
+        for name in self._open_lookup(_PHONE, identity):
+            outcome, attempts = self._consult(name, _PHONE, person, identity)
             result.attempts.extend(attempts)
-            if outcome.kind == OutcomeKind.FOUND:
+            if outcome.kind == _FOUND:
                 result.phone = outcome.value
                 result.phone_confidence = outcome.confidence
                 result.phone_provider = name
@@ -406,17 +436,15 @@ class WaterfallEngine:
         """The verifier's verdict; when it cannot tell (no verifier, unknown, failure), the
         finder's own verdict, else unknown."""
         verdict = None
-        for name in self.waterfalls[DataPoint.EMAIL_VERIFICATION]:
-            outcome, attempts = self._consult(
-                name, DataPoint.EMAIL_VERIFICATION, email, f"email:{email.lower()}"
-            )
+        for name in self.waterfalls[_VERIFICATION]:
+            outcome, attempts = self._consult(name, _VERIFICATION, email, f"email:{email.lower()}")
             result.attempts.extend(attempts)
-            if outcome.kind == OutcomeKind.FOUND and outcome.verdict:
-                verdict = EmailStatus(outcome.verdict)
+            if outcome.kind == _FOUND and outcome.verdict:
+                verdict = _STATUSES[outcome.verdict]
                 break
-        if verdict in (None, EmailStatus.UNKNOWN) and finder_verdict:
-            return EmailStatus(finder_verdict)
-        return verdict or EmailStatus.UNKNOWN
+        if verdict in (None, _UNKNOWN) and finder_verdict:
+            return _STATUSES[finder_verdict]
+        return verdict or _UNKNOWN
 
     # --- one provider -------------------------------------------------------------------------
 
@@ -431,8 +459,9 @@ class WaterfallEngine:
             return self._skipped(name, data_point, skip)
         key = (name, str(data_point), self._cache_key(identity)) if identity else None
         if key and self.ttl > 0:
-            with self._lock:
-                entry = self._cache.get(key) or self._new_cache.get(key)
+            # Two dict reads, each atomic: a read racing _flush's swap of _new_cache misses
+            # exactly as one made just after it would.
+            entry = self._cache.get(key) or self._new_cache.get(key)
             if entry is not None:
                 return self._cached(name, data_point, entry)
         clear = self._is_clear(name)
@@ -446,14 +475,18 @@ class WaterfallEngine:
                 outcome = Outcome.skipped("circuit_open")
                 attempts.append(self._attempt(name, data_point, outcome))
                 return outcome, attempts
-            # The provider's slot first, then its turn under the rate limit: a process never
-            # holds more turns than it has slots, so the queue of turns stays short.
-            with self._semaphores[name]:
-                if spec is not None and not self._wait_for_token(name, spec):
-                    outcome = Outcome.skipped("rate_limit_wait")
-                    attempts.append(self._attempt(name, data_point, outcome))
-                    return outcome, attempts
+            slot = self._semaphores.get(name)
+            if slot is None:
                 outcome = self._call(provider, data_point, subject)
+            else:
+                # The provider's slot first, then its turn under the rate limit: a process never
+                # holds more turns than it has slots, so the queue of turns stays short.
+                with slot:
+                    if spec is not None and not self._wait_for_token(name, spec):
+                        outcome = Outcome.skipped("rate_limit_wait")
+                        attempts.append(self._attempt(name, data_point, outcome))
+                        return outcome, attempts
+                    outcome = self._call(provider, data_point, subject)
             attempts.append(self._attempt(name, data_point, outcome))
             self._record(name, data_point, outcome, cached=False)
             last = attempt == self.max_retries
@@ -514,13 +547,11 @@ class WaterfallEngine:
             )
         if unusable:
             return unusable
-        with self._lock:
-            blocked = self._blocked.get(provider.name)
+        # One dict read (atomic): the lock is for writers, which update two dicts together.
+        blocked = self._blocked.get(provider.name)
         if blocked:
             return f"marked:{blocked}"
-        if data_point != DataPoint.EMAIL_VERIFICATION and not provider.has_inputs(
-            data_point, subject
-        ):
+        if data_point != _VERIFICATION and not provider.has_inputs(data_point, subject):
             return "missing_inputs"
         return ""
 
@@ -624,7 +655,7 @@ class WaterfallEngine:
         return (
             lookup.order.index(name) + 1,
             not lookup.calls,
-            outcome.kind == OutcomeKind.FOUND and data_point != DataPoint.EMAIL,
+            outcome.kind == _FOUND and data_point != _EMAIL,
         )
 
     def _judge(self, name: str, status: EmailStatus, *, accepted: bool) -> None:
@@ -634,31 +665,30 @@ class WaterfallEngine:
             return
         records = getattr(self._lookup, "records", None)
         if records is not None:  # this thread's own, not yet shared
-            records[index] = records[index]._replace(email_status=str(status), accepted=accepted)
+            records[index] = _judged(records[index], str(status), accepted)
             return
         with self._lock:
-            self._calls[index] = self._calls[index]._replace(
-                email_status=str(status), accepted=accepted
-            )
+            self._calls[index] = _judged(self._calls[index], str(status), accepted)
 
     def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
         step, opens_lookup, accepted = self._marks(name, data_point, outcome)
+        lookup = self._lookup
         call = CallRecord(
             provider=name,
-            data_point=data_point.value,
-            outcome=outcome.kind.value,
+            data_point=str(data_point),
+            outcome=str(outcome.kind),
             latency_ms=outcome.ms,
             cost=outcome.cost,
             cached=cached,
             provider_status=outcome.provider_status[:200],
             tag=self.tag,
-            created_at=timezone.now(),
+            created_at=_now(),
             workspace_id=self.workspace_id or None,
             step=step,
             opens_lookup=opens_lookup,
             accepted=accepted,
         )
-        records = getattr(self._lookup, "records", None)
+        records = getattr(lookup, "records", None)
         if records is not None:
             records.append(call)
             index = len(records) - 1
@@ -666,8 +696,8 @@ class WaterfallEngine:
             with self._lock:
                 self._calls.append(call)
                 index = len(self._calls) - 1
-        if call.step is not None:
-            self._lookup.calls[call.provider] = index
+        if step is not None:
+            lookup.calls[name] = index
 
     def _block(self, name: str, kind: OutcomeKind, reason: str) -> None:
         with self._lock:
@@ -711,7 +741,7 @@ class WaterfallEngine:
             cost=0.0 if cached else outcome.cost,
             cached=cached,
             provider_status=outcome.provider_status,
-            value=outcome.value if outcome.kind == OutcomeKind.FOUND else None,
+            value=outcome.value if outcome.kind == _FOUND else None,
             verdict=outcome.verdict,
         )
 

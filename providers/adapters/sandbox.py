@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "verify_cost": 1.0,
 }
 
+_VERDICTS = (EmailStatus.VALID, EmailStatus.RISKY, EmailStatus.INVALID, EmailStatus.UNKNOWN)
 _FAULT_RATES = ("fault_429_rate", "fault_5xx_rate", "fault_timeout_rate", "fault_malformed_rate")
 
 _INDUSTRIES = ("software", "financial services", "healthcare", "retail", "manufacturing")
@@ -62,7 +63,7 @@ _RANGES = ((1, 10, "1-10"), (11, 50, "11-50"), (51, 200, "51-200"), (201, 1000, 
 
 def _unit(*parts: object) -> float:
     """A uniform number in [0, 1) derived from the parts: our deterministic coin."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
@@ -75,8 +76,23 @@ def _slug(text: str) -> str:
     """ASCII letters and digits of a name, as a mail server's local part or a domain holds
     them: accents transliterated like the real providers do (Frédéric Köhler ->
     frederic.kohler), not dropped."""
+    if text.isascii():  # nothing to transliterate (casefold is lower for ASCII)
+        return _NOT_SLUG.sub("", text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSED))
-    return re.sub(r"[^a-z0-9]+", "", decomposed.encode("ascii", "ignore").decode())
+    return _NOT_SLUG.sub("", decomposed.encode("ascii", "ignore").decode())
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def _verdict_edges(mix: Any) -> list[tuple[EmailStatus, float]]:
+    """The verifier's statuses with the upper edge of each one's share of [0, 1)."""
+    weights = [float(w) for w in mix]
+    edge, edges = 0.0, []
+    for status, weight in zip(_VERDICTS, weights, strict=True):
+        edge += weight / (sum(weights) or 1)
+        edges.append((status, edge))
+    return edges
 
 
 def _name_parts(person: PersonInput) -> tuple[str, str] | None:
@@ -117,6 +133,23 @@ class SandboxProvider(Provider):
         self.default_rate_limit = self.config["rate_limit"]
         self.default_concurrency = int(self.config["concurrency"])
         self._faulty = any(float(self.config[key]) for key in _FAULT_RATES)
+        # The knobs every call reads, converted once.
+        self._latency_s = float(self.config["latency_ms"]) / 1000
+        self._hit_rates = {
+            str(dp): float(self.config[f"{dp}_hit_rate"])
+            for dp in (DataPoint.EMAIL, DataPoint.PHONE, DataPoint.COMPANY)
+        }
+        self._finder_invalid_rate = float(self.config["finder_invalid_rate"])
+        self._miss_cost = float(self.config["miss_cost"])
+        self._verify_cost = float(self.config["verify_cost"])
+        self._cost = float(self.config["cost"])
+        try:
+            self._verdict_edges: list[tuple[EmailStatus, float]] | None = _verdict_edges(
+                self.config["verify_mix"]
+            )
+        except (TypeError, ValueError):
+            # A malformed mix fails each verification (an adapter error), as it always did.
+            self._verdict_edges = None
         # Calls wait only when told to: a latency, a rate limit, or faults (retried after a
         # backoff sleep).
         self.waits = bool(self.config["latency_ms"] or self.default_rate_limit or self._faulty)
@@ -125,10 +158,6 @@ class SandboxProvider(Provider):
         self._attempts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
-    @property
-    def _cost(self) -> float:
-        return float(self.config["cost"])
-
     def _attempt(self, data_point: str, identity: str) -> int:
         with self._lock:
             n = self._attempts.get((data_point, identity), 0)
@@ -136,8 +165,8 @@ class SandboxProvider(Provider):
             return n
 
     def _latency(self) -> None:
-        if self.config["latency_ms"]:
-            time.sleep(self.config["latency_ms"] / 1000)
+        if self._latency_s:
+            time.sleep(self._latency_s)
 
     def _fault(self, data_point: str, identity: str) -> Outcome | None:
         """A deterministic injected fault for this (identity, attempt), or None."""
@@ -159,9 +188,7 @@ class SandboxProvider(Provider):
         return None
 
     def _hit(self, data_point: str, identity: str) -> bool:
-        return _unit(self.name, "hit", data_point, identity) < float(
-            self.config[f"{data_point}_hit_rate"]
-        )
+        return _unit(self.name, "hit", data_point, identity) < self._hit_rates[data_point]
 
     def _confidence(self, *parts: object) -> int:
         return 50 + int(_unit(self.name, "confidence", *parts) * 50)
@@ -176,9 +203,9 @@ class SandboxProvider(Provider):
             f"{_slug(person.company_name)}.com" if person.company_name else None
         )
         if not parts or not domain or not self._hit("email", identity):
-            return Outcome.not_found(cost=float(self.config["miss_cost"]))
+            return Outcome.not_found(cost=self._miss_cost)
         email = f"{_slug(parts[0])}.{_slug(parts[1])}@{domain.lower()}"
-        invalid_rate = float(self.config["finder_invalid_rate"])
+        invalid_rate = self._finder_invalid_rate
         if invalid_rate and _unit(self.name, "finder_invalid", identity) < invalid_rate:
             return Outcome.not_found(provider_status="invalid_by_provider:invalid")
         return Outcome.found(
@@ -207,20 +234,14 @@ class SandboxProvider(Provider):
         if fault := self._fault("verify", email):
             return fault
         u = _unit(self.name, "verify", email.lower())
-        weights = [float(w) for w in self.config["verify_mix"]]
-        edge = 0.0
-        statuses = (EmailStatus.VALID, EmailStatus.RISKY, EmailStatus.INVALID, EmailStatus.UNKNOWN)
         verdict = EmailStatus.UNKNOWN
-        for status, weight in zip(statuses, weights, strict=True):
-            edge += weight / (sum(weights) or 1)
+        edges = self._verdict_edges or _verdict_edges(self.config["verify_mix"])
+        for status, edge in edges:
             if u < edge:
                 verdict = status
                 break
         return Outcome.found(
-            email,
-            verdict=verdict,
-            provider_status=str(verdict),
-            cost=float(self.config["verify_cost"]),
+            email, verdict=verdict, provider_status=str(verdict), cost=self._verify_cost
         )
 
     def enrich_company(self, company: CompanyInput) -> Outcome:

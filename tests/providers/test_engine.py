@@ -368,3 +368,42 @@ def test_engine_runs_a_batch_in_the_callers_thread_only_when_no_provider_waits(s
     assert [(r.email, r.email_provider) for r in waited] == [
         (r.email, r.email_provider) for r in at_once
     ]
+
+
+def test_engine_takes_a_providers_slot_only_for_calls_that_wait(settings, sandboxes):
+    # A call that answers at once holds the GIL start to end: a slot would bound nothing.
+    sandboxes(sandbox_a={}, sandbox_b={"latency_ms": 5}, sandbox_c={"rate_limit": "100/s"})
+    settings.SLUICE_WATERFALL_EMAIL = ["sandbox_a", "sandbox_b", "sandbox_c"]
+
+    engine = WaterfallEngine()
+
+    assert set(engine._semaphores) == {"sandbox_b", "sandbox_c"}
+
+
+def test_engine_records_a_finders_verdict_on_its_own_call_record(settings, sandboxes):
+    # The verifier's verdict lands on the finder's record (_judge), not on a copy of it.
+    sandboxes(sandbox_a={"email_hit_rate": 1.0}, sandbox={"verify_mix": (0, 0, 1, 0)},
+              sandbox_b={"email_hit_rate": 1.0})  # fmt: skip
+    settings.SLUICE_WATERFALL_EMAIL = ["sandbox_a", "sandbox_b"]
+    settings.SLUICE_VERIFIER = "sandbox"
+
+    run_batch([JANE], EMAIL, tag="judged")
+
+    finders = ProviderCall.objects.filter(tag="judged", data_point="email").order_by("step")
+    assert [(c.provider, c.step, c.email_status, c.accepted) for c in finders] == [
+        ("sandbox_a", 1, "invalid", False),
+        ("sandbox_b", 2, "invalid", False),
+    ]
+
+
+def test_judged_record_is_the_record_with_its_verdict():
+    from datetime import UTC, datetime
+
+    from providers.engine import _judged
+    from providers.services import CallRecord
+
+    call = CallRecord("sandbox", "email", "found", 3, 1.0, False, "found", "t",
+                      datetime.now(UTC), "ws", 1, True)  # fmt: skip
+
+    assert _judged(call, "valid", True) == call._replace(email_status="valid", accepted=True)
+    assert type(_judged(call, "valid", True)) is CallRecord

@@ -161,3 +161,64 @@ def test_sandbox_waits_and_counts_attempts_only_when_told_to():
     assert SandboxProvider(config={"latency_ms": 5}).waits
     assert SandboxProvider(config={"rate_limit": "10/s"}).waits
     assert SandboxProvider(config={"fault_5xx_rate": 0.1}).waits
+
+
+def test_sandbox_answers_are_the_ones_it_always_gave():
+    # Pinned answers (computed before the sandbox read its knobs once and hashed with fewer
+    # steps): the result cache and every benchmark hold answers of this function.
+    sandbox = SandboxProvider(
+        name="sandbox_golden",
+        config={
+            "email_hit_rate": 0.9,
+            "finder_invalid_rate": 0.2,
+            "verify_mix": (0.5, 0.2, 0.2, 0.1),
+            "miss_cost": 0.5,
+        },
+    )
+    people = [
+        PersonInput(first_name="Ann", last_name="Lee", domain="Acme.com"),
+        PersonInput(full_name="Frédéric  Köhler", company_name="Société Générale"),
+        PersonInput(
+            first_name="Bo",
+            last_name="Chen",
+            company_name="Init Co",
+            linkedin_url="https://www.linkedin.com/in/bo-chen",
+        ),
+        PersonInput(first_name="Zoë", last_name="Day", domain="zd.io", email="zoe@zd.io"),
+    ]
+
+    emails = [sandbox.find_email(p) for p in people]
+    phones = [sandbox.find_phone(p) for p in people]
+    verdicts = [sandbox.verify_email(f"person{i}@example.com").verdict for i in range(40)]
+
+    assert [(e.kind, e.value, e.confidence, e.provider_status, e.cost) for e in emails] == [
+        (OutcomeKind.FOUND, "ann.lee@acme.com", 62, "found", 1.0),
+        (OutcomeKind.NOT_FOUND, None, None, "invalid_by_provider:invalid", 0.0),
+        (OutcomeKind.FOUND, "bo.chen@initco.com", 77, "found", 1.0),
+        (OutcomeKind.FOUND, "zoe.day@zd.io", 93, "found", 1.0),
+    ]
+    assert [(p.kind, p.value, p.confidence) for p in phones] == [
+        (OutcomeKind.FOUND, "+16450645856", 76),
+        (OutcomeKind.NOT_FOUND, None, None),
+        (OutcomeKind.NOT_FOUND, None, None),
+        (OutcomeKind.NOT_FOUND, None, None),
+    ]
+    assert "".join(str(v)[0] for v in verdicts) == "iirvvviivvvivvvuuvurvvuivvriiuivurvrvuiv"
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [("O'Neil-Smith", "oneilsmith"), ("Mary Ann", "maryann"), ("ACME 2.0", "acme20"),
+     ("Åsa", "asa"), ("ǅemal", "dzemal")],
+)  # fmt: skip
+def test_sandbox_slug_of_ascii_and_accented_names(name, slug):
+    from providers.adapters.sandbox import _slug
+
+    assert _slug(name) == slug
+
+
+def test_sandbox_with_a_malformed_verify_mix_fails_each_verification_not_its_construction():
+    sandbox = SandboxProvider(config={"verify_mix": (1.0, 0.0, 0.0)})
+
+    with pytest.raises(ValueError, match="shorter"):
+        sandbox.verify_email("jane@acme.com")  # the engine records an adapter error
