@@ -115,9 +115,18 @@ class LeadPlan:
     @functools.cached_property
     def max_cost(self) -> int:
         return prices.charge_for_found(
-            emails_found=int(DataPoint.EMAIL in self.wanted),
-            phones_found=int(DataPoint.PHONE in self.wanted),
+            emails_found=int(self.wants_email), phones_found=int(self.wants_phone)
         )
+
+    # Asked of every outcome several times (LeadOutcome.email, .phone); an enum's hash is a
+    # Python call, so each plan (shared by every lead of a kind) answers once.
+    @functools.cached_property
+    def wants_email(self) -> bool:
+        return DataPoint.EMAIL in self.wanted
+
+    @functools.cached_property
+    def wants_phone(self) -> bool:
+        return DataPoint.PHONE in self.wanted
 
 
 def plan_for(workflow: Workflow, lead: Lead | Row) -> LeadPlan:
@@ -168,13 +177,13 @@ class LeadOutcome:
 
     @property
     def email(self) -> str | None:
-        if self.result is None or DataPoint.EMAIL not in self.plan.wanted:
+        if self.result is None or not self.plan.wants_email:
             return None
         return self.result.email
 
     @property
     def phone(self) -> str | None:
-        if self.result is None or DataPoint.PHONE not in self.plan.wanted:
+        if self.result is None or not self.plan.wants_phone:
             return None
         return self.result.phone
 
