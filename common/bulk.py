@@ -6,8 +6,10 @@ cursor then quotes into the SQL text in Python. For the enrichment workers' per-
 (hundreds of items, leads, call records and cache entries at a time) that dominated a chunk's
 time (see docs/benchmarks.md). On PostgreSQL these helpers stream the rows with COPY (encoded in
 C by psycopg) — straight into the table, or into a temporary staging table joined by one
-UPDATE or INSERT … ON CONFLICT. Elsewhere (the SQLite demo) they fall back to Django's bulk
-methods. All of them run inside the caller's transaction (or their own).
+UPDATE or INSERT … ON CONFLICT — or, for a chunk's result write (rows_update_linked), pass them
+as array parameters expanded by `unnest` in one statement. Elsewhere (the SQLite demo) they
+fall back to Django's bulk methods. All of them run inside the caller's transaction (or their
+own).
 """
 
 import hashlib
@@ -259,13 +261,11 @@ def _binding_cursor() -> CursorWrapper:
     `Cursor`) instead of quoting them into the SQL text (Django's default `ClientCursor`):
     what `%b` array parameters need. Django's wrappers (errors, `execute_wrappers`, query
     logging) apply as to any cursor."""
-    from django.db.backends.postgresql.base import ServerBindingCursor  # PostgreSQL only
-
     connection.ensure_connection()
-    cursor = ServerBindingCursor(connection.connection)
+    cursor = psycopg.Cursor(connection.connection)
     if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
+        return connection.make_debug_cursor(cursor)  # type: ignore[arg-type]  # any DB-API cursor
+    return CursorWrapper(cursor, connection)
 
 
 def _rows_update_portable(

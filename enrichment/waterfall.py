@@ -58,7 +58,11 @@ ITEM_FIELDS = [
 # with `finished_at`, and nothing makes a finished item open again. So a chunk does not read
 # these columns (decoding every claimed item's attempts JSON was a third of loading a chunk);
 # its items start from the model's defaults. Never changed in place: apply_to_item assigns.
-OPEN_ITEM_RESULT = {name: WorkflowItem._meta.get_field(name).get_default() for name in ITEM_FIELDS}
+OPEN_ITEM_RESULT = {
+    field.name: field.get_default()
+    for field in WorkflowItem._meta.concrete_fields
+    if field.name in ITEM_FIELDS
+}
 # What a chunk reads of its leads: who to look up, what they already hold, what it may write.
 LEAD_READ_FIELDS = [
     "id",

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from celery import current_task
 from django.conf import settings
@@ -247,15 +248,16 @@ def _claim_rows(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall
     lead_fields = waterfall.LEAD_READ_FIELDS
     if connection.vendor != "postgresql":
         claimed = _claim(workflow, chunk_no, token)
-        columns = ["id", "lead_id", *(f"lead__{name}" for name in lead_fields)]
-        return waterfall.chunk_rows(values_rows(claimed.values_list(*columns)))
+        fields = ["id", "lead_id", *(f"lead__{name}" for name in lead_fields)]
+        return waterfall.chunk_rows(values_rows(claimed.values_list(*fields)))
     claimable = _claimable(workflow, chunk_no, token)
     quote = connection.ops.quote_name
-    leads = ", ".join(f"l.{quote(Lead._meta.get_field(name).column)}" for name in lead_fields)
+    columns = {key: f.column for f in Lead._meta.concrete_fields for key in (f.name, f.attname)}
+    leads = ", ".join(f"l.{quote(str(columns[name]))}" for name in lead_fields)
     with transaction.atomic():
         # Compiled inside the transaction: its FOR UPDATE must be.
         subquery, params = claimable.query.sql_with_params()
-        claimed = statement_rows(
+        rows = statement_rows(
             f"WITH claimed AS (UPDATE {quote(WorkflowItem._meta.db_table)} "  # noqa: S608 - names are ours
             "SET status = %s, claim_token = %s, claimed_at = STATEMENT_TIMESTAMP() "
             f"WHERE id IN ({subquery}) RETURNING id, lead_id) "
@@ -263,10 +265,10 @@ def _claim_rows(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall
             f"JOIN {quote(Lead._meta.db_table)} l ON l.id = claimed.lead_id ORDER BY claimed.id",
             [ItemStatus.RUNNING, token, *params],
         )
-    return waterfall.chunk_rows(claimed)
+    return waterfall.chunk_rows(rows)
 
 
-def _claimable(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem]:
+def _claimable(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem, Any]:
     """The ids of the chunk's items a claim may take, locked (skipping those locked by
     another claim); takes the chunk's lease for `token` first."""
     claimable = (
