@@ -201,6 +201,7 @@ def _time_phases() -> dict[str, list]:
 
     targets = [
         ("enrichment.services.execution", "_claim"),
+        ("enrichment.services.execution", "_claim_rows"),
         ("enrichment.services.execution", "_claim_budget"),
         ("enrichment.services.execution", "_record"),
         ("enrichment.services.execution", "workflow_transition"),
@@ -225,6 +226,7 @@ def _time_phases() -> dict[str, list]:
         ("enrichment.waterfall", "LeadOutcome.apply_to_lead"),
         ("providers.engine", "active_marks"),
         ("enrichment.services.execution", "rows_update"),
+        ("enrichment.services.execution", "rows_update_linked"),
     ]
     totals: dict[str, list] = {}
     for module_name, attr in targets:

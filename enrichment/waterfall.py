@@ -4,7 +4,7 @@ can cost, and how an answer lands on the item (and is charged) and on the lead."
 import functools
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -13,7 +13,6 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from common.bulk import values_rows
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
@@ -55,6 +54,15 @@ ITEM_FIELDS = [
     "credits_charged",
     "finished_at",
 ]
+# An open (queued or running) item holds none of its result yet: a result is written once,
+# with `finished_at`, and nothing makes a finished item open again. So a chunk does not read
+# these columns (decoding every claimed item's attempts JSON was a third of loading a chunk);
+# its items start from the model's defaults. Never changed in place: apply_to_item assigns.
+OPEN_ITEM_RESULT = {
+    field.name: field.get_default()
+    for field in WorkflowItem._meta.concrete_fields
+    if field.name in ITEM_FIELDS
+}
 # What a chunk reads of its leads: who to look up, what they already hold, what it may write.
 LEAD_READ_FIELDS = [
     "id",
@@ -80,18 +88,16 @@ class Row(SimpleNamespace):
         return self.id
 
 
-def chunk_rows(items: Any) -> list[Row]:
-    """The items of a queryset with their leads (`item.lead`), as rows, in the queryset's
-    order: one query, no model instance."""
-    item_fields = ["id", "lead_id", *ITEM_FIELDS]
-    lead_fields = [f"lead__{name}" for name in LEAD_READ_FIELDS]
-    split = len(item_fields)
+def chunk_rows(claimed: Iterable[Sequence[Any]]) -> list[Row]:
+    """A chunk's claimed items with their leads (`item.lead`), as rows, from tuples of the
+    item's id, its lead's id and the lead's LEAD_READ_FIELDS; no model instance."""
     rows = []
-    for values in values_rows(items.values_list(*item_fields, *lead_fields)):
+    for values in claimed:
         # Filled through __dict__: no keyword dict built and copied per row.
         item, lead = Row(), Row()
-        item.__dict__.update(zip(item_fields, values[:split], strict=True))
-        lead.__dict__.update(zip(LEAD_READ_FIELDS, values[split:], strict=True))
+        item.__dict__.update(OPEN_ITEM_RESULT)
+        item.id, item.lead_id = values[0], values[1]
+        lead.__dict__.update(zip(LEAD_READ_FIELDS, values[2:], strict=True))
         item.lead = lead
         rows.append(item)
     return rows
@@ -113,9 +119,18 @@ class LeadPlan:
     @functools.cached_property
     def max_cost(self) -> int:
         return prices.charge_for_found(
-            emails_found=int(DataPoint.EMAIL in self.wanted),
-            phones_found=int(DataPoint.PHONE in self.wanted),
+            emails_found=int(self.wants_email), phones_found=int(self.wants_phone)
         )
+
+    # Asked of every outcome several times (LeadOutcome.email, .phone); an enum's hash is a
+    # Python call, so each plan (shared by every lead of a kind) answers once.
+    @functools.cached_property
+    def wants_email(self) -> bool:
+        return DataPoint.EMAIL in self.wanted
+
+    @functools.cached_property
+    def wants_phone(self) -> bool:
+        return DataPoint.PHONE in self.wanted
 
 
 def plan_for(workflow: Workflow, lead: Lead | Row) -> LeadPlan:
@@ -172,13 +187,13 @@ class LeadOutcome:
 
     @property
     def email(self) -> str | None:
-        if self.result is None or DataPoint.EMAIL not in self.plan.wanted:
+        if self.result is None or not self.plan.wants_email:
             return None
         return self.result.email
 
     @property
     def phone(self) -> str | None:
-        if self.result is None or DataPoint.PHONE not in self.plan.wanted:
+        if self.result is None or not self.plan.wants_phone:
             return None
         return self.result.phone
 
@@ -191,21 +206,22 @@ class LeadOutcome:
         if result is None:  # nothing left to look up for this lead
             item.status, item.error = ItemStatus.SKIPPED, "already holds the data"
             return
+        email, phone = self.email, self.phone  # each a property: read once
         item.attempts = [attempt.to_json() for attempt in result.attempts]
-        item.email = self.email or ""
-        item.email_status = str(result.email_status or "") if self.email else ""
-        item.email_confidence = result.email_confidence if self.email else None
-        item.phone = self.phone or ""
+        item.email = email or ""
+        item.email_status = str(result.email_status or "") if email else ""
+        item.email_confidence = result.email_confidence if email else None
+        item.phone = phone or ""
         item.provider = (
-            (result.email_provider if self.email else None)
-            or (result.phone_provider if self.phone else None)
+            (result.email_provider if email else None)
+            or (result.phone_provider if phone else None)
             or ""
         )
         item.credits_charged = prices.charge_for_found(
-            emails_found=int(bool(self.email) and self.email_charged),
-            phones_found=int(bool(self.phone)),
+            emails_found=int(bool(email) and self.email_charged),
+            phones_found=int(bool(phone)),
         )
-        if self.email or self.phone:
+        if email or phone:
             item.status, item.error = ItemStatus.COMPLETED, ""
         elif result.error:
             item.status, item.error = ItemStatus.FAILED, result.error
@@ -220,12 +236,13 @@ class LeadOutcome:
             changed = lead.suppressed_at is None
             lead.suppressed_at = lead.suppressed_at or now
             return changed
-        if not (self.email or self.phone):
+        email, phone = self.email, self.phone
+        if not (email or phone):
             return False
         if self._reconfirms(lead, now):
             return False
-        if self.email:
-            lead.email = self.email
+        if email:
+            lead.email = email
             lead.email_status = self.item.email_status
             lead.email_confidence = self.item.email_confidence
             lead.email_source = (
@@ -234,8 +251,8 @@ class LeadOutcome:
             lead.email_found_at = now
             lead.email_workflow_id = workflow.pk
             lead.email_verifier = self._verifier()
-        if self.phone:
-            lead.phone = self.phone
+        if phone:
+            lead.phone = phone
             lead.phone_source = "" if self.result is None else (self.result.phone_provider or "")
             lead.phone_found_at = now
             lead.phone_workflow_id = workflow.pk

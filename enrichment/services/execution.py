@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from celery import current_task
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
-from common.bulk import insert_defaults, rows_update
+from common.bulk import insert_defaults, rows_update_linked, statement_rows, values_rows
 from common.context import task_var
 from enrichment import chunk_processors, dispatch, waterfall
 from enrichment.models import (
@@ -307,6 +308,48 @@ def _open_chunks(workflow_id: str) -> list[int]:
 
 def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem]:
     """Claims the chunk's claimable items for `token`; returns them (not yet loaded)."""
+    claimable = _claimable(workflow, chunk_no, token)
+    # One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), then the claimed items by
+    # their token: no round trip of the chunk's ids through Python and back as parameters.
+    with transaction.atomic():
+        WorkflowItem.objects.filter(id__in=claimable).update(
+            status=ItemStatus.RUNNING, claim_token=token, claimed_at=Now()
+        )
+    return WorkflowItem.objects.filter(
+        OPEN_ITEM, workflow=workflow, chunk_no=chunk_no, claim_token=token
+    ).order_by("id")
+
+
+def _claim_rows(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall.Row]:
+    """_claim for the waterfall's own chunks: the claimed items with their leads, as rows
+    (waterfall.chunk_rows). On PostgreSQL the claim and the read are one statement (the
+    UPDATE's RETURNING joined with the leads), one round trip instead of two."""
+    lead_fields = waterfall.LEAD_READ_FIELDS
+    if connection.vendor != "postgresql":
+        claimed = _claim(workflow, chunk_no, token)
+        fields = ["id", "lead_id", *(f"lead__{name}" for name in lead_fields)]
+        return waterfall.chunk_rows(values_rows(claimed.values_list(*fields)))
+    claimable = _claimable(workflow, chunk_no, token)
+    quote = connection.ops.quote_name
+    columns = {key: f.column for f in Lead._meta.concrete_fields for key in (f.name, f.attname)}
+    leads = ", ".join(f"l.{quote(str(columns[name]))}" for name in lead_fields)
+    with transaction.atomic():
+        # Compiled inside the transaction: its FOR UPDATE must be.
+        subquery, params = claimable.query.sql_with_params()
+        rows = statement_rows(
+            f"WITH claimed AS (UPDATE {quote(WorkflowItem._meta.db_table)} "  # noqa: S608 - names are ours
+            "SET status = %s, claim_token = %s, claimed_at = STATEMENT_TIMESTAMP() "
+            f"WHERE id IN ({subquery}) RETURNING id, lead_id) "
+            f"SELECT claimed.id, claimed.lead_id, {leads} FROM claimed "
+            f"JOIN {quote(Lead._meta.db_table)} l ON l.id = claimed.lead_id ORDER BY claimed.id",
+            [ItemStatus.RUNNING, token, *params],
+        )
+    return waterfall.chunk_rows(rows)
+
+
+def _claimable(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem, Any]:
+    """The ids of the chunk's items a claim may take, locked (skipping those locked by
+    another claim); takes the chunk's lease for `token` first."""
     claimable = (
         leases.claim_dead(
             WorkflowItem.objects.filter(OPEN_ITEM, workflow=workflow, chunk_no=chunk_no)
@@ -317,15 +360,7 @@ def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowIt
     # Held and renewed from before the claim until chunk_run returns: a live owner's claim is
     # never taken over, a dead one's within seconds (enrichment/services/leases.py).
     leases.lease_keep(workflow_id=workflow.pk, chunk_no=chunk_no, token=token)
-    # One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), then the claimed items by
-    # their token: no round trip of the chunk's ids through Python and back as parameters.
-    with transaction.atomic():
-        WorkflowItem.objects.filter(id__in=claimable).update(
-            status=ItemStatus.RUNNING, claim_token=token, claimed_at=Now()
-        )
-    return WorkflowItem.objects.filter(
-        OPEN_ITEM, workflow=workflow, chunk_no=chunk_no, claim_token=token
-    ).order_by("id")
+    return claimable
 
 
 def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:
@@ -495,15 +530,14 @@ def chunk_run(*, workflow_id: str, chunk_no: int, fed: threading.Event | None = 
     # Another app's kind of workflow (agents) runs its own work on the same claims, with the
     # items and leads as model instances.
     processor = chunk_processors.for_kind(workflow.kind)
-    claimed = _claim(workflow, chunk_no, token)
     if processor is not None:
-        claimed_items = list(claimed.select_related("lead"))
+        claimed_items = list(_claim(workflow, chunk_no, token).select_related("lead"))
         if claimed_items:
             processor(workflow=workflow, claim_token=token, items=claimed_items)
         workflow_settle_if_done(workflow_id=workflow_id)
         return
     # The waterfall's own chunks: plain rows, no model instances (docs/benchmarks.md).
-    items = waterfall.chunk_rows(claimed)
+    items = _claim_rows(workflow, chunk_no, token)
     if items:
         plans = [waterfall.plan_for(workflow, item.lead) for item in items]
         worst_case = sum(plan.max_cost for plan in plans)
@@ -538,34 +572,39 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
     """Writes results, lead fields and counters in one transaction, only for the items this
     claim still owns (a claim taken over by another worker is not ours to write)."""
     now = timezone.now()
+    changed_leads = []
     for outcome in outcomes:
         outcome.apply_to_item(now)
+        # Decided for every item, written only with the items still ours (below).
+        if outcome.apply_to_lead(workflow, now):
+            changed_leads.append((outcome.item.id, outcome.item.lead))
     for item in over_budget:
         item.status, item.error, item.finished_at = ItemStatus.SKIPPED, OVER_BUDGET, now
     with transaction.atomic():
         # Who wins: the UPDATE writes (and locks) only the items still claimed by this token;
-        # one taken over by another worker after our claim expired is left to that worker.
-        mine = rows_update(
+        # one taken over by another worker after our claim expired is left to that worker,
+        # and so is its lead (the same statement writes the leads of the items it wrote).
+        mine = rows_update_linked(
             WorkflowItem,
             [outcome.item for outcome in outcomes] + over_budget,
             waterfall.ITEM_FIELDS,
             only_if={"claim_token": token, "status": ItemStatus.RUNNING},
+            linked_model=Lead,
+            linked=changed_leads,
+            linked_fields=waterfall.LEAD_FIELDS,
         )
-        leads = []
         counts = {"completed": 0, "not_found": 0, "failed": 0, "skipped": 0}
         found_emails = found_phones = refund_budget = 0
         for outcome in outcomes:
-            if outcome.item.id not in mine:
+            item = outcome.item
+            if item.id not in mine:
                 refund_budget += outcome.plan.max_cost
                 continue
-            counts[outcome.item.status] += 1
-            found_emails += bool(outcome.email)
-            found_phones += bool(outcome.phone)
-            refund_budget += outcome.plan.max_cost - outcome.item.credits_charged
-            if outcome.apply_to_lead(workflow, now):
-                leads.append(outcome.item.lead)
+            counts[item.status] += 1
+            found_emails += bool(item.email)
+            found_phones += bool(item.phone)
+            refund_budget += outcome.plan.max_cost - item.credits_charged
         counts["skipped"] += sum(1 for item in over_budget if item.id in mine)
-        rows_update(Lead, leads, waterfall.LEAD_FIELDS)
         budget_back = refund_budget + unused_budget if workflow.max_credits is not None else 0
         Workflow.objects.filter(pk=workflow.pk).update(
             processed=F("processed") + len(mine),

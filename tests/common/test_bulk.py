@@ -1,12 +1,13 @@
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from common.bulk import (
     rows_insert,
     rows_update,
+    rows_update_linked,
     rows_upsert,
     tuples_insert,
     tuples_upsert,
@@ -119,6 +120,61 @@ def test_rows_update_only_if_writes_the_rows_that_still_match_and_returns_them()
         "a": 1,
         "b": None,
     }
+
+
+def test_rows_update_linked_writes_the_linked_rows_of_the_rows_written_only():
+    # given two entries, one no longer with the verdict the writer expects, and a call record
+    # to write with each
+    rows_insert(ResultCacheEntry, [_entry("a", verdict="mine"), _entry("b", verdict="taken")])
+    a, b = ResultCacheEntry.objects.order_by("identity_key")
+    now = timezone.now()
+    rows_insert(ProviderCall, [ProviderCall(provider="p", data_point="email", outcome="old",
+                                            tag=tag, created_at=now) for tag in "ab"])  # fmt: skip
+    call_a, call_b = ProviderCall.objects.order_by("tag")
+    a.value, a.confidence, a.provider_status = [{"q": 'say "é"\\'}, None, "tab\t"], 7, "x,{y}"
+    b.value, b.confidence = "b's", 8
+    call_a.outcome, call_a.latency_ms, call_a.workspace_id = "found", 3, None
+    call_b.outcome = "found"
+
+    # when both are written on condition of the verdict, each with its call record
+    written = rows_update_linked(
+        ResultCacheEntry,
+        [a, b],
+        ["value", "confidence", "provider_status"],
+        only_if={"verdict": "mine"},
+        linked_model=ProviderCall,
+        linked=[(a.pk, call_a), (b.pk, call_b)],
+        linked_fields=["outcome", "latency_ms", "workspace_id"],
+    )
+
+    # then only the matching entry and its record are written, values as they were given
+    assert written == {a.pk}
+    assert list(ResultCacheEntry.objects.order_by("identity_key").values_list(
+        "value", "confidence", "provider_status"
+    )) == [(a.value, 7, "x,{y}"), (None, None, "")]  # fmt: skip
+    assert list(ProviderCall.objects.order_by("tag").values_list("outcome", "latency_ms")) == [
+        ("found", 3),
+        ("old", 0),
+    ]
+
+
+def test_rows_update_linked_writes_none_as_null_and_checks_lengths():
+    rows_insert(ResultCacheEntry, [_entry("a", value={"x": 1}, verdict="mine")])
+    (a,) = ResultCacheEntry.objects.all()
+    a.value = None
+
+    rows_update_linked(
+        ResultCacheEntry, [a], ["value"], only_if={}, linked_model=ProviderCall, linked=[],
+        linked_fields=["outcome"],
+    )  # fmt: skip
+
+    assert ResultCacheEntry.objects.filter(value__isnull=True).count() == 1
+    a.verdict = "x" * 17  # max_length 16: refused, never cut
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update_linked(
+            ResultCacheEntry, [a], ["verdict"], only_if={}, linked_model=ProviderCall, linked=[],
+            linked_fields=["outcome"],
+        )  # fmt: skip
 
 
 def test_tuples_insert_and_upsert_write_plain_rows():
