@@ -53,7 +53,7 @@ STATEMENTS = {
     "upsert cache entries": (
         "INSERT INTO providers_resultcacheentry (provider, data_point, identity_key, kind, value, "
         "confidence, verdict, provider_status, created_at, expires_at) "
-        "SELECT 'sandbox', 'email', md5(i::text) || md5((i + 1)::text), 'found', "
+        "SELECT 'sandbox', 'email', md5(i::text)::uuid, 'found', "
         "to_jsonb('person' || i || '@company.example'), 80, '', 'found', now(), "
         "now() + interval '30 days' FROM generate_series(1, %(rows)s) AS i "
         "ORDER BY 3 "

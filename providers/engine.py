@@ -150,8 +150,9 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 
 def cache_key(*, workspace_id: str, identity: str) -> str:
-    """The result-cache key of an identity within a workspace (also what an erasure deletes)."""
-    return identity_key(f"{workspace_id}\n{identity}" if workspace_id else identity)
+    """The result-cache key of an identity within a workspace (also what an erasure deletes):
+    the first 128 bits of the hash, 32 hex digits, which the key's `uuid` column reads as is."""
+    return identity_key(f"{workspace_id}\n{identity}" if workspace_id else identity)[:32]
 
 
 def run_batch(

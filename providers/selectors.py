@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypedDict
 from uuid import UUID
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Lookup, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -51,19 +52,6 @@ class CachedAnswer(NamedTuple):
     provider_status: str
 
 
-class _AnyOf(Lookup):
-    """`column = ANY(%s)`: the values as one array parameter. An `IN (…)` of a chunk's 500
-    cache keys made Django prepare and quote each key, and PostgreSQL parse each literal
-    (the largest share of a cache-hit chunk's Python: docs/benchmarks.md)."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*params, list(self.rhs))
-
-
 def cache_lookup(
     *, identity_keys: Iterable[str], providers: Iterable[str], data_points: Iterable[str]
 ) -> dict[tuple[str, str, str], CachedAnswer]:
@@ -71,18 +59,64 @@ def cache_lookup(
     One query (on SQLite one per 2,000 identities). An entry older than the time to live of
     the field it answers (leads.freshness) is not served, whatever the cache's own expiry."""
     keys = sorted(set(identity_keys))
-    providers, data_points = list(set(providers)), list(set(data_points))
+    providers, data_points = sorted(set(providers)), sorted(set(data_points))
+    if not keys or not providers or not data_points:
+        return {}
     now = timezone.now()
-    fresh = _fresh_enough(data_points, now)
+    if connection.vendor != "postgresql":
+        return _cache_lookup_portable(keys, providers, data_points, now)
+    sql = _LOOKUP.format(table=connection.ops.quote_name(ResultCacheEntry._meta.db_table))
+    born_after = [_born_after(data_point, now) for data_point in data_points]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [keys, providers, data_points, now, data_points, born_after])
+        rows = cursor.fetchall()
     found: dict[tuple[str, str, str], CachedAnswer] = {}
-    one_array = connection.vendor == "postgresql"  # SQLite caps a statement's parameters
-    batch = max(1, len(keys)) if one_array else _CHUNK
-    for start in range(0, len(keys), batch):
-        part = keys[start : start + batch]
-        of_these = _AnyOf(F("identity_key"), part) if one_array else Q(identity_key__in=part)
+    loads = json.loads  # jsonb comes as text (Django's loader); a found email is a JSON string
+    for pk, provider, data_point, key, kind, value, confidence, verdict, status in rows:
+        found[(provider, data_point, key)] = CachedAnswer(
+            pk,
+            provider,
+            data_point,
+            key,
+            kind,
+            None if value is None else loads(value),
+            confidence,
+            verdict,
+            status,
+        )
+    return found
+
+
+# One index probe per key, whatever the table's size: the `LATERAL … OFFSET 0` keeps PostgreSQL
+# from planning `identity_key = ANY(500 keys)` as a scan of the whole table, which it did for
+# tables of up to a few hundred thousand entries (every entry compared with every key: ~20 µs
+# of backend CPU a key against ~6; docs/benchmarks.md, "The result cache"). The keys come back
+# as the text the caller gave, so rows need no UUID objects.
+_LOOKUP = (
+    "SELECT e.id, e.provider, e.data_point, k.key, e.kind, e.value, e.confidence, e.verdict, "
+    "e.provider_status "
+    "FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL ("
+    "SELECT id, provider, data_point, kind, value, confidence, verdict, provider_status, "
+    "created_at FROM {table} "
+    "WHERE identity_key = k.key::uuid AND provider = ANY(%s::text[]) "
+    "AND data_point = ANY(%s::text[]) AND expires_at > %s OFFSET 0) AS e "
+    "JOIN unnest(%s::text[], %s::timestamptz[]) AS fresh(data_point, born_after) "
+    "ON fresh.data_point = e.data_point AND e.created_at > fresh.born_after"
+)
+
+
+def _cache_lookup_portable(
+    keys: list[str], providers: list[str], data_points: list[str], now: datetime
+) -> dict[tuple[str, str, str], CachedAnswer]:
+    """cache_lookup through the ORM, `IN` lists of at most _CHUNK keys (SQLite)."""
+    fresh = Q(pk__in=[])
+    for data_point in data_points:
+        fresh |= Q(data_point=data_point, created_at__gt=_born_after(data_point, now))
+    found: dict[tuple[str, str, str], CachedAnswer] = {}
+    for start in range(0, len(keys), _CHUNK):
         rows = (
             ResultCacheEntry.objects.filter(
-                of_these,
+                identity_key__in=keys[start : start + _CHUNK],
                 provider__in=providers,
                 data_point__in=data_points,
                 expires_at__gt=now,
@@ -91,7 +125,7 @@ def cache_lookup(
             .values_list(*CachedAnswer._fields)
         )
         for row in rows:
-            answer = CachedAnswer(*row)
+            answer = CachedAnswer(*row)._replace(identity_key=row[3].hex)
             found[(answer.provider, answer.data_point, answer.identity_key)] = answer
     return found
 
@@ -105,16 +139,13 @@ _FIELD_OF = {
 }
 
 
-def _fresh_enough(data_points: list[str], now: datetime) -> Q:
-    condition = Q(pk__in=[])
-    for data_point in data_points:
-        field = _FIELD_OF.get(DataPoint(data_point))
-        if field is None:
-            condition |= Q(data_point=data_point)
-        else:
-            born_after = now - freshness.ttl(field)
-            condition |= Q(data_point=data_point, created_at__gt=born_after)
-    return condition
+def _born_after(data_point: str, now: datetime) -> datetime:
+    """The oldest a cached answer for this data point may be (its field's time to live)."""
+    field = _FIELD_OF.get(DataPoint(data_point))
+    return now - freshness.ttl(field) if field is not None else _EVER
+
+
+_EVER = datetime.min.replace(tzinfo=UTC)
 
 
 def active_marks() -> dict[str, ProviderMark]:

@@ -1,3 +1,4 @@
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,12 +19,17 @@ from providers.models import ProviderCall, ResultCacheEntry
 pytestmark = pytest.mark.django_db
 
 
+def _key(name: str) -> uuid.UUID:
+    """A cache key spelled after `name` (its bytes, so keys sort as their names do)."""
+    return uuid.UUID(name.encode().hex().ljust(32, "0"))
+
+
 def _entry(identity: str, *, kind: str = "found", value=None, **fields) -> ResultCacheEntry:
     now = timezone.now()
     return ResultCacheEntry(
         provider="sandbox",
         data_point="email",
-        identity_key=identity,
+        identity_key=_key(identity),
         kind=kind,
         value=value,
         created_at=now,
@@ -84,7 +90,10 @@ def test_rows_upsert_inserts_new_keys_and_updates_existing_ones():
     rows = ResultCacheEntry.objects.order_by("identity_key").values_list(
         "identity_key", "kind", "value", "verdict"
     )
-    assert list(rows) == [("a", "found", "a@x.com", "valid"), ("b", "found", "b@x.com", "")]
+    assert list(rows) == [
+        (_key("a"), "found", "a@x.com", "valid"),
+        (_key("b"), "found", "b@x.com", ""),
+    ]
 
 
 def test_rows_upsert_twice_in_one_transaction_reuses_the_staging_table():
@@ -117,8 +126,8 @@ def test_rows_update_only_if_writes_the_rows_that_still_match_and_returns_them()
     # then only the matching one is written, and it is the one returned
     assert written == {a.pk}
     assert dict(ResultCacheEntry.objects.values_list("identity_key", "confidence")) == {
-        "a": 1,
-        "b": None,
+        _key("a"): 1,
+        _key("b"): None,
     }
 
 
@@ -184,22 +193,24 @@ def test_tuples_insert_and_upsert_write_plain_rows():
               "provider_status", "created_at", "expires_at"]  # fmt: skip
     keys = {"unique_fields": ["identity_key", "provider", "data_point"], "update_fields": ["value"]}
     tuples_insert(
-        ResultCacheEntry, fields, [("sandbox", "email", "a", "found", {"x": 1}, "", "", now, later)]
+        ResultCacheEntry,
+        fields,
+        [("sandbox", "email", _key("a"), "found", {"x": 1}, "", "", now, later)],
     )
 
     tuples_upsert(
         ResultCacheEntry,
         fields,
         [
-            ("sandbox", "email", "b", "found", "new", "", "", now, later),
-            ("sandbox", "email", "a", "found", ["changed"], "", "", now, later),
+            ("sandbox", "email", _key("b"), "found", "new", "", "", now, later),
+            ("sandbox", "email", _key("a"), "found", ["changed"], "", "", now, later),
         ],
         **keys,
     )
 
     assert dict(ResultCacheEntry.objects.values_list("identity_key", "value")) == {
-        "a": ["changed"],
-        "b": "new",
+        _key("a"): ["changed"],
+        _key("b"): "new",
     }
 
 

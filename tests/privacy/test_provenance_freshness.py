@@ -12,6 +12,7 @@ from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
 from leads.models import Lead
 from providers.base import DataPoint
+from providers.engine import cache_key
 from providers.models import ResultCacheEntry
 from providers.selectors import cache_lookup
 from tests.enrichment.factories import list_quote, list_with_leads
@@ -153,9 +154,12 @@ def test_cache_never_answers_older_than_the_fields_ttl(settings):
     settings.SLUICE_TTL_EMAIL_DAYS, settings.SLUICE_TTL_PHONE_DAYS = 90, 180
     now = timezone.now()
 
+    def key(data_point, age_days):
+        return cache_key(workspace_id="", identity=f"k-{data_point}-{age_days}")
+
     def entry(data_point, age_days):
         return ResultCacheEntry.objects.create(
-            provider="sandbox", data_point=data_point, identity_key=f"k-{data_point}-{age_days}",
+            provider="sandbox", data_point=data_point, identity_key=key(data_point, age_days),
             kind="found", value="v", created_at=now - age_days * DAY, expires_at=now + 400 * DAY,
         )  # fmt: skip
 
@@ -167,7 +171,7 @@ def test_cache_never_answers_older_than_the_fields_ttl(settings):
         data_points=["email", "phone"],
     )
 
-    assert {key[2] for key in found} == {"k-email-10", "k-phone-100"}
+    assert {k[2] for k in found} == {key("email", 10), key("phone", 100)}
 
 
 @pytest.mark.django_db

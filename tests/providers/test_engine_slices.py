@@ -33,12 +33,8 @@ def _people(count: int) -> list[PersonInput]:
 def _assert_written(people: list[PersonInput], tag: str) -> None:
     """Every person handed over has a cache entry and an accepted finder's record."""
     keys = {cache_key(workspace_id="", identity=p.identity()) for p in people}
-    cached = set(
-        ResultCacheEntry.objects.filter(identity_key__in=keys, data_point="email").values_list(
-            "identity_key", flat=True
-        )
-    )
-    assert cached == keys
+    cached = ResultCacheEntry.objects.filter(identity_key__in=keys, data_point="email")
+    assert {key.hex for key in cached.values_list("identity_key", flat=True)} == keys
     finders = ProviderCall.objects.filter(tag=tag, data_point="email", outcome="found")
     assert recorded(finders.filter(accepted=True, email_status="valid")) >= len(people)
 
