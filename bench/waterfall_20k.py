@@ -112,7 +112,7 @@ def _timeline(workflow_id: str, posted_at: float, latency: float, elapsed: float
 
     workflow = Workflow.objects.get(pk=workflow_id)
     items = WorkflowItem.objects.filter(workflow_id=workflow_id).aggregate(
-        first_claim=Min("claimed_at"), last_claim=Max("claimed_at"), last_done=Max("finished_at")
+        first_claim=Min("claimed_at"), last_lease=Max("claimed_at"), last_done=Max("finished_at")
     )
     calls = ProviderCall.objects.filter(tag=workflow_id, cached=False).aggregate(
         first=Min("created_at"), last=Max("created_at")
@@ -126,7 +126,8 @@ def _timeline(workflow_id: str, posted_at: float, latency: float, elapsed: float
     say(f"  planner started   {at(workflow.started_at)}")
     say(f"  first claim       {at(items['first_claim'])}")
     say(f"  first call began  {at(calls['first'], latency)}")
-    say(f"  last claim        {at(items['last_claim'])}")
+    # A claim's lease renewal moves `claimed_at` too: this is the last claim or renewal.
+    say(f"  last lease        {at(items['last_lease'])}")
     say(f"  last call ended   {at(calls['last'])}")
     say(f"  last item written {at(items['last_done'])}")
     say(f"  settled           {at(workflow.finished_at)}")
