@@ -6,7 +6,8 @@ Cost on a big table (PostgreSQL): the key's new type rewrites the table and rebu
 primary key and unique index, under an ACCESS EXCLUSIVE lock: workers' cache reads and writes
 wait for it (measured on a busy 2-core machine: 5.6 s for a million entries, so about a
 minute for ten million). The old expiry index is dropped first, so it is not rebuilt; the
-BRIN index is one pass over the table (0.7 s for a million). Run it while no bulk run is writing, or expect them to wait.
+BRIN index is one pass over the table (0.7 s for a million). Run it while no bulk run is
+writing, or expect them to wait.
 
 Reverting turns the keys back into text, 32 hex digits instead of 64: the previous code's keys
 would no longer match them, so its lookups miss until the entries expire (answers are asked
