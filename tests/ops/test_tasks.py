@@ -6,6 +6,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from types import CodeType
@@ -148,8 +149,11 @@ def _purge_and_expire_functions() -> dict[str, CodeType]:
     return found
 
 
-def test_every_purge_and_expire_service_runs_from_a_beat_task():
-    # given every purge/expire function in the code base
+def test_every_purge_and_expire_service_runs_from_a_beat_task(settings, tmp_path):
+    # given every purge/expire function in the code base, and a workspace's export folder
+    # (the exports' beat task purges per workspace folder: without one it has none to visit)
+    settings.EXPORT_DIR = tmp_path / "exports"
+    (settings.EXPORT_DIR / str(uuid.uuid4())).mkdir(parents=True)
     targets = _purge_and_expire_functions()
     assert {"common.idempotency.purge_expired", "credits.services.ledger.holds_expire"} <= set(
         targets
