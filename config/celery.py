@@ -7,6 +7,7 @@ import os
 from celery import Celery, bootsteps
 from celery.signals import setup_logging, worker_init
 
+from config.broker import transport_register
 from config.runtime import celery_dirs, dirs_create
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -19,6 +20,7 @@ os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 logger = logging.getLogger(__name__)
 
+transport_register()
 app = Celery("sluice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -114,7 +114,8 @@ def _now() -> datetime:
 
 # Where a finder's record takes the verdict on its email (_judge): the last two fields.
 _JUDGED = CallRecord._fields.index("email_status")
-assert CallRecord._fields[_JUDGED:] == ("email_status", "accepted")
+if CallRecord._fields[_JUDGED:] != ("email_status", "accepted"):
+    raise ImportError("_judged needs email_status and accepted to be CallRecord's last fields")
 
 
 def _judged(call: CallRecord, email_status: str, accepted: bool) -> CallRecord:

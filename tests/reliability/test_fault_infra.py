@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from enrichment.models import WorkflowStatus
+from enrichment.models import ItemStatus, WorkflowItem, WorkflowStatus
 from tests.helpers import wait_until
 from tests.reliability.conftest import LONG
 from tests.reliability.faults import (
@@ -78,6 +78,45 @@ def test_fault_broker_redis_restarted_mid_run(workspace, chaos_settings, sole_co
     assert workflow.total == LEADS
     assert workflow.failed == 0
     assert_invariants(workspace, label="Redis restarted")
+
+
+def test_fault_broker_lost_while_a_chunk_is_unacknowledged(
+    workspace, chaos_settings, sole_consumer
+):
+    # given a worker whose broker is a private Redis, in the middle of a slow chunk (its
+    # message delivered and not yet acknowledged)
+    fund(workspace, 200)
+    server = PrivateRedis().start()
+    worker = None
+    try:
+        with celery_broker(server.url):
+            env = {**CHAOS_ENV, "TEST_REDIS_URL": server.url, "SLUICE_SANDBOX_LATENCY_MS": "400"}
+            worker = WorkerProcess(env=env).start()
+            workflow = start_bulk(workspace, 100)
+            wait_until(
+                lambda: WorkflowItem.objects.filter(
+                    workflow_id=workflow.pk, status=ItemStatus.RUNNING
+                ).exists(),
+                timeout=60,
+            )
+
+            # when the broker goes away then
+            server.stop()
+            wait_until(lambda: _REFUSED in _log(worker), timeout=30, interval=0.2)
+
+            # then the worker keeps retrying instead of exiting on the message it could not
+            # hand back, and finishes the run once the broker is back
+            assert worker.process.poll() is None, worker.output()
+            server.start()
+            sweep_until_all_terminal(workspace, timeout=120)
+            assert worker.process.poll() is None, worker.output()
+    finally:
+        if worker:
+            worker.kill()
+        server.close()
+    workflow.refresh_from_db()
+    assert workflow.status == WorkflowStatus.COMPLETED, workflow.error
+    assert_invariants(workspace, label="broker lost mid-chunk")
 
 
 def _terminate_worker_backends() -> int:
