@@ -18,14 +18,17 @@ from django.db import migrations, models
 LEAD_FILLFACTOR = 50
 
 
-def _fillfactor(value: int):
+def _fillfactor(value: int | None):
+    """Sets the lead table's fillfactor; None: back to PostgreSQL's default (100)."""
+
     def apply(apps, schema_editor):
         if schema_editor.connection.vendor != "postgresql":
             return  # SQLite has no fillfactor; the embedded mode's tables are small
-        table = apps.get_model("leads", "Lead")._meta.db_table
-        schema_editor.execute(
-            f"ALTER TABLE {schema_editor.quote_name(table)} SET (fillfactor = {int(value)})"
-        )
+        table = schema_editor.quote_name(apps.get_model("leads", "Lead")._meta.db_table)
+        if value is None:
+            schema_editor.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+        else:
+            schema_editor.execute(f"ALTER TABLE {table} SET (fillfactor = {int(value)})")
 
     return apply
 
@@ -37,5 +40,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RemoveIndex(model_name="lead", name="lead_email"),
-        migrations.RunPython(_fillfactor(LEAD_FILLFACTOR), _fillfactor(100)),
+        migrations.RunPython(_fillfactor(LEAD_FILLFACTOR), _fillfactor(None)),
     ]
