@@ -6,15 +6,21 @@ list) is read from its workspace's leads, as one found by phone already was.
 
 Cost on a big table (PostgreSQL): dropping `lead_email` is immediate once its ACCESS EXCLUSIVE
 lock is granted (it waits for the statements running on the table). The fillfactor applies to
-pages written from then on (imports): the leads already there stay packed until the table is
-rewritten (`VACUUM FULL leads_lead`, or `pg_repack` without the lock), and their enrichment
-stays non-HOT until then. Reverting rebuilds `lead_email` under a SHARE lock (writes wait):
-about 2 s a million leads on a busy 2-core machine.
+pages written from then on (imports): the leads already there stay packed, and their
+enrichment non-HOT, until the table is rewritten: `VACUUM FULL leads_lead` (ACCESS EXCLUSIVE:
+reads and writes wait; ~9 s a million leads on a busy 2-core machine, 3.0 s for 330,000) or
+`pg_repack` without the long lock (docs/operations.md, "Upgrading"). Reverting rebuilds
+`lead_email` under a SHARE lock (writes wait): ~1.5 s a million leads (0.5 s for 330,000).
 """
 
-from django.db import migrations, models
+from django.db import migrations
 
-# Measured (docs/benchmarks.md, "Lead writes"): see LEAD_FILLFACTOR's comment there.
+# Measured (docs/benchmarks.md, "Lead writes"): an imported lead is ~350 bytes and its enriched
+# version ~100 more. A chunk writes its leads in slices, each in one transaction, so a page needs
+# room for the new versions of every lead of it the slice found before any old one can be
+# pruned. At 50 % 92-99 % of the bulk runs' lead writes were HOT, at 70 % 59-73 %; the heap of
+# leads not yet enriched is twice as large at 50 % (1.4 x at 70 %), and about as large as at
+# 100 % once most are (their new versions fill the room instead of new pages).
 LEAD_FILLFACTOR = 50
 
 

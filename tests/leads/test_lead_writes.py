@@ -23,8 +23,7 @@ def _lead_updates() -> tuple[int, int]:
     """(updates, of which HOT) of the lead table in this transaction."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
-            "WHERE relname = %s",
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
             [Lead._meta.db_table],
         )
         return cursor.fetchone()
