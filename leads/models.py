@@ -71,8 +71,11 @@ class Lead(TimestampedModel):
         INVALID = "invalid"
         UNKNOWN = "unknown"
 
-    # Every write of a lead (each imported row, each enriched lead: an email change is never a
-    # HOT update) inserts into every index of this table, so it keeps none that another one
+    # An enriched lead is rewritten in place (a HOT update, no index entry) when its page has
+    # room for the new version and no index holds a column the enrichment writes: so no index
+    # on `email` (or `phone`, the provenance, `enriched_at`), and the table keeps free room in
+    # its pages (leads migration 0006, docs/benchmarks.md "Lead writes"). Every other write (each
+    # imported row) inserts into every index of this table, so it keeps none that another one
     # covers: `workspace` leads the composite indexes and the identity constraint below, and
     # `created_at` is only ever read per workspace (`lead_recent`).
     created_at = models.DateTimeField(auto_now_add=True)
@@ -122,7 +125,6 @@ class Lead(TimestampedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["workspace", "email"], name="lead_email"),
             models.Index(fields=["workspace", "linkedin_url"], name="lead_linkedin"),
             models.Index(fields=["workspace", "domain"], name="lead_domain"),
             # Search pages newest first with a (created_at, id) keyset.

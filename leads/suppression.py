@@ -168,8 +168,10 @@ def entries_suppressed(*, workspace_id: object, entries: Iterable[Entry]) -> set
 
 
 def _matching_leads(scope: QuerySet[Lead], entries: list[Entry]) -> QuerySet[Lead]:
-    """Leads matching these entries, found by value (indexed columns): only possible while the
-    values are at hand, i.e. when the entries are added."""
+    """Leads matching these entries, found by value: only possible while the values are at
+    hand, i.e. when the entries are added. The identity, LinkedIn and domain are indexed; an
+    email or a phone reads the scope's leads (no index on what the enrichment writes:
+    leads.models)."""
     by_kind: dict[str, list[str]] = {}
     for entry in entries:
         by_kind.setdefault(entry.kind, []).append(entry.value)

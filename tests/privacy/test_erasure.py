@@ -8,7 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
+from common.bulk import rows_update
 from credits.selectors import balance_get
 from enrichment import waterfall
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
@@ -224,3 +226,29 @@ def test_erasure_of_a_person_a_run_still_waits_on_settles_that_run(api, funded):
     assert (workflow.total, workflow.credits_charged) == (0, 0)
     assert_ledger_consistent(funded)
     assert balance_get(workspace=funded).held == 0
+
+
+@pytest.mark.django_db
+def test_erasure_by_email_finds_every_lead_holding_it(api, workspace, other_workspace):
+    # given the address held three ways in the workspace, among other people, and elsewhere
+    address = "shared@x.example"
+    imported = LeadFactory(workspace=workspace, email=address)
+    identified = LeadFactory(workspace=workspace, linkedin_url=None, email=address)
+    enriched = LeadFactory(workspace=workspace)
+    for n in range(5):
+        LeadFactory(workspace=workspace, email=f"other{n}@x.example")
+    elsewhere = LeadFactory(workspace=other_workspace, email=address)
+    # (written as a chunk writes what it found: leads.models has no index on `email`)
+    enriched.email, enriched.email_status, enriched.enriched_at = address, "valid", timezone.now()
+    rows_update(Lead, [enriched], waterfall.LEAD_FIELDS)
+
+    # when the person is erased by that address
+    erased = api.post(ERASURE, {"email": "Shared@X.example"}, format="json")
+
+    # then every lead of the workspace holding it went, and no other
+    assert erased.status_code == 201, erased.content
+    assert erased.json()["removed"]["leads"] == 3
+    gone = [imported.pk, identified.pk, enriched.pk]
+    assert not Lead.objects.filter(pk__in=gone).exists()
+    assert Lead.objects.filter(workspace=workspace).count() == 5
+    assert Lead.objects.filter(pk=elsewhere.pk).exists()
