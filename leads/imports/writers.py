@@ -67,6 +67,9 @@ class WriterFactory(Protocol):
 
 
 _TEMP_TABLE = "sluice_import_rows"
+# How many companies an import remembers (`PostgresCopyWriter.companies`): a bound on its
+# memory; a domain beyond it is only written again when a batch names it.
+MAX_KNOWN_COMPANIES = 200_000
 _RECORD_COLUMNS = ("row_no", "identity_key", "lead_id", *LEAD_FIELDS, "extra")
 _LEAD_VALUES = attrgetter(*LEAD_FIELDS)
 
@@ -120,6 +123,9 @@ class PostgresCopyWriter:
         self.list_id = lead_list.pk
         self.stamp = stamp
         self.lead_ids = _OrderedLeadIds()
+        # Domain → whether its company has a name, an industry, as this import last wrote or
+        # read it: a row can only fill what is empty (leads.merge).
+        self.companies: dict[str, tuple[bool, bool]] = {}
         text_columns = ", ".join(f"{name} text" for name in LEAD_FIELDS)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -154,10 +160,33 @@ class PostgresCopyWriter:
             columns = ", ".join(_RECORD_COLUMNS)
             with cursor.cursor.copy(f"COPY {_TEMP_TABLE} ({columns}) FROM STDIN") as copy:
                 copy.write(data)
-            self._upsert_companies(cursor)
+            self._upsert_companies(cursor, records)
             return self._upsert_leads(cursor, batch_size=len(records))
 
-    def _upsert_companies(self, cursor: CursorWrapper) -> None:
+    def _companies_to_write(self, records: list[LeadRecord]) -> set[str]:
+        """The batch's domains whose company this import has not written yet, or whose rows
+        bring a name or an industry the company lacked when it last did."""
+        todo = set()
+        known = self.companies
+        for r in records:
+            if r.domain:
+                filled = known.get(r.domain)
+                if (
+                    filled is None
+                    or (r.company_name and not filled[0])
+                    or (r.industry and not filled[1])
+                ):
+                    todo.add(r.domain)
+        return todo
+
+    def _upsert_companies(self, cursor: CursorWrapper, records: list[LeadRecord]) -> None:
+        """Companies by domain, only for the domains where the batch may change something:
+        most rows of a large import name a company an earlier batch already wrote, with
+        nothing new, and that join and grouping were a tenth of the import's PostgreSQL time
+        (docs/benchmarks.md, "The import's fourth pass")."""
+        domains = self._companies_to_write(records)
+        if not domains:
+            return
         set_columns = ("workspace_id", "domain", "name", "industry", "created_at", "updated_at")
         default_columns, default_values = insert_defaults(Company, skip=set_columns)
         placeholders = ", ".join(["%s"] * len(default_values))
@@ -175,7 +204,7 @@ class PostgresCopyWriter:
             "FILTER (WHERE company_name <> ''))[1], '') AS name, "
             "COALESCE((array_agg(industry ORDER BY row_no) "
             "FILTER (WHERE industry <> ''))[1], '') AS industry "
-            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain) d "
+            f"FROM {_TEMP_TABLE} WHERE domain = ANY(%s::text[]) GROUP BY domain) d "
             # A company that exists with nothing to fill is left alone: through ON CONFLICT it
             # would be locked (a write of its row) by every batch that names it.
             "LEFT JOIN leads_company c ON c.workspace_id = %s AND c.domain = d.domain "
@@ -184,8 +213,16 @@ class PostgresCopyWriter:
             "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
             f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
             f"WHERE {' OR '.join(fills)}",
-            [self.workspace_id, self.stamp, self.stamp, *default_values, self.workspace_id],
-        )
+            [self.workspace_id, self.stamp, self.stamp, *default_values, sorted(domains),
+             self.workspace_id],
+        )  # fmt: skip
+        # Each company now has a name if it had one or the batch gave one (fill_empty); the
+        # batch's empty values say nothing of what it had, so they count as still empty.
+        known = self.companies
+        for r in records:
+            if r.domain in domains and (r.domain in known or len(known) < MAX_KNOWN_COMPANIES):
+                named, classified = known.get(r.domain, (False, False))
+                known[r.domain] = (named or bool(r.company_name), classified or bool(r.industry))
 
     def _upsert_leads(self, cursor: CursorWrapper, *, batch_size: int) -> BatchOutcome:
         """One statement: the leads upserted (linked to their company by domain), then the
