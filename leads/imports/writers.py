@@ -123,8 +123,8 @@ class PostgresCopyWriter:
         self.list_id = lead_list.pk
         self.stamp = stamp
         self.lead_ids = _OrderedLeadIds()
-        # Domain → whether its company has a name, an industry, as this import last wrote or
-        # read it: a row can only fill what is empty (leads.merge).
+        # Domain → whether its company has a name, an industry, as far as this import's own
+        # rows written so far tell: a row can only fill what is empty (leads.merge).
         self.companies: dict[str, tuple[bool, bool]] = {}
         text_columns = ", ".join(f"{name} text" for name in LEAD_FIELDS)
         with connection.cursor() as cursor:
