@@ -29,6 +29,7 @@ from _common import (
     RssSampler,
     analyze,
     bench_env,
+    database_backend_cpu,
     load,
     make_tenant,
     purge_queue,
@@ -49,15 +50,27 @@ def _import(tenant, rows: int, *, tag: str):
     lead_list = lead_list_create(workspace=tenant.workspace, name=f"bench {tag}")[0]
     path = Path(tempfile.mkdtemp(prefix="sluice-bench-csv-")) / "leads.csv"
     write_leads_csv(path, rows, seed=tag, tag=tag)
+    backend = _backend_pid()
+    cpu, backend_cpu = time.process_time(), database_backend_cpu(backend)
     started = time.perf_counter()
     with path.open("rb") as handle:
         result = leads_import_file(workspace=tenant.workspace, lead_list=lead_list, stream=handle)
     seconds = time.perf_counter() - started
+    say(f"  import of {rows:,}: this process {time.process_time() - cpu:.1f} CPU-s, its "
+        f"PostgreSQL backend {database_backend_cpu(backend) - backend_cpu:.1f} CPU-s")  # fmt: skip
     path.unlink()
     if result.rows_imported != rows:
         sys.exit(f"import created {result.rows_imported} leads, wanted {rows}")
     analyze()
     return lead_list, seconds
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
 
 
 def _post(server, tenant, path: str, body: dict) -> tuple[dict, float]:

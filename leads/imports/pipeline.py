@@ -4,13 +4,16 @@ half-written; a bad row is only a row error, every good row lands."""
 
 import base64
 import binascii
+import gc
 import hashlib
 import io
 import queue
+import sys
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +38,12 @@ MAX_REPORTED_ERRORS = 100
 MARK, SKIP = "mark", "skip"
 SUPPRESSED = "suppressed"
 MAX_SAMPLE_SKIP_ROWS = 10
+# Allocations between two young-generation collections while an import runs (Python's default
+# is 700): see `_collections_spaced`.
+IMPORT_GC_THRESHOLD = 100_000
+# Seconds a thread holding the GIL keeps it while another asks for it during an import: see
+# `_switches_sooner`.
+IMPORT_SWITCH_INTERVAL = 0.0005
 _T = TypeVar("_T")
 
 
@@ -99,7 +108,7 @@ def leads_import_rows(
     left out with the skip reason `suppressed` (`skip`)."""
     result = ImportResult(list_id=str(lead_list.pk))
     stamp = timezone.now()
-    with transaction.atomic():
+    with _collections_spaced(), _switches_sooner(), transaction.atomic():
         batch_writer = (writer or default_writer())(
             workspace=workspace, lead_list=lead_list, stamp=stamp
         )
@@ -114,20 +123,17 @@ def leads_import_rows(
                         result.add_suppressed(row=record.row)
                 records = [record for record in records if record.identity_key not in listed]
                 prepared = None  # it was prepared with the rows now left out
-            outcome = (
-                batch_writer.write(records, prepared) if records else BatchOutcome(set(), [], 0)
-            )
+            outcome = batch_writer.write(records, prepared) if records else BatchOutcome(0, [], 0)
             if listed and suppressed_rows == MARK:
                 Lead.objects.filter(
                     workspace=workspace, identity_key__in=listed, suppressed_at=None
                 ).update(suppressed_at=stamp)
-            result.rows_imported += len(outcome.inserted)
+            result.rows_imported += outcome.inserted
             # A matched lead this import created in an earlier batch: a repeat in the upload.
-            for key in outcome.created_by_import:
-                if key not in outcome.inserted:
-                    result.rows_merged += 1
-                    result.duplicate_reasons[duplicate_reason(key)] += 1
-            result.rows_updated += len(records) - len(outcome.created_by_import)
+            for key in outcome.repeats:
+                result.rows_merged += 1
+                result.duplicate_reasons[duplicate_reason(key)] += 1
+            result.rows_updated += len(records) - outcome.inserted - len(outcome.repeats)
             result.rows_added_to_list += outcome.added_to_list
 
         batches = _batches(
@@ -205,6 +211,60 @@ def _batches(
     read_errors.clear()
     records = list(pending.values())
     yield _Batch(records, parsed, notes, prepare(records) if records else None)
+
+
+@contextmanager
+def _collections_spaced() -> Iterator[None]:
+    """Python's cyclic garbage collector runs less often while the block runs. An import
+    allocates several objects per row and keeps a batch of them alive (a record, its dicts,
+    its COPY line), none of them in a cycle; at the default threshold the collector went over
+    the batch in flight every 700 allocations, about a tenth of the parsing's CPU
+    (docs/benchmarks.md, "The import's fourth pass"). Collections still happen, so cycles
+    made meanwhile are freed. Imports running in several threads at once: the first one in
+    spaces them, the last one out restores the thresholds it found."""
+    global _spacing_imports, _spaced_from
+    with _spacing_lock:
+        if _spacing_imports == 0:
+            _spaced_from = gc.get_threshold()
+            gc.set_threshold(max(_spaced_from[0], IMPORT_GC_THRESHOLD), *_spaced_from[1:])
+        _spacing_imports += 1
+    try:
+        yield
+    finally:
+        with _spacing_lock:
+            _spacing_imports -= 1
+            if _spacing_imports == 0:
+                gc.set_threshold(*_spaced_from)
+
+
+@contextmanager
+def _switches_sooner() -> Iterator[None]:
+    """The interpreter hands the GIL from one thread to another waiting for it sooner while
+    the block runs (every 0.5 ms instead of 5 ms). The thread that writes an import's batches
+    needs it back after each statement, while the reader thread parses and holds it: each
+    round trip used to wait up to 5 ms more with PostgreSQL idle, ~25 ms a batch
+    (docs/benchmarks.md, "The import's fourth pass"). Threads that wait for nothing else are
+    not switched more often: a switch happens only when another thread asks."""
+    global _sooner_imports, _switch_interval
+    with _spacing_lock:
+        if _sooner_imports == 0:
+            _switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_interval, IMPORT_SWITCH_INTERVAL))
+        _sooner_imports += 1
+    try:
+        yield
+    finally:
+        with _spacing_lock:
+            _sooner_imports -= 1
+            if _sooner_imports == 0:
+                sys.setswitchinterval(_switch_interval)
+
+
+_spacing_lock = threading.Lock()
+_sooner_imports = 0
+_switch_interval = sys.getswitchinterval()
+_spacing_imports = 0
+_spaced_from: tuple[int, ...] = gc.get_threshold()
 
 
 def _read_ahead(items: Iterator[_T], *, depth: int = 1) -> Iterator[_T]:

@@ -39,8 +39,10 @@ from leads.models import Company, Lead, LeadList, ListMembership
 
 @dataclass
 class BatchOutcome:
-    inserted: set[str]  # identity keys of the leads this batch created
-    created_by_import: list[str]  # identity keys of matched leads this import created
+    inserted: int  # leads this batch created
+    # Identity keys of the matched leads this import created in an earlier batch: a person
+    # the upload repeats (the other matches are updates of leads the workspace had).
+    repeats: list[str]
     added_to_list: int
 
 
@@ -65,6 +67,9 @@ class WriterFactory(Protocol):
 
 
 _TEMP_TABLE = "sluice_import_rows"
+# How many companies an import remembers (`PostgresCopyWriter.companies`): a bound on its
+# memory; a domain beyond it is only written again when a batch names it.
+MAX_KNOWN_COMPANIES = 200_000
 _RECORD_COLUMNS = ("row_no", "identity_key", "lead_id", *LEAD_FIELDS, "extra")
 _LEAD_VALUES = attrgetter(*LEAD_FIELDS)
 
@@ -88,10 +93,13 @@ class _OrderedLeadIds:
             | 0b10 << 62  # the RFC 4122 variant
             | (random_bits & ((1 << 30) - 1)) << 32  # 30 more random bits
         )
+        # The id as text up to the counter's 8 hex digits (the end of its last group).
+        self.text_prefix = str(uuid.UUID(int=self.prefix))[:-8]
         self.counter = itertools.count()  # next() on it is atomic: any thread may take ids
 
     def take(self) -> str:
-        return str(uuid.UUID(int=self.prefix | next(self.counter)))
+        # `str(uuid.UUID(int=self.prefix | n))`, formatted without building a UUID per lead.
+        return f"{self.text_prefix}{next(self.counter):08x}"
 
 
 # COPY's text format: tab-separated, `\N` for NULL, backslash escapes for these characters.
@@ -101,7 +109,7 @@ _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 def _copy_line(values: list[str | None]) -> str:
     """One row in COPY's text format."""
-    if _COPY_SPECIAL.search("".join(value for value in values if value)):
+    if _COPY_SPECIAL.search("".join(filter(None, values))):
         values = [value if value is None else value.translate(_COPY_ESCAPES) for value in values]
     return "\t".join("\\N" if value is None else value for value in values)
 
@@ -115,6 +123,9 @@ class PostgresCopyWriter:
         self.list_id = lead_list.pk
         self.stamp = stamp
         self.lead_ids = _OrderedLeadIds()
+        # Domain → whether its company has a name, an industry, as far as this import's own
+        # rows written so far tell: a row can only fill what is empty (leads.merge).
+        self.companies: dict[str, tuple[bool, bool]] = {}
         text_columns = ", ".join(f"{name} text" for name in LEAD_FIELDS)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -126,14 +137,15 @@ class PostgresCopyWriter:
         """The batch as COPY data, encoded in the reader thread: the thread that waits for
         the database then sends it in one piece, and no longer competes with the parsing for
         the interpreter row by row."""
+        take = self.lead_ids.take
         lines = [
             _copy_line(
                 [
                     str(r.row),
                     r.identity_key,
-                    self.lead_ids.take(),
+                    take(),
                     *_LEAD_VALUES(r),
-                    json.dumps(r.extra, ensure_ascii=False),
+                    json.dumps(r.extra, ensure_ascii=False) if r.extra else "{}",
                 ]
             )
             for r in records
@@ -148,10 +160,33 @@ class PostgresCopyWriter:
             columns = ", ".join(_RECORD_COLUMNS)
             with cursor.cursor.copy(f"COPY {_TEMP_TABLE} ({columns}) FROM STDIN") as copy:
                 copy.write(data)
-            self._upsert_companies(cursor)
+            self._upsert_companies(cursor, records)
             return self._upsert_leads(cursor, batch_size=len(records))
 
-    def _upsert_companies(self, cursor: CursorWrapper) -> None:
+    def _companies_to_write(self, records: list[LeadRecord]) -> set[str]:
+        """The batch's domains whose company this import has not written yet, or whose rows
+        bring a name or an industry the company lacked when it last did."""
+        todo = set()
+        known = self.companies
+        for r in records:
+            if r.domain:
+                filled = known.get(r.domain)
+                if (
+                    filled is None
+                    or (r.company_name and not filled[0])
+                    or (r.industry and not filled[1])
+                ):
+                    todo.add(r.domain)
+        return todo
+
+    def _upsert_companies(self, cursor: CursorWrapper, records: list[LeadRecord]) -> None:
+        """Companies by domain, only for the domains where the batch may change something:
+        most rows of a large import name a company an earlier batch already wrote, with
+        nothing new, and that join and grouping were a tenth of the import's PostgreSQL time
+        (docs/benchmarks.md, "The import's fourth pass")."""
+        domains = self._companies_to_write(records)
+        if not domains:
+            return
         set_columns = ("workspace_id", "domain", "name", "industry", "created_at", "updated_at")
         default_columns, default_values = insert_defaults(Company, skip=set_columns)
         placeholders = ", ".join(["%s"] * len(default_values))
@@ -169,7 +204,7 @@ class PostgresCopyWriter:
             "FILTER (WHERE company_name <> ''))[1], '') AS name, "
             "COALESCE((array_agg(industry ORDER BY row_no) "
             "FILTER (WHERE industry <> ''))[1], '') AS industry "
-            f"FROM {_TEMP_TABLE} WHERE domain <> '' GROUP BY domain) d "
+            f"FROM {_TEMP_TABLE} WHERE domain = ANY(%s::text[]) GROUP BY domain) d "
             # A company that exists with nothing to fill is left alone: through ON CONFLICT it
             # would be locked (a write of its row) by every batch that names it.
             "LEFT JOIN leads_company c ON c.workspace_id = %s AND c.domain = d.domain "
@@ -178,13 +213,22 @@ class PostgresCopyWriter:
             "ON CONFLICT (workspace_id, domain) WHERE domain IS NOT NULL DO UPDATE SET "
             f"{', '.join(assignments)}, updated_at = EXCLUDED.updated_at "
             f"WHERE {' OR '.join(fills)}",
-            [self.workspace_id, self.stamp, self.stamp, *default_values, self.workspace_id],
-        )
+            [self.workspace_id, self.stamp, self.stamp, *default_values, sorted(domains),
+             self.workspace_id],
+        )  # fmt: skip
+        # Each company now has a name if it had one or the batch gave one (fill_empty); the
+        # batch's empty values say nothing of what it had, so they count as still empty.
+        known = self.companies
+        for r in records:
+            if r.domain in domains and (r.domain in known or len(known) < MAX_KNOWN_COMPANIES):
+                named, classified = known.get(r.domain, (False, False))
+                known[r.domain] = (named or bool(r.company_name), classified or bool(r.industry))
 
     def _upsert_leads(self, cursor: CursorWrapper, *, batch_size: int) -> BatchOutcome:
         """One statement: the leads upserted (linked to their company by domain), then the
-        batch's leads added to the list in file order; which leads it inserted, and which of
-        the matched ones this import created."""
+        batch's leads added to the list in file order; how many leads it inserted, and which
+        of the matched ones this import created (counts, not the batch's keys: the keys of a
+        whole batch cost both sides more than the counting they served)."""
         record_fields = ("identity_key", *LEAD_FIELDS, "extra")
         set_columns = ("id", "workspace_id", *record_fields, "company_id", "created_at",
                        "updated_at")  # fmt: skip
@@ -225,38 +269,38 @@ class PostgresCopyWriter:
             "added AS (INSERT INTO leads_listmembership (lead_list_id, lead_id, added_at) "
             "SELECT %s, id, %s FROM matched ORDER BY row_no "
             "ON CONFLICT (lead_list_id, lead_id) DO NOTHING RETURNING 1) "
-            "SELECT (SELECT count(*) FROM added), count(*), "
-            "array_agg(identity_key) FILTER (WHERE inserted), "
-            "array_agg(identity_key) FILTER (WHERE created_at = %s) FROM matched",
+            "SELECT (SELECT count(*) FROM added), count(*), count(*) FILTER (WHERE inserted), "
+            "array_agg(identity_key) FILTER (WHERE created_at = %s AND NOT inserted) "
+            "FROM matched",
             [self.workspace_id, self.stamp, self.stamp, *default_values, self.workspace_id,
              self.workspace_id, self.list_id, self.stamp, self.stamp],
         )  # fmt: skip
-        added, matched, inserted, created = cursor.fetchone()
+        added, matched, inserted, repeats = cursor.fetchone()
         if matched < batch_size:
             # A lead another transaction committed while the upsert ran can be met by its
             # ON CONFLICT and yet be invisible to the statement's snapshot: look the batch up
             # again in a statement of its own (the memberships already added stay as they are).
-            added_late, created = self._add_to_list(cursor)
+            added_late, repeats = self._add_to_list(cursor)
             added += added_late
-        return BatchOutcome(
-            inserted=set(inserted or ()), created_by_import=created or [], added_to_list=added
-        )
+        return BatchOutcome(inserted=inserted, repeats=repeats or [], added_to_list=added)
 
     def _add_to_list(self, cursor: CursorWrapper) -> tuple[int, list[str]]:
         cursor.execute(
-            "WITH matched AS (SELECT l.id, l.created_at, t.identity_key, t.row_no "  # noqa: S608
-            f"FROM {_TEMP_TABLE} t CROSS JOIN LATERAL (SELECT id, created_at "
-            "FROM leads_lead WHERE workspace_id = %s AND identity_key = t.identity_key "
-            "LIMIT 1) l), "
+            "WITH matched AS (SELECT l.id, l.created_at, t.identity_key, t.row_no, "  # noqa: S608
+            # The batch's own new leads carry the ids it gave them.
+            f"l.id = t.lead_id AS inserted FROM {_TEMP_TABLE} t CROSS JOIN LATERAL "
+            "(SELECT id, created_at FROM leads_lead WHERE workspace_id = %s "
+            "AND identity_key = t.identity_key LIMIT 1) l), "
             "added AS (INSERT INTO leads_listmembership (lead_list_id, lead_id, added_at) "
             "SELECT %s, id, %s FROM matched ORDER BY row_no "
             "ON CONFLICT (lead_list_id, lead_id) DO NOTHING RETURNING 1) "
             "SELECT (SELECT count(*) FROM added), "
-            "array_agg(identity_key) FILTER (WHERE created_at = %s) FROM matched",
+            "array_agg(identity_key) FILTER (WHERE created_at = %s AND NOT inserted) "
+            "FROM matched",
             [self.workspace_id, self.list_id, self.stamp, self.stamp],
         )
-        added, created = cursor.fetchone()
-        return added, created or []
+        added, repeats = cursor.fetchone()
+        return added, repeats or []
 
 
 @dataclass
@@ -365,10 +409,10 @@ class OrmWriter:
             [ListMembership(lead_list=self.lead_list, lead_id=pk) for pk in to_add],
             ignore_conflicts=True,
         )
-        created = [key for key in keys if ids[key][1] == self.stamp]
         # A conflicting concurrent insert wins the race; then our object was not written.
         inserted = {lead.identity_key for lead in new if ids[lead.identity_key][0] == lead.pk}
-        return BatchOutcome(inserted=inserted, created_by_import=created, added_to_list=len(to_add))
+        repeats = [key for key in keys if ids[key][1] == self.stamp and key not in inserted]
+        return BatchOutcome(inserted=len(inserted), repeats=repeats, added_to_list=len(to_add))
 
 
 def default_writer() -> WriterFactory:

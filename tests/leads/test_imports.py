@@ -1,5 +1,8 @@
+import gc
 import io
+import itertools
 import json
+import sys
 import threading
 import time
 import uuid
@@ -7,7 +10,8 @@ import uuid
 import pytest
 from django.db import connection, transaction
 
-from leads.imports import leads_import_file, leads_import_rows, readers
+from common.exceptions import ValidationFailed
+from leads.imports import leads_import_file, leads_import_rows, pipeline, readers, writers
 from leads.imports.writers import OrmWriter, PostgresCopyWriter
 from leads.models import Company, Lead, ListMembership
 from tests.helpers import assert_error
@@ -494,3 +498,95 @@ def test_import_values_with_copy_format_characters_land_as_given(workspace, writ
     assert first.extra == {"Notes": "line 1\nline\t2\r\nend \\N", "Path": 'C:\\temp\\"quoted\\"'}
     second = Lead.objects.get(email="b@x.example")
     assert (second.title, second.extra) == ("\\", {"Notes": "\\N"})
+
+
+def test_import_companies_across_batches_fill_only_what_is_empty(workspace, writer):
+    # given a company the workspace has, with a name and no industry
+    Company.objects.create(workspace=workspace, domain="acme.example", name="Acme Corp")
+    lead_list = LeadListFactory(workspace=workspace)
+    content = (
+        b"email,company,website,industry\n"
+        b"a@acme.example,Acme,acme.example,\n"  # batch 1: nothing the company lacks
+        b"b@new.example,,new.example,\n"  # batch 1: a new company without a name
+        b"c@acme.example,Other,acme.example,\n"  # batch 2: a name, but it has one
+        b"d@new.example,New Co,new.example,\n"  # batch 2: the name it lacked
+        b"e@acme.example,,acme.example,Software\n"  # batch 3: the industry it lacked
+        b"f@new.example,Newer Co,new.example,Retail\n"  # batch 3: its name stays
+    )
+    # when
+    result = _import(workspace, lead_list, content, batch_size=2, writer=writer)
+    # then each company was filled by the first batch that brought a value, never overwritten
+    assert result.rows_imported == 6
+    companies = {
+        c.domain: (c.name, c.industry) for c in Company.objects.filter(workspace=workspace)
+    }
+    assert companies == {
+        "acme.example": ("Acme Corp", "Software"),
+        "new.example": ("New Co", "Retail"),
+    }
+    by_email = dict(Lead.objects.values_list("email", "company__domain"))
+    assert by_email == {
+        "a@acme.example": "acme.example",
+        "b@new.example": "new.example",
+        "c@acme.example": "acme.example",
+        "d@new.example": "new.example",
+        "e@acme.example": "acme.example",
+        "f@new.example": "new.example",
+    }
+
+
+def test_import_batch_naming_only_companies_it_wrote_sends_no_company_statement(workspace):
+    # given an import whose later batches name the first batch's companies with nothing new
+    lead_list = LeadListFactory(workspace=workspace)
+    rows = b"".join(b"p%d@x.example,Acme,acme.example\n" % i for i in range(6))
+    content = b"email,company,website\n" + rows
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    # when
+    with connection.execute_wrapper(record):
+        result = _import(workspace, lead_list, content, batch_size=2, writer=PostgresCopyWriter)
+    # then only the first batch wrote the company, and every lead is linked to it
+    assert result.rows_imported == 6
+    assert sum("INSERT INTO leads_company" in sql for sql in statements) == 1
+    company = Company.objects.get(workspace=workspace)
+    assert set(Lead.objects.values_list("company_id", flat=True)) == {company.id}
+
+
+def test_import_ordered_lead_ids_are_the_uuid_of_prefix_and_counter(workspace):
+    # The ids are formatted as text without a UUID object per lead: the same text.
+    ids = writers._OrderedLeadIds()
+    ids.counter = itertools.count(0xFFFF_FFFE)
+    taken = [ids.take() for _ in range(2)]
+    assert taken == [str(uuid.UUID(int=ids.prefix | n)) for n in (0xFFFF_FFFE, 0xFFFF_FFFF)]
+
+
+class _ObservingWriter(PostgresCopyWriter):
+    """Records the interpreter's settings while a batch is written."""
+
+    seen: list[tuple[tuple[int, ...], float]] = []
+
+    def write(self, records, prepared=None):
+        _ObservingWriter.seen.append((gc.get_threshold(), sys.getswitchinterval()))
+        return super().write(records, prepared)
+
+
+def test_import_spaces_collections_and_switches_sooner_and_restores_both(workspace):
+    # given the interpreter's settings before an import, and an import that fails
+    lead_list = LeadListFactory(workspace=workspace)
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    _ObservingWriter.seen = []
+    # when
+    _import(workspace, lead_list, b"email\na@x.example\n", writer=_ObservingWriter)
+    with pytest.raises(ValidationFailed):
+        _import(workspace, lead_list, b"email\n\n", writer=_ObservingWriter)
+    # then while a batch was written, young collections were spaced and the GIL handed over
+    # sooner; after either import, both are as they were
+    ((during_thresholds, during_interval),) = _ObservingWriter.seen
+    assert during_thresholds[0] == pipeline.IMPORT_GC_THRESHOLD > thresholds[0]
+    assert during_thresholds[1:] == thresholds[1:]
+    assert during_interval == pipeline.IMPORT_SWITCH_INTERVAL < interval
+    assert (gc.get_threshold(), sys.getswitchinterval()) == (thresholds, interval)
