@@ -39,10 +39,10 @@ MARK, SKIP = "mark", "skip"
 SUPPRESSED = "suppressed"
 MAX_SAMPLE_SKIP_ROWS = 10
 # Allocations between two young-generation collections while an import runs (Python's default
-# is 700): see `_collections_spaced`.
+# is 700): see `_interpreter_tuned`.
 IMPORT_GC_THRESHOLD = 100_000
 # Seconds a thread holding the GIL keeps it while another asks for it during an import: see
-# `_switches_sooner`.
+# `_interpreter_tuned`.
 IMPORT_SWITCH_INTERVAL = 0.0005
 _T = TypeVar("_T")
 
@@ -108,7 +108,7 @@ def leads_import_rows(
     left out with the skip reason `suppressed` (`skip`)."""
     result = ImportResult(list_id=str(lead_list.pk))
     stamp = timezone.now()
-    with _collections_spaced(), _switches_sooner(), transaction.atomic():
+    with _interpreter_tuned(), transaction.atomic():
         batch_writer = (writer or default_writer())(
             workspace=workspace, lead_list=lead_list, stamp=stamp
         )
@@ -214,57 +214,44 @@ def _batches(
 
 
 @contextmanager
-def _collections_spaced() -> Iterator[None]:
-    """Python's cyclic garbage collector runs less often while the block runs. An import
-    allocates several objects per row and keeps a batch of them alive (a record, its dicts,
-    its COPY line), none of them in a cycle; at the default threshold the collector went over
-    the batch in flight every 700 allocations, about a tenth of the parsing's CPU
-    (docs/benchmarks.md, "The import's fourth pass"). Collections still happen, so cycles
-    made meanwhile are freed. Imports running in several threads at once: the first one in
-    spaces them, the last one out restores the thresholds it found."""
-    global _spacing_imports, _spaced_from
-    with _spacing_lock:
-        if _spacing_imports == 0:
-            _spaced_from = gc.get_threshold()
-            gc.set_threshold(max(_spaced_from[0], IMPORT_GC_THRESHOLD), *_spaced_from[1:])
-        _spacing_imports += 1
+def _interpreter_tuned() -> Iterator[None]:
+    """While the block runs, the interpreter is tuned for an import, then put back as it was:
+
+    - Python's cyclic garbage collector runs less often. An import allocates several objects
+      per row and keeps a batch of them alive (a record, its dicts, its COPY line), none of
+      them in a cycle; at the default threshold the collector went over the batch in flight
+      every 700 allocations, about a tenth of the parsing's CPU. Collections still happen, so
+      cycles made meanwhile are freed.
+    - The GIL goes from one thread to another waiting for it sooner (every 0.5 ms instead of
+      5 ms). The thread that writes the batches needs it back after each statement while the
+      reader thread parses and holds it: each round trip used to wait up to 5 ms more with
+      PostgreSQL idle, ~25 ms a batch. Threads that wait for nothing else are not switched
+      more often: a switch happens only when another thread asks.
+
+    (docs/benchmarks.md, "The import's fourth pass".) Imports running in several threads at
+    once: the first one in tunes, the last one out restores what it found."""
+    global _tuned_imports, _untuned
+    with _tuning_lock:
+        if _tuned_imports == 0:
+            _untuned = (gc.get_threshold(), sys.getswitchinterval())
+            thresholds, interval = _untuned
+            gc.set_threshold(max(thresholds[0], IMPORT_GC_THRESHOLD), *thresholds[1:])
+            sys.setswitchinterval(min(interval, IMPORT_SWITCH_INTERVAL))
+        _tuned_imports += 1
     try:
         yield
     finally:
-        with _spacing_lock:
-            _spacing_imports -= 1
-            if _spacing_imports == 0:
-                gc.set_threshold(*_spaced_from)
+        with _tuning_lock:
+            _tuned_imports -= 1
+            if _tuned_imports == 0:
+                thresholds, interval = _untuned
+                gc.set_threshold(*thresholds)
+                sys.setswitchinterval(interval)
 
 
-@contextmanager
-def _switches_sooner() -> Iterator[None]:
-    """The interpreter hands the GIL from one thread to another waiting for it sooner while
-    the block runs (every 0.5 ms instead of 5 ms). The thread that writes an import's batches
-    needs it back after each statement, while the reader thread parses and holds it: each
-    round trip used to wait up to 5 ms more with PostgreSQL idle, ~25 ms a batch
-    (docs/benchmarks.md, "The import's fourth pass"). Threads that wait for nothing else are
-    not switched more often: a switch happens only when another thread asks."""
-    global _sooner_imports, _switch_interval
-    with _spacing_lock:
-        if _sooner_imports == 0:
-            _switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_interval, IMPORT_SWITCH_INTERVAL))
-        _sooner_imports += 1
-    try:
-        yield
-    finally:
-        with _spacing_lock:
-            _sooner_imports -= 1
-            if _sooner_imports == 0:
-                sys.setswitchinterval(_switch_interval)
-
-
-_spacing_lock = threading.Lock()
-_sooner_imports = 0
-_switch_interval = sys.getswitchinterval()
-_spacing_imports = 0
-_spaced_from: tuple[int, ...] = gc.get_threshold()
+_tuning_lock = threading.Lock()
+_tuned_imports = 0
+_untuned: tuple[tuple[int, int, int], float] = (gc.get_threshold(), sys.getswitchinterval())
 
 
 def _read_ahead(items: Iterator[_T], *, depth: int = 1) -> Iterator[_T]:
