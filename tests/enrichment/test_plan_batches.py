@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 from django.db import OperationalError, connection, connections, transaction
 from django.db.models import F
 
+from enrichment.chunk_layout import chunk_layout
 from enrichment.models import Workflow, WorkflowItem
 from enrichment.services import execution
 from enrichment.services.start import bulk_enrichment_start
@@ -50,23 +51,26 @@ def _start(workspace, leads: int):
 
 
 def test_a_plan_in_batches_numbers_and_sends_every_chunk_once(funded, settings):
-    # given chunks of 2: batches of 2, 4 and 8 chunks (the last one short)
+    # given chunks of 2: batches of 2, 4 and 8 chunks (the last one short, the run's smaller
+    # last chunks in the third)
     settings.SLUICE_CHUNK_SIZE = 2
     lead_list, workflow = _start(funded, 25)
 
     execution.workflow_plan(workflow_id=workflow.pk)
 
     # then every lead has its item, in the chunk its place in the list gives it
+    layout = chunk_layout(total=25, size=2)
     order = ListMembership.objects.filter(lead_list=lead_list).order_by("id")
     expected = {
-        lead_id: i // 2 for i, lead_id in enumerate(order.values_list("lead_id", flat=True))
+        lead_id: layout.chunk_no(i)
+        for i, lead_id in enumerate(order.values_list("lead_id", flat=True))
     }
     items = WorkflowItem.objects.filter(workflow=workflow)
     assert dict(items.values_list("lead_id", "chunk_no")) == expected
     workflow.refresh_from_db()
-    assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 25, 13)
+    assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 25, 14)
     # and each chunk went out once, the first batch's first
-    assert _sent_chunks(workflow.pk) == list(range(13))
+    assert _sent_chunks(workflow.pk) == list(range(14))
 
 
 def test_a_plan_batch_lets_running_chunks_count_but_keeps_the_expiry_out(funded, settings):
