@@ -199,9 +199,18 @@ def _insert_items_in_sql(workflow: Workflow, candidates, layout: ChunkLayout) ->
     chunks run while the rest is planned: the first batch is what a process keeps in hand, each
     next one twice the last, up to _PLAN_CHUNKS_PER_BATCH. Each batch locks the workflow row
     FOR KEY SHARE: the expiry and the settlement (FOR UPDATE) wait for it, the running chunks'
-    counter updates do not."""
-    with _one_planner(workflow.pk):
-        _insert_batches(workflow, candidates, layout)
+    counter updates do not.
+
+    A chunk the planner runs itself (_send_planned) has no message: the planner returns once
+    each has fed its people to the pool (claimed and underway), as a chunk message does, so
+    that none is left unclaimed once the planner's message is acked."""
+    here: list[_InHand] = []
+    try:
+        with _one_planner(workflow.pk):
+            _insert_batches(workflow, candidates, layout, here)
+    finally:
+        for chunk in here:
+            chunk.fed.wait()
 
 
 @contextmanager
@@ -219,7 +228,9 @@ def _one_planner(workflow_id: str) -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
-def _insert_batches(workflow: Workflow, candidates, layout: ChunkLayout) -> None:
+def _insert_batches(
+    workflow: Workflow, candidates, layout: ChunkLayout, here: list["_InHand"]
+) -> None:
     columns, defaults = insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
     table = WorkflowItem._meta.db_table
     # The start counted the scope (workflow.total): chunks per message as for the whole run.
@@ -256,7 +267,7 @@ def _insert_batches(workflow: Workflow, candidates, layout: ChunkLayout) -> None
         position += rows
         if rows:
             chunks = range(first_chunk, layout.chunks_holding(position))
-            _send_planned(workflow.pk, chunks, layout=layout, per_message=per_message)
+            _send_planned(workflow.pk, chunks, layout=layout, per_message=per_message, here=here)
         if position < starts[-1]:
             break
         first_chunk += batch_chunks
@@ -281,10 +292,27 @@ def _insert_batches(workflow: Workflow, candidates, layout: ChunkLayout) -> None
 
 
 def _send_planned(
-    workflow_id: str, chunk_nos: range, *, layout: ChunkLayout, per_message: int
+    workflow_id: str,
+    chunk_nos: range,
+    *,
+    layout: ChunkLayout,
+    per_message: int,
+    here: list["_InHand"],
 ) -> None:
     """Sends freshly planned chunks: whole ones `per_message` to a message, the run's smaller
-    last ones one to a message, so that the run ends in small pieces whoever takes them."""
+    last ones one to a message, so that the run ends in small pieces whoever takes them.
+
+    In a worker's pool process the batch's first chunk runs here instead, if one of the
+    process's chunk drivers is free: the planner holds its process for the whole plan (0.4 to
+    2 s for 20,000 items), during which that process's pool had nothing to do and the run
+    went at half speed (docs/benchmarks.md, "The run's start and end"). One chunk a batch, so
+    that the first batch's other chunk still goes to another process at once. Those it starts
+    are added to `here`."""
+    drivers = _drivers if _drivers is not None and _drivers.pid == os.getpid() else None
+    started = drivers.start_if_free(workflow_id, chunk_nos[0]) if chunk_nos and drivers else None
+    if started is not None:
+        here.append(started)
+        chunk_nos = chunk_nos[1:]
     tail_from = max(chunk_nos.start, min(layout.full, chunk_nos.stop))
     whole, tail = range(chunk_nos.start, tail_from), range(tail_from, chunk_nos.stop)
     if whole:
@@ -473,12 +501,7 @@ class _ChunkDrivers:
                     break  # the message fails below; its retry runs the rest
                 chunk = _InHand(workflow_id, chunk_no)
                 mine.append(chunk)
-                # The driver logs with the workflow and the task of the message that started it.
-                context = contextvars.copy_context()
-                task = current_task
-                if task and task.request.id:
-                    context.run(task_var.set, (task.name, task.request.id))
-                self.threads.submit(context.run, self._drive, chunk)
+                self._submit(chunk)
                 chunk.fed.wait()
         finally:
             with self.lock:
@@ -487,6 +510,24 @@ class _ChunkDrivers:
             errors = [chunk.error for chunk in mine if chunk.error is not None]
         if errors:
             raise errors[0]
+
+    def start_if_free(self, workflow_id: str, chunk_no: int) -> "_InHand | None":
+        """Starts the chunk on a free driver, without a message, if one is free: the planner's
+        own process runs chunks while it plans the rest (_send_planned). The chunk answers for
+        itself from the start (detached): a failure sends it again in a message of its own."""
+        if not self.slots.acquire(blocking=False):
+            return None
+        chunk = _InHand(workflow_id, chunk_no, detached=True)
+        self._submit(chunk)
+        return chunk
+
+    def _submit(self, chunk: _InHand) -> None:
+        # The driver logs with the workflow and the task that started the chunk.
+        context = contextvars.copy_context()
+        task = current_task
+        if task and task.request.id:
+            context.run(task_var.set, (task.name, task.request.id))
+        self.threads.submit(context.run, self._drive, chunk)
 
     def _drive(self, chunk: _InHand) -> None:
         close_old_connections()  # as Celery does around a task: this thread's connection
