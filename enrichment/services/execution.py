@@ -306,10 +306,13 @@ def _send_planned(
     process's chunk drivers is free: the planner holds its process for the whole plan (0.4 to
     2 s for 20,000 items), during which that process's pool had nothing to do and the run
     went at half speed (docs/benchmarks.md, "The run's start and end"). One chunk a batch, so
-    that the first batch's other chunk still goes to another process at once. Those it starts
-    are added to `here`."""
+    that the first batch's other chunk still goes to another process at once; and only once
+    the chunks it started before have fed the pool, as a message's next chunk waits (at
+    latency 0 a chunk is fed when done: one chunk at a time, as in any process). Those it
+    starts are added to `here`."""
     drivers = _drivers if _drivers is not None and _drivers.pid == os.getpid() else None
-    started = drivers.start_if_free(workflow_id, chunk_nos[0]) if chunk_nos and drivers else None
+    ready = chunk_nos and drivers and all(chunk.fed.is_set() for chunk in here)
+    started = drivers.start_if_free(workflow_id, chunk_nos[0]) if ready and drivers else None
     if started is not None:
         here.append(started)
         chunk_nos = chunk_nos[1:]

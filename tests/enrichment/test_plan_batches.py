@@ -179,9 +179,10 @@ def test_a_planner_in_a_worker_process_runs_a_chunk_of_a_batch_on_its_free_drive
 
 
 def test_a_planner_returns_once_the_chunk_it_runs_has_fed_its_people(funded, settings, monkeypatch):
-    # given this process as a worker's pool process, whose chunks wait before they feed the pool
+    # given this process as a worker's pool process, whose chunks wait before they feed the
+    # pool, and a plan of three batches (chunks 0-1, 2-5, 6-13)
     settings.SLUICE_CHUNK_SIZE = 2
-    _, workflow = _start(funded, 3)
+    _, workflow = _start(funded, 25)
     monkeypatch.setattr(execution, "_drivers", None)
     execution.chunk_drivers_start()
     entered, release, returned = threading.Event(), threading.Event(), threading.Event()
@@ -213,6 +214,8 @@ def test_a_planner_returns_once_the_chunk_it_runs_has_fed_its_people(funded, set
     # with no message), and returned once it had fed
     assert not returned_before_fed
     assert returned.is_set()
+    # and started no other chunk meanwhile: the later batches' first chunks went out
+    assert _sent_chunks(workflow.pk) == list(range(1, 14))
 
 
 def test_a_list_grown_since_the_start_is_planned_whole(funded, settings):
