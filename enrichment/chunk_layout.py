@@ -5,7 +5,7 @@ same chunks whichever path plans it.
 A chunk is what a worker process takes at a time, so the last chunk taken decides how the run
 ends: it runs on one process while the others have nothing left. At 500 people a chunk and
 200 ms a call that was ~1.5 s on one process's 128 threads, half the workers' capacity idle
-(docs/benchmarks.md, "The run's end"). So a run of many chunks ends in smaller ones: the
+(docs/benchmarks.md, "The run's start and end"). So a run of many chunks ends in smaller ones: the
 last chunk's worth of items in quarters, the one before it in halves. Every other chunk is
 whole, and a run of a few chunks keeps whole chunks only: smaller ones would cost a claim, a
 lease and a write each for no gain at its end, as its chunks are all in hand at once.
