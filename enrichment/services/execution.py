@@ -29,6 +29,7 @@ from django.utils import timezone
 from common.bulk import insert_defaults, rows_update_linked, statement_rows, values_rows
 from common.context import task_var
 from enrichment import chunk_processors, dispatch, waterfall
+from enrichment.chunk_layout import ChunkLayout, chunk_layout
 from enrichment.models import (
     OPEN_ITEM,
     TERMINAL_WORKFLOW_STATUSES,
@@ -145,10 +146,14 @@ def _per_message(chunks: int) -> int:
 def _insert_items(workflow: Workflow) -> bool:
     """Inserts the scope's items; returns whether their chunks were sent too (the SQL path
     sends each batch's as it commits; the batched path leaves it to the caller)."""
-    chunk_size = settings.SLUICE_CHUNK_SIZE
     candidates = _candidate_lead_ids(workflow)
+    # Chunks as the start counted the scope (a list's may have grown since: chunk_layout).
+    layout = chunk_layout(
+        total=len(candidates) if isinstance(candidates, list) else workflow.total,
+        size=settings.SLUICE_CHUNK_SIZE,
+    )
     if not isinstance(candidates, list) and connection.vendor == "postgresql":
-        _insert_items_in_sql(workflow, candidates, chunk_size)
+        _insert_items_in_sql(workflow, candidates, layout)
         return True
     position, after = 0, None
     while True:
@@ -167,7 +172,7 @@ def _insert_items(workflow: Workflow) -> bool:
                     WorkflowItem(
                         workflow_id=workflow.pk,
                         lead_id=lead_id,
-                        chunk_no=(position + i) // chunk_size,
+                        chunk_no=layout.chunk_no(position + i),
                     )
                     for i, (_, lead_id) in enumerate(batch)
                 ],
@@ -180,13 +185,13 @@ def _insert_items(workflow: Workflow) -> bool:
     Workflow.objects.filter(pk=workflow.pk, planned=False).update(
         planned=True,
         total=total,
-        chunk_count=(position + chunk_size - 1) // chunk_size,
+        chunk_count=layout.chunks_holding(position),
         last_progress_at=timezone.now(),
     )
     return False
 
 
-def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> None:
+def _insert_items_in_sql(workflow: Workflow, candidates, layout: ChunkLayout) -> None:
     """The list's items by INSERT … SELECT, numbered into chunks by the same stable order as
     the batched path, without building a model instance per lead (docs/benchmarks.md).
 
@@ -194,9 +199,18 @@ def _insert_items_in_sql(workflow: Workflow, candidates, chunk_size: int) -> Non
     chunks run while the rest is planned: the first batch is what a process keeps in hand, each
     next one twice the last, up to _PLAN_CHUNKS_PER_BATCH. Each batch locks the workflow row
     FOR KEY SHARE: the expiry and the settlement (FOR UPDATE) wait for it, the running chunks'
-    counter updates do not."""
-    with _one_planner(workflow.pk):
-        _insert_batches(workflow, candidates, chunk_size)
+    counter updates do not.
+
+    A chunk the planner runs itself (_send_planned) has no message: the planner returns once
+    each has fed its people to the pool (claimed and underway), as a chunk message does, so
+    that none is left unclaimed once the planner's message is acked."""
+    here: list[_InHand] = []
+    try:
+        with _one_planner(workflow.pk):
+            _insert_batches(workflow, candidates, layout, here)
+    finally:
+        for chunk in here:
+            chunk.fed.wait()
 
 
 @contextmanager
@@ -214,17 +228,21 @@ def _one_planner(workflow_id: str) -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
-def _insert_batches(workflow: Workflow, candidates, chunk_size: int) -> None:
+def _insert_batches(
+    workflow: Workflow, candidates, layout: ChunkLayout, here: list["_InHand"]
+) -> None:
     columns, defaults = insert_defaults(WorkflowItem, skip=("workflow_id", "lead_id", "chunk_no"))
     table = WorkflowItem._meta.db_table
     # The start counted the scope (workflow.total): chunks per message as for the whole run.
-    per_message = _per_message(-(-workflow.total // chunk_size))
+    per_message = _per_message(layout.chunk_count)
     counted = workflow.total
-    position, after, batch_chunks = 0, None, _PLAN_FIRST_CHUNKS
+    position, after, first_chunk, batch_chunks = 0, None, 0, _PLAN_FIRST_CHUNKS
     while True:
+        # The batch's chunks by where each begins: the item at `position + i` goes to the last
+        # chunk beginning at or before it (width_bucket), as layout.chunk_no says.
+        starts = [layout.start(first_chunk + i) for i in range(batch_chunks + 1)]
         page = candidates if after is None else candidates.filter(id__gt=after)
-        select, params = page[: batch_chunks * chunk_size].query.sql_with_params()
-        first_chunk = position // chunk_size
+        select, params = page[: starts[-1] - position].query.sql_with_params()
         with transaction.atomic(), connection.cursor() as cursor:
             if not _plan_open(workflow.pk, share=True):
                 return  # expired meanwhile: it counts what it found, nothing more comes
@@ -232,11 +250,11 @@ def _insert_batches(workflow: Workflow, candidates, chunk_size: int) -> None:
                 f"WITH batch (id, lead_id) AS MATERIALIZED ({select}), "  # noqa: S608
                 f"inserted AS (INSERT INTO {table} (workflow_id, lead_id, chunk_no, "
                 f"{', '.join(columns)}) SELECT %s, b.lead_id, "
-                f"%s + (row_number() OVER (ORDER BY b.id) - 1) / %s, "
+                "%s + width_bucket(%s + row_number() OVER (ORDER BY b.id) - 1, %s::bigint[]) - 1, "
                 f"{', '.join(['%s'] * len(defaults))} FROM batch AS b "
                 "ON CONFLICT (workflow_id, lead_id) DO NOTHING) "
                 "SELECT count(*), max(id) FROM batch",
-                [*params, workflow.pk, first_chunk, chunk_size, *defaults],
+                [*params, workflow.pk, first_chunk, position, starts[:-1], *defaults],
             )
             rows, after = cursor.fetchone()
             if position + rows > counted:
@@ -246,12 +264,13 @@ def _insert_batches(workflow: Workflow, candidates, chunk_size: int) -> None:
                 Workflow.objects.filter(pk=workflow.pk, planned=False).update(
                     total=Greatest("total", counted)
                 )
-        if rows:
-            chunks = range(first_chunk, first_chunk + -(-rows // chunk_size))
-            dispatch.chunks(workflow_id=workflow.pk, chunk_nos=chunks, per_message=per_message)
         position += rows
-        if rows < batch_chunks * chunk_size:
+        if rows:
+            chunks = range(first_chunk, layout.chunks_holding(position))
+            _send_planned(workflow.pk, chunks, layout=layout, per_message=per_message, here=here)
+        if position < starts[-1]:
             break
+        first_chunk += batch_chunks
         batch_chunks = min(2 * batch_chunks, _PLAN_CHUNKS_PER_BATCH)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -270,6 +289,39 @@ def _insert_batches(workflow: Workflow, candidates, chunk_size: int) -> None:
         # take 80 ms and give the claims the same plan (docs/benchmarks.md, "Pipeline").
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table} ({', '.join(_CHUNK_FILTER_COLUMNS)})")
+
+
+def _send_planned(
+    workflow_id: str,
+    chunk_nos: range,
+    *,
+    layout: ChunkLayout,
+    per_message: int,
+    here: list["_InHand"],
+) -> None:
+    """Sends freshly planned chunks: whole ones `per_message` to a message, the run's smaller
+    last ones one to a message, so that the run ends in small pieces whoever takes them.
+
+    In a worker's pool process the batch's first chunk runs here instead, if one of the
+    process's chunk drivers is free: the planner holds its process for the whole plan (0.4 to
+    2 s for 20,000 items), during which that process's pool had nothing to do and the run
+    went at half speed (docs/benchmarks.md, "The run's start and end"). One chunk a batch, so
+    that the first batch's other chunk still goes to another process at once; and only once
+    the chunks it started before have fed the pool, as a message's next chunk waits (at
+    latency 0 a chunk is fed when done: one chunk at a time, as in any process). Those it
+    starts are added to `here`."""
+    drivers = _drivers if _drivers is not None and _drivers.pid == os.getpid() else None
+    ready = chunk_nos and drivers and all(chunk.fed.is_set() for chunk in here)
+    started = drivers.start_if_free(workflow_id, chunk_nos[0]) if ready and drivers else None
+    if started is not None:
+        here.append(started)
+        chunk_nos = chunk_nos[1:]
+    tail_from = max(chunk_nos.start, min(layout.full, chunk_nos.stop))
+    whole, tail = range(chunk_nos.start, tail_from), range(tail_from, chunk_nos.stop)
+    if whole:
+        dispatch.chunks(workflow_id=workflow_id, chunk_nos=whole, per_message=per_message)
+    if tail:
+        dispatch.chunks(workflow_id=workflow_id, chunk_nos=tail)
 
 
 def _plan_open(workflow_id: str, *, share: bool = False) -> bool:
@@ -452,12 +504,7 @@ class _ChunkDrivers:
                     break  # the message fails below; its retry runs the rest
                 chunk = _InHand(workflow_id, chunk_no)
                 mine.append(chunk)
-                # The driver logs with the workflow and the task of the message that started it.
-                context = contextvars.copy_context()
-                task = current_task
-                if task and task.request.id:
-                    context.run(task_var.set, (task.name, task.request.id))
-                self.threads.submit(context.run, self._drive, chunk)
+                self._submit(chunk)
                 chunk.fed.wait()
         finally:
             with self.lock:
@@ -466,6 +513,24 @@ class _ChunkDrivers:
             errors = [chunk.error for chunk in mine if chunk.error is not None]
         if errors:
             raise errors[0]
+
+    def start_if_free(self, workflow_id: str, chunk_no: int) -> "_InHand | None":
+        """Starts the chunk on a free driver, without a message, if one is free: the planner's
+        own process runs chunks while it plans the rest (_send_planned). The chunk answers for
+        itself from the start (detached): a failure sends it again in a message of its own."""
+        if not self.slots.acquire(blocking=False):
+            return None
+        chunk = _InHand(workflow_id, chunk_no, detached=True)
+        self._submit(chunk)
+        return chunk
+
+    def _submit(self, chunk: _InHand) -> None:
+        # The driver logs with the workflow and the task that started the chunk.
+        context = contextvars.copy_context()
+        task = current_task
+        if task and task.request.id:
+            context.run(task_var.set, (task.name, task.request.id))
+        self.threads.submit(context.run, self._drive, chunk)
 
     def _drive(self, chunk: _InHand) -> None:
         close_old_connections()  # as Celery does around a task: this thread's connection

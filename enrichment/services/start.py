@@ -23,6 +23,7 @@ from credits import services as credits
 from credits.models import Quote, Tool
 from credits.prices import EnrichmentType
 from enrichment import waterfall
+from enrichment.chunk_layout import chunk_layout
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus, new_workflow_id
 from enrichment.results import CompanyCohortEnriched, Plan, Preview, Started
 from enrichment.selectors import (
@@ -98,13 +99,13 @@ def _create(
         **fields,
     )
     if lead_ids is not None:
-        chunk_size = settings.SLUICE_CHUNK_SIZE
+        layout = chunk_layout(total=len(lead_ids), size=settings.SLUICE_CHUNK_SIZE)
         WorkflowItem.objects.bulk_create(
-            WorkflowItem(workflow=workflow, lead_id=lead_id, chunk_no=i // chunk_size)
+            WorkflowItem(workflow=workflow, lead_id=lead_id, chunk_no=layout.chunk_no(i))
             for i, lead_id in enumerate(lead_ids)
         )
         workflow.planned, workflow.total = True, len(lead_ids)
-        workflow.chunk_count = (len(lead_ids) + chunk_size - 1) // chunk_size
+        workflow.chunk_count = layout.chunk_count
         workflow.save(update_fields=["planned", "total", "chunk_count"])
     if plan.credits_reserved:
         hold = credits.hold_place(

@@ -26,12 +26,15 @@ def drivers(monkeypatch):
     execution.chunk_drivers_stop()
 
 
-def test_chunk_drivers_run_every_chunk_of_the_message_once(funded, settings, drivers):
-    # given calls that wait (the engine pool is used) and a pool smaller than a chunk
+def test_chunk_drivers_run_every_chunk_of_the_message_once(funded, settings, monkeypatch):
+    # given calls that wait (the engine pool is used) and a pool smaller than a chunk, the run
+    # planned before this process's drivers start (a planner's own process would run a chunk)
     settings.SLUICE_SANDBOX_INSTANCES = {"sandbox": {"latency_ms": 5, "email_hit_rate": 0.6}}
     settings.SLUICE_ENGINE_THREADS = 4
     workflow = planned_run(funded, 40, settings)
     assert workflow.chunk_count == 4
+    monkeypatch.setattr(execution, "_drivers", None)
+    execution.chunk_drivers_start()
 
     # when a message of the four chunks runs, and the process then exits
     execution.chunks_run(workflow_id=workflow.pk, chunk_nos=[0, 1, 2, 3])

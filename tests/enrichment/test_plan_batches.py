@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 from django.db import OperationalError, connection, connections, transaction
 from django.db.models import F
 
+from enrichment.chunk_layout import chunk_layout
 from enrichment.models import Workflow, WorkflowItem
 from enrichment.services import execution
 from enrichment.services.start import bulk_enrichment_start
@@ -50,23 +51,26 @@ def _start(workspace, leads: int):
 
 
 def test_a_plan_in_batches_numbers_and_sends_every_chunk_once(funded, settings):
-    # given chunks of 2: batches of 2, 4 and 8 chunks (the last one short)
+    # given chunks of 2: batches of 2, 4 and 8 chunks (the last one short, the run's smaller
+    # last chunks in the third)
     settings.SLUICE_CHUNK_SIZE = 2
     lead_list, workflow = _start(funded, 25)
 
     execution.workflow_plan(workflow_id=workflow.pk)
 
     # then every lead has its item, in the chunk its place in the list gives it
+    layout = chunk_layout(total=25, size=2)
     order = ListMembership.objects.filter(lead_list=lead_list).order_by("id")
     expected = {
-        lead_id: i // 2 for i, lead_id in enumerate(order.values_list("lead_id", flat=True))
+        lead_id: layout.chunk_no(i)
+        for i, lead_id in enumerate(order.values_list("lead_id", flat=True))
     }
     items = WorkflowItem.objects.filter(workflow=workflow)
     assert dict(items.values_list("lead_id", "chunk_no")) == expected
     workflow.refresh_from_db()
-    assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 25, 13)
+    assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 25, 14)
     # and each chunk went out once, the first batch's first
-    assert _sent_chunks(workflow.pk) == list(range(13))
+    assert _sent_chunks(workflow.pk) == list(range(14))
 
 
 def test_a_plan_batch_lets_running_chunks_count_but_keeps_the_expiry_out(funded, settings):
@@ -146,6 +150,72 @@ def test_a_second_planner_waits_for_the_first(funded, settings):
     workflow.refresh_from_db()
     assert (workflow.planned, workflow.total) == (True, 9)
     assert _sent_chunks(workflow.pk) == list(range(5))
+
+
+def test_a_planner_in_a_worker_process_runs_a_chunk_of_a_batch_on_its_free_drivers(
+    funded, settings, monkeypatch
+):
+    # given this process as a worker's pool process, its chunk drivers free, and chunks of 2:
+    # batches of chunks 0-1, 2-5 and 6-13
+    settings.SLUICE_CHUNK_SIZE = 2
+    _, workflow = _start(funded, 25)
+    monkeypatch.setattr(execution, "_drivers", None)
+    execution.chunk_drivers_start()
+
+    # when it plans the run (and the process then exits, its chunks in hand done)
+    execution.workflow_plan(workflow_id=workflow.pk)
+    execution.chunk_drivers_stop()
+
+    # then the first batch's first chunk ran here, as may the later batches' first chunks
+    # (whenever a driver was free), and every other chunk went out once, in order
+    sent = _sent_chunks(workflow.pk)
+    ran_here = set(range(14)) - set(sent)
+    assert sent == sorted(set(sent))
+    assert 0 in ran_here
+    assert ran_here <= {0, 2, 6}
+    items = WorkflowItem.objects.filter(workflow=workflow)
+    assert not items.filter(chunk_no__in=ran_here, finished_at__isnull=True).exists()
+    assert not items.filter(chunk_no__in=sent).exclude(status="queued").exists()
+
+
+def test_a_planner_returns_once_the_chunk_it_runs_has_fed_its_people(funded, settings, monkeypatch):
+    # given this process as a worker's pool process, whose chunks wait before they feed the
+    # pool, and a plan of three batches (chunks 0-1, 2-5, 6-13)
+    settings.SLUICE_CHUNK_SIZE = 2
+    _, workflow = _start(funded, 25)
+    monkeypatch.setattr(execution, "_drivers", None)
+    execution.chunk_drivers_start()
+    entered, release, returned = threading.Event(), threading.Event(), threading.Event()
+
+    def chunk_run(*, workflow_id: str, chunk_no: int, fed: threading.Event) -> None:
+        entered.set()
+        release.wait(timeout=30)
+        fed.set()
+
+    monkeypatch.setattr(execution, "chunk_run", chunk_run)
+
+    def plan() -> None:
+        try:
+            execution.workflow_plan(workflow_id=workflow.pk)
+        finally:
+            connection.close()
+            returned.set()
+
+    # when the plan is written while the chunk the planner runs has not fed the pool
+    planner = threading.Thread(target=plan)
+    planner.start()
+    wait_until(lambda: entered.is_set() and Workflow.objects.get(pk=workflow.pk).planned)
+    returned_before_fed = returned.is_set()
+    release.set()
+    planner.join(30)
+    execution.chunk_drivers_stop()
+
+    # then the planner waited for it (its message acked earlier would leave the chunk unclaimed
+    # with no message), and returned once it had fed
+    assert not returned_before_fed
+    assert returned.is_set()
+    # and started no other chunk meanwhile: the later batches' first chunks went out
+    assert _sent_chunks(workflow.pk) == list(range(1, 14))
 
 
 def test_a_list_grown_since_the_start_is_planned_whole(funded, settings):

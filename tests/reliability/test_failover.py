@@ -62,8 +62,17 @@ def test_failover_killed_worker_chunks_go_to_its_replacement_without_beat(
     second = None
     try:
         workflow = start_bulk(workspace, leads)
-        # Both children mid-chunk: the worker holds no message it has not claimed yet.
-        wait_until(lambda: len(_running_chunks(workflow.pk)) >= 2, timeout=60, interval=0.01)
+        # Both children mid-chunk, the run planned: the worker holds no message it has not
+        # claimed yet, but perhaps the planner's (whose process runs chunks while it plans),
+        # which the replacement does not need once the plan is written.
+        wait_until(
+            lambda: (
+                len(_running_chunks(workflow.pk)) >= 2
+                and Workflow.objects.get(pk=workflow.pk).planned
+            ),
+            timeout=60,
+            interval=0.01,
+        )
 
         # when the whole worker is SIGKILLed, and a replacement starts (nobody runs beat)
         first.kill()

@@ -15,7 +15,9 @@ from tests.workers import ROOT, SANDBOX_ENV, WORKER_COMMAND, WorkerProcess, wait
 
 pytestmark = [pytest.mark.reliability, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-CHUNK_SUCCEEDED = re.compile(r"Task enrichment\.run_chunk\[[^]]+\] succeeded")
+# A chunk's task, or the planner's (whose process runs a chunk of the plan itself when one of
+# its chunk drivers is free: all of a one-chunk run).
+CHUNK_SUCCEEDED = re.compile(r"Task enrichment\.(run_chunk|plan_workflow)\[[^]]+\] succeeded")
 # Web-only or command-line-only modules a worker must not load (each costs start time and the
 # memory of every pool process).
 NOT_IN_A_WORKER = (
