@@ -3,6 +3,8 @@ mid-run (a private `redis-server`: the shared one serves other test runs), and t
 PostgreSQL connections terminated mid-run. The worker reconnects and the run completes."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,38 +43,46 @@ def _log(worker: WorkerProcess) -> str:
     return Path(worker.log.name).read_text(errors="replace")
 
 
-def test_fault_broker_redis_restarted_mid_run(workspace, chaos_settings, sole_consumer):
-    # given a worker whose broker (and limits, and cache) is a private Redis, mid-run
-    fund(workspace, LEADS * 2)
+@contextmanager
+def _worker_on_private_redis(**env: str) -> Iterator[tuple[PrivateRedis, WorkerProcess]]:
+    """A worker whose broker (and limits, and cache) is a private Redis, which this test's
+    Celery app publishes to as well; the worker killed and the server gone afterwards."""
     server = PrivateRedis().start()
     worker = None
     try:
         with celery_broker(server.url):
-            worker = WorkerProcess(env={**CHAOS_ENV, "TEST_REDIS_URL": server.url}).start()
-            workflow = start_bulk(workspace, LEADS)
-            for restart in range(REDIS_RESTARTS):
-                share = (restart + 1) / (REDIS_RESTARTS + 2)
-                wait_progress(workflow.pk, int(share * LEADS), timeout=120)
-                assert processed(workflow.pk) < LEADS, "the run ended before the restart"
-
-                # when Redis goes away (its queue with it: nothing is persisted) and comes back
-                server.stop()
-                count_fault("Redis stopped and restarted")
-                seen = _log(worker).count(_REFUSED)
-                wait_until(
-                    lambda seen=seen: _log(worker).count(_REFUSED) > seen, timeout=30, interval=0.2
-                )
-                server.start()
-
-            # then the worker reconnects and, nudged by the sweeper, finishes the run
-            sweep_until_all_terminal(workspace, timeout=240)
-            assert worker.process.poll() is None, "the worker died instead of reconnecting"
-            assert _log(worker).count(_REFUSED) >= REDIS_RESTARTS
-            assert _log(worker).count("Connected to redis") == 1 + REDIS_RESTARTS
+            worker = WorkerProcess(env={**CHAOS_ENV, "TEST_REDIS_URL": server.url, **env}).start()
+            yield server, worker
     finally:
         if worker:
             worker.kill()
         server.close()
+
+
+def test_fault_broker_redis_restarted_mid_run(workspace, chaos_settings, sole_consumer):
+    # given a worker whose broker (and limits, and cache) is a private Redis, mid-run
+    fund(workspace, LEADS * 2)
+    with _worker_on_private_redis() as (server, worker):
+        workflow = start_bulk(workspace, LEADS)
+        for restart in range(REDIS_RESTARTS):
+            share = (restart + 1) / (REDIS_RESTARTS + 2)
+            wait_progress(workflow.pk, int(share * LEADS), timeout=120)
+            assert processed(workflow.pk) < LEADS, "the run ended before the restart"
+
+            # when Redis goes away (its queue with it: nothing is persisted) and comes back
+            server.stop()
+            count_fault("Redis stopped and restarted")
+            seen = _log(worker).count(_REFUSED)
+            wait_until(
+                lambda seen=seen: _log(worker).count(_REFUSED) > seen, timeout=30, interval=0.2
+            )
+            server.start()
+
+        # then the worker reconnects and, nudged by the sweeper, finishes the run
+        sweep_until_all_terminal(workspace, timeout=240)
+        assert worker.process.poll() is None, "the worker died instead of reconnecting"
+        assert _log(worker).count(_REFUSED) >= REDIS_RESTARTS
+        assert _log(worker).count("Connected to redis") == 1 + REDIS_RESTARTS
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.COMPLETED, workflow.error
     assert workflow.total == LEADS
@@ -86,34 +96,25 @@ def test_fault_broker_lost_while_a_chunk_is_unacknowledged(
     # given a worker whose broker is a private Redis, in the middle of a slow chunk (its
     # message delivered and not yet acknowledged)
     fund(workspace, 200)
-    server = PrivateRedis().start()
-    worker = None
-    try:
-        with celery_broker(server.url):
-            env = {**CHAOS_ENV, "TEST_REDIS_URL": server.url, "SLUICE_SANDBOX_LATENCY_MS": "400"}
-            worker = WorkerProcess(env=env).start()
-            workflow = start_bulk(workspace, 100)
-            wait_until(
-                lambda: WorkflowItem.objects.filter(
-                    workflow_id=workflow.pk, status=ItemStatus.RUNNING
-                ).exists(),
-                timeout=60,
-            )
+    with _worker_on_private_redis(SLUICE_SANDBOX_LATENCY_MS="400") as (server, worker):
+        workflow = start_bulk(workspace, 100)
+        wait_until(
+            lambda: WorkflowItem.objects.filter(
+                workflow_id=workflow.pk, status=ItemStatus.RUNNING
+            ).exists(),
+            timeout=60,
+        )
 
-            # when the broker goes away then
-            server.stop()
-            wait_until(lambda: _REFUSED in _log(worker), timeout=30, interval=0.2)
+        # when the broker goes away then
+        server.stop()
+        wait_until(lambda: _REFUSED in _log(worker), timeout=30, interval=0.2)
 
-            # then the worker keeps retrying instead of exiting on the message it could not
-            # hand back, and finishes the run once the broker is back
-            assert worker.process.poll() is None, worker.output()
-            server.start()
-            sweep_until_all_terminal(workspace, timeout=120)
-            assert worker.process.poll() is None, worker.output()
-    finally:
-        if worker:
-            worker.kill()
-        server.close()
+        # then the worker keeps retrying instead of exiting on the message it could not
+        # hand back, and finishes the run once the broker is back
+        assert worker.process.poll() is None, worker.output()
+        server.start()
+        sweep_until_all_terminal(workspace, timeout=120)
+        assert worker.process.poll() is None, worker.output()
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.COMPLETED, workflow.error
     assert_invariants(workspace, label="broker lost mid-chunk")
