@@ -548,7 +548,7 @@ class _ChunkDrivers:
             self.slots.release()
         if error is not None and detached:
             logger.error(
-                "chunk %s/%s failed after its message: sent again",
+                "chunk %s/%s failed with no message waiting on it: sent again",
                 chunk.workflow_id,
                 chunk.chunk_no,
                 exc_info=error,
