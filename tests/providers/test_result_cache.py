@@ -6,7 +6,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -81,6 +81,35 @@ def test_a_fresh_answer_replaces_the_older_one_in_the_same_entry():
     assert (after.kind, after.value) == ("found", "jane@acme.example")
     assert after.expires_at > before.expires_at + timedelta(hours=23)
     assert _lookup(JANE)[("sandbox", "email", JANE)].kind == "found"
+
+
+def test_a_batch_with_some_keys_already_stored_writes_all_of_them():
+    # given an older answer for Jane (new keys go straight in; a key with an entry does not)
+    carol = cache_key(workspace_id="ws-1", identity="li:carol")
+    cache_store_many(entries=[_answer(JANE, kind="not_found")], ttl_seconds=60)
+    [before] = ResultCacheEntry.objects.all()
+
+    # when a batch holds her fresh answer among new ones, inside the batch's transaction
+    with transaction.atomic():
+        cache_store_many(
+            entries=[
+                _answer(BOB, kind="not_found"),
+                _answer(JANE, value="jane@acme.example"),
+                _answer(carol, value="carol@acme.example"),
+            ],
+            ttl_seconds=DAY,
+        )
+        ResultCacheEntry.objects.count()  # the transaction is still usable
+
+    # then every answer is stored once, Jane's in her old entry
+    entries = {e.identity_key.hex: e for e in ResultCacheEntry.objects.all()}
+    assert {k: (e.kind, e.value) for k, e in entries.items()} == {
+        JANE: ("found", "jane@acme.example"),
+        BOB: ("not_found", None),
+        carol: ("found", "carol@acme.example"),
+    }
+    assert entries[JANE].pk == before.pk
+    assert entries[JANE].expires_at > before.expires_at + timedelta(hours=23)
 
 
 def test_the_cache_keeps_answers_only():
