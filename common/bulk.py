@@ -353,7 +353,9 @@ def tuples_insert(model: type[Model], fields: Sequence[str], rows: Sequence[Sequ
         )
         return
     concrete = [_field(model, name) for name in fields]
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One statement: no savepoint of its own (two round trips), a caller that goes on after
+    # its failure makes one.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _copy_tuples(cursor, _q(model._meta.db_table), concrete, rows)
 
 

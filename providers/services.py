@@ -102,7 +102,8 @@ def _cache_insert_new(rows: list[tuple]) -> bool:
     worker) stops the COPY at the first such row, in key order: the batch then takes the
     upsert, having paid for the rows before it."""
     try:
-        tuples_insert(ResultCacheEntry, _CACHE_FIELDS, rows)
+        with transaction.atomic():  # the savepoint the batch's transaction goes on from
+            tuples_insert(ResultCacheEntry, _CACHE_FIELDS, rows)
     except IntegrityError as error:
         if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != _CACHE_KEY:
             raise

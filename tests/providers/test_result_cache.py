@@ -3,6 +3,8 @@ what it keeps, what it serves, what replaces what, what the purge removes, and t
 migration to the narrow key keeps every stored entry findable."""
 
 import hashlib
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -110,6 +112,71 @@ def test_a_batch_with_some_keys_already_stored_writes_all_of_them():
     }
     assert entries[JANE].pk == before.pk
     assert entries[JANE].expires_at > before.expires_at + timedelta(hours=23)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_another_worker_is_storing_meanwhile_ends_in_one_entry_with_the_later_answer():
+    # given another worker's batch, not committed yet, that stored Jane's answer
+    stored, release, errors = threading.Event(), threading.Event(), []
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            except Exception as error:  # re-raised below, in the test's thread
+                errors.append(error)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def other_worker():
+        with transaction.atomic():
+            cache_store_many(entries=[_answer(JANE, kind="not_found")], ttl_seconds=60)
+            stored.set()
+            release.wait(timeout=60)
+
+    def this_worker():
+        with transaction.atomic():
+            cache_store_many(
+                entries=[_answer(BOB, kind="not_found"), _answer(JANE, value="jane@acme.example")],
+                ttl_seconds=DAY,
+            )
+
+    other = in_thread(other_worker)
+    assert stored.wait(timeout=60)
+
+    # when this worker stores Jane and Bob, waiting for the other's commit
+    this = in_thread(this_worker)
+    _wait_for_a_lock_wait()
+    release.set()
+    other.join()
+    this.join()
+
+    # then each key has one entry, Jane's holding the answer committed last
+    assert errors == []
+    entries = {e.identity_key.hex: e for e in ResultCacheEntry.objects.all()}
+    assert {k: (e.kind, e.value) for k, e in entries.items()} == {
+        JANE: ("found", "jane@acme.example"),
+        BOB: ("not_found", None),
+    }
+
+
+def _wait_for_a_lock_wait() -> None:
+    """Until a session of this database waits for a lock (a worker's write waiting for
+    another's commit)."""
+    with connection.cursor() as cursor:
+        for _ in range(600):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("no session waited for a lock")
 
 
 def test_the_cache_keeps_answers_only():
