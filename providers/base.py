@@ -200,7 +200,7 @@ class PersonInput:
 
     def identity(self) -> str:
         """The identity the result cache (and the sandbox) is keyed on: the one definition of
-        who a person is, `leads.canonical.person_identify`, so a cached answer belongs to the
+        who a person is, `leads.canonical.person_identify` (its key: `person_key`), so a cached answer belongs to the
         same person as the workspace's lead. Empty when there is none. Worked out once per
         input (the engine and the providers ask several times per lookup)."""
         known = self.__dict__.get("_identity")
@@ -212,7 +212,7 @@ class PersonInput:
 
     def _identify(self) -> str:
         return (
-            canonical.person_identify(
+            canonical.person_key(
                 linkedin_url=self.linkedin_url,
                 email=self.email,
                 first_name=self.first_name,
@@ -220,7 +220,7 @@ class PersonInput:
                 full_name=self.full_name,
                 company_name=self.company_name,
                 domain=self.domain,
-            ).key
+            )
             or ""
         )
 
