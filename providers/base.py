@@ -147,8 +147,11 @@ class Outcome:
 
 
 def _clean(value: str | None) -> str | None:
+    """Blanks trimmed and collapsed to single spaces; None when nothing is left."""
     if value is None:
         return None
+    if value.__class__ is str and value.isprintable() and " " not in value:
+        return value or None  # no whitespace at all (a printable string's only one is the space)
     value = " ".join(str(value).split())
     return value or None
 
@@ -181,12 +184,20 @@ class PersonInput:
     ) -> None:
         # Cleaned straight into the frozen instance's dict (a chunk builds one input per lead;
         # a frozen dataclass's own __init__ sets each field through object.__setattr__).
-        values = self.__dict__
-        given = (first_name, last_name, full_name, company_name, domain, linkedin_url, email, phone)
-        for name, value in zip(_PERSON_FIELDS, given, strict=True):
-            values[name] = None if value is None else _clean(value)
-        if not values["full_name"] and values["first_name"] and values["last_name"]:
-            values["full_name"] = f"{values['first_name']} {values['last_name']}"
+        first_name, last_name = _clean(first_name), _clean(last_name)
+        full_name = _clean(full_name)
+        if not full_name and first_name and last_name:
+            full_name = f"{first_name} {last_name}"
+        self.__dict__.update(
+            first_name=first_name,
+            last_name=last_name,
+            full_name=full_name,
+            company_name=_clean(company_name),
+            domain=_clean(domain),
+            linkedin_url=_clean(linkedin_url),
+            email=_clean(email),
+            phone=_clean(phone),
+        )
 
     def has(self, *names: str) -> bool:
         return all(getattr(self, name) for name in names)
@@ -224,8 +235,6 @@ class PersonInput:
             or ""
         )
 
-
-_PERSON_FIELDS = tuple(f.name for f in fields(PersonInput))
 
 
 @dataclass(frozen=True)
