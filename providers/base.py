@@ -53,6 +53,10 @@ ERROR_KINDS = frozenset(
 )
 
 
+# Attempts that tell "could not look" from "not found" (WaterfallResult.error).
+_FAILURE_KINDS = ERROR_KINDS | {OutcomeKind.UNKNOWN}
+
+
 # Prefix of `provider_status` when the provider says the person asked not to be contacted or
 # processed (Hunter's 451, Dropcontact's Do_Not_Contact): a miss, and a candidate for
 # suppression on our side too.
@@ -211,9 +215,10 @@ class PersonInput:
 
     def identity(self) -> str:
         """The identity the result cache (and the sandbox) is keyed on: the one definition of
-        who a person is, `leads.canonical.person_identify` (its key: `person_key`), so a cached answer belongs to the
-        same person as the workspace's lead. Empty when there is none. Worked out once per
-        input (the engine and the providers ask several times per lookup)."""
+        who a person is, `leads.canonical.person_identify` (its key alone: `person_key`), so a
+        cached answer belongs to the same person as the workspace's lead. Empty when there is
+        none. Worked out once per input (the engine and the providers ask several times per
+        lookup)."""
         known = self.__dict__.get("_identity")
         if known is None:
             known = self._identify()
@@ -234,7 +239,6 @@ class PersonInput:
             )
             or ""
         )
-
 
 
 @dataclass(frozen=True)
@@ -490,7 +494,7 @@ class WaterfallResult:
         so a caller can tell "not found" from "could not look"."""
         if self.email or self.phone:
             return None
-        failures = [a for a in self.attempts if a.outcome in ERROR_KINDS | {OutcomeKind.UNKNOWN}]
+        failures = [a for a in self.attempts if a.outcome in _FAILURE_KINDS]
         if not failures or any(a.outcome == OutcomeKind.NOT_FOUND for a in self.attempts):
             return None
         return f"{failures[-1].provider}: {failures[-1].outcome}"
