@@ -54,6 +54,10 @@ def _create_celery_dirs(**kwargs) -> None:
     dirs_create(celery_dirs())
 
 
+# Objects allocated (net) between two collections of the youngest generation, in a worker.
+YOUNG_GC_THRESHOLD = 20_000
+
+
 @worker_init.connect
 def _freeze_startup_objects(**kwargs) -> None:
     """A worker's main process has imported everything by now; its pool forks next, each fork
@@ -61,8 +65,14 @@ def _freeze_startup_objects(**kwargs) -> None:
     ~100,000 objects the imports leave (no garbage among them: a collection here finds none),
     each of those collections costs about 0.1 s of the worker's start, and each child's own full
     collections would touch, and so copy, the memory it shares with the main process. Frozen,
-    the collections skip them (gc.freeze, made for this: a fork without exec)."""
+    the collections skip them (gc.freeze, made for this: a fork without exec).
+
+    The youngest generation is collected every 20,000 new objects rather than 700: a chunk's
+    rows, people and results live until its slice is written, so at 700 each collection
+    walked them again (~500 collections and 4 full ones per 20,000 leads, 4-5 % of a chunk's
+    CPU: docs/benchmarks.md); the children inherit the threshold."""
     gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @setup_logging.connect

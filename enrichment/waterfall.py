@@ -39,6 +39,17 @@ LEAD_FIELDS = [
     *PROVENANCE_FIELDS,
     "suppressed_at",
 ]
+# The LEAD_FIELDS apply_to_lead writes for each kind of change: a slice's lead write sends the
+# columns some lead of the slice changed, not all of them (psycopg dumps each array element in
+# Python; an email-only run never changes the phone's columns).
+_EMAIL_FIELDS = frozenset(
+    {"email", "email_status", "email_confidence", "email_source", "email_found_at"}
+    | {"email_workflow_id", "email_verifier", "provider", "enriched_at"}
+)
+_PHONE_FIELDS = frozenset(
+    {"phone", "phone_source", "phone_found_at", "phone_workflow_id", "provider", "enriched_at"}
+)
+_SUPPRESSED_FIELDS = frozenset({"suppressed_at"})
 # The item error of a lead the suppression list covers (leads.suppression).
 SUPPRESSED = "suppressed"
 # What a chunk writes on its items.
@@ -260,6 +271,15 @@ class LeadOutcome:
         lead.enriched_at = now
         return True
 
+    def lead_fields(self) -> frozenset[str]:
+        """The lead's columns apply_to_lead wrote, when it said it changed the lead."""
+        if self.suppressed:
+            return _SUPPRESSED_FIELDS
+        email, phone = self.email, self.phone
+        if email and phone:
+            return _EMAIL_FIELDS | _PHONE_FIELDS
+        return _EMAIL_FIELDS if email else _PHONE_FIELDS
+
     def _reconfirms(self, lead: Lead | Row, now: datetime) -> bool:
         """Whether every value found is what the lead already holds, from the same provider
         and verifier, and still fresh: then the lead is left as it is, its provenance naming
@@ -309,6 +329,13 @@ class LeadOutcome:
         for attempt in result.attempts:
             attempt.value = None
         self.suppressed = True
+
+
+def lead_fields_written(changes: Iterable[frozenset[str]]) -> list[str]:
+    """The LEAD_FIELDS (in their order) of a write of leads with these changes (lead_fields):
+    a lead whose own change is narrower gets its other columns written back as it read them."""
+    written = frozenset().union(*changes)
+    return [name for name in LEAD_FIELDS if name in written]
 
 
 def run(

@@ -94,6 +94,11 @@ def email(raw: str | None) -> str | None:
     return value if _valid_email(value) else None
 
 
+# Django's own pattern for an address's user part, compiled (the same object: `re` keeps it):
+# read through the validator's lazy proxy, each match cost three Python-level attribute lookups.
+_EMAIL_USER = re.compile(validate_email.user_regex.pattern, validate_email.user_regex.flags)
+
+
 def _valid_email(value: str) -> bool:
     """Django's `validate_email`, step by step, with the domain's check remembered: a chunk's
     emails share few domains, and the domain pattern was most of the canonical email's cost
@@ -101,7 +106,7 @@ def _valid_email(value: str) -> bool:
     if not value or "@" not in value or len(value) > 320:
         return False
     user_part, domain_part = value.rsplit("@", 1)
-    return bool(validate_email.user_regex.match(user_part)) and _valid_email_domain(domain_part)
+    return bool(_EMAIL_USER.match(user_part)) and _valid_email_domain(domain_part)
 
 
 def _valid_email_domain(domain_part: str) -> bool:
@@ -242,6 +247,37 @@ def _company_domain(raw: str) -> str | None:
     if _DOMAIN.fullmatch(raw) and not raw.startswith("www."):
         return raw
     return _cached_domain(raw)
+
+
+def person_key(
+    *,
+    linkedin_url: str | None = None,
+    email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    full_name: str | None = None,
+    company_name: str | None = None,
+    domain: str | None = None,
+) -> str | None:
+    """`person_identify(…).key` alone (what the provider cache is keyed on), without working
+    out canonical values the key does not use: a LinkedIn URL or an email, when given, decides
+    the key (or its absence, when not valid) whatever the names say, so only a person with
+    neither has their names and company read."""
+    linkedin = _canonical_linkedin_url(linkedin_url) if linkedin_url else None
+    if linkedin_url and linkedin is None:
+        return None  # IdentityProblem.INVALID_LINKEDIN_URL
+    address = _canonical_email(email) if email else None
+    if email and address is None:
+        return None  # IdentityProblem.INVALID_EMAIL
+    if linkedin or address:
+        return person_identity(linkedin=linkedin, email_address=address)
+    return person_identify(
+        first_name=first_name,
+        last_name=last_name,
+        full_name=full_name,
+        company_name=company_name,
+        domain=domain,
+    ).key
 
 
 def person_identify(

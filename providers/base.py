@@ -53,6 +53,10 @@ ERROR_KINDS = frozenset(
 )
 
 
+# Attempts that tell "could not look" from "not found" (WaterfallResult.error).
+_FAILURE_KINDS = ERROR_KINDS | {OutcomeKind.UNKNOWN}
+
+
 # Prefix of `provider_status` when the provider says the person asked not to be contacted or
 # processed (Hunter's 451, Dropcontact's Do_Not_Contact): a miss, and a candidate for
 # suppression on our side too.
@@ -147,8 +151,11 @@ class Outcome:
 
 
 def _clean(value: str | None) -> str | None:
+    """Blanks trimmed and collapsed to single spaces; None when nothing is left."""
     if value is None:
         return None
+    if value.__class__ is str and value.isprintable() and " " not in value:
+        return value or None  # no whitespace at all (a printable string's only one is the space)
     value = " ".join(str(value).split())
     return value or None
 
@@ -181,12 +188,20 @@ class PersonInput:
     ) -> None:
         # Cleaned straight into the frozen instance's dict (a chunk builds one input per lead;
         # a frozen dataclass's own __init__ sets each field through object.__setattr__).
-        values = self.__dict__
-        given = (first_name, last_name, full_name, company_name, domain, linkedin_url, email, phone)
-        for name, value in zip(_PERSON_FIELDS, given, strict=True):
-            values[name] = None if value is None else _clean(value)
-        if not values["full_name"] and values["first_name"] and values["last_name"]:
-            values["full_name"] = f"{values['first_name']} {values['last_name']}"
+        first_name, last_name = _clean(first_name), _clean(last_name)
+        full_name = _clean(full_name)
+        if not full_name and first_name and last_name:
+            full_name = f"{first_name} {last_name}"
+        self.__dict__.update(
+            first_name=first_name,
+            last_name=last_name,
+            full_name=full_name,
+            company_name=_clean(company_name),
+            domain=_clean(domain),
+            linkedin_url=_clean(linkedin_url),
+            email=_clean(email),
+            phone=_clean(phone),
+        )
 
     def has(self, *names: str) -> bool:
         return all(getattr(self, name) for name in names)
@@ -200,9 +215,10 @@ class PersonInput:
 
     def identity(self) -> str:
         """The identity the result cache (and the sandbox) is keyed on: the one definition of
-        who a person is, `leads.canonical.person_identify`, so a cached answer belongs to the
-        same person as the workspace's lead. Empty when there is none. Worked out once per
-        input (the engine and the providers ask several times per lookup)."""
+        who a person is, `leads.canonical.person_identify` (its key alone: `person_key`), so a
+        cached answer belongs to the same person as the workspace's lead. Empty when there is
+        none. Worked out once per input (the engine and the providers ask several times per
+        lookup)."""
         known = self.__dict__.get("_identity")
         if known is None:
             known = self._identify()
@@ -212,7 +228,7 @@ class PersonInput:
 
     def _identify(self) -> str:
         return (
-            canonical.person_identify(
+            canonical.person_key(
                 linkedin_url=self.linkedin_url,
                 email=self.email,
                 first_name=self.first_name,
@@ -220,12 +236,9 @@ class PersonInput:
                 full_name=self.full_name,
                 company_name=self.company_name,
                 domain=self.domain,
-            ).key
+            )
             or ""
         )
-
-
-_PERSON_FIELDS = tuple(f.name for f in fields(PersonInput))
 
 
 @dataclass(frozen=True)
@@ -481,7 +494,7 @@ class WaterfallResult:
         so a caller can tell "not found" from "could not look"."""
         if self.email or self.phone:
             return None
-        failures = [a for a in self.attempts if a.outcome in ERROR_KINDS | {OutcomeKind.UNKNOWN}]
+        failures = [a for a in self.attempts if a.outcome in _FAILURE_KINDS]
         if not failures or any(a.outcome == OutcomeKind.NOT_FOUND for a in self.attempts):
             return None
         return f"{failures[-1].provider}: {failures[-1].outcome}"

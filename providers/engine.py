@@ -118,6 +118,17 @@ if CallRecord._fields[_JUDGED:] != ("email_status", "accepted"):
     raise ImportError("_judged needs email_status and accepted to be CallRecord's last fields")
 
 
+# A record is built from its fields in this order (a namedtuple's keyword __new__ parses 13
+# keywords per record; two records a found person).
+_RECORD_FIELDS = (
+    "provider", "data_point", "outcome", "latency_ms", "cost", "cached", "provider_status", "tag",
+    "created_at", "workspace_id", "step", "opens_lookup", "accepted",
+)  # fmt: skip
+if CallRecord._fields != (*_RECORD_FIELDS[:-1], "email_status", "accepted"):
+    raise ImportError("_record builds CallRecord from its fields in _RECORD_FIELDS's order")
+_new_record = tuple.__new__
+
+
 def _judged(call: CallRecord, email_status: str, accepted: bool) -> CallRecord:
     """The record with the verdict on its email (a namedtuple's _replace, without its
     keyword machinery: one per found email)."""
@@ -675,20 +686,25 @@ class WaterfallEngine:
     def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
         step, opens_lookup, accepted = self._marks(name, data_point, outcome)
         lookup = self._lookup
-        call = CallRecord(
-            provider=name,
-            data_point=str(data_point),
-            outcome=str(outcome.kind),
-            latency_ms=outcome.ms,
-            cost=outcome.cost,
-            cached=cached,
-            provider_status=outcome.provider_status[:200],
-            tag=self.tag,
-            created_at=_now(),
-            workspace_id=self.workspace_id or None,
-            step=step,
-            opens_lookup=opens_lookup,
-            accepted=accepted,
+        # CallRecord(provider=…, …, accepted=…) in _RECORD_FIELDS's order, email_status blank.
+        call = _new_record(
+            CallRecord,
+            (
+                name,
+                str(data_point),
+                str(outcome.kind),
+                outcome.ms,
+                outcome.cost,
+                cached,
+                outcome.provider_status[:200],
+                self.tag,
+                _now(),
+                self.workspace_id or None,
+                step,
+                opens_lookup,
+                "",
+                accepted,
+            ),
         )
         records = getattr(lookup, "records", None)
         if records is not None:
@@ -714,17 +730,23 @@ class WaterfallEngine:
     def _cached(
         self, name: str, data_point: DataPoint, entry: CachedAnswer | CacheAnswer
     ) -> tuple[Outcome, list[Attempt]]:
-        outcome = Outcome(
-            _KINDS[entry.kind],
-            value=entry.value,
-            confidence=entry.confidence,
-            verdict=_STATUSES[entry.verdict] if entry.verdict else None,
-            provider_status=entry.provider_status,
-        )
+        kind = _KINDS[entry.kind]
+        verdict = _STATUSES[entry.verdict] if entry.verdict else None
+        # Outcome(kind, value, confidence, verdict, provider_status): positional, one per hit.
+        outcome = Outcome(kind, entry.value, entry.confidence, verdict, entry.provider_status)
         self._record(name, data_point, outcome, cached=True)
-        attempt = self._attempt(name, data_point, outcome, cached=True)
-        # An answer stored by this batch has no row id yet.
-        attempt.cache_entry_id = entry.pk if isinstance(entry, CachedAnswer) else None
+        # _attempt(…, cached=True), with the entry it was read from (an answer stored by this
+        # batch has no row id yet).
+        attempt = Attempt(
+            provider=name,
+            data_point=data_point,
+            outcome=kind,
+            cached=True,
+            provider_status=entry.provider_status,
+            value=entry.value if kind == _FOUND else None,
+            verdict=verdict,
+            cache_entry_id=entry.pk if isinstance(entry, CachedAnswer) else None,
+        )
         return outcome, [attempt]
 
     def _skipped(self, name: str, data_point: DataPoint, reason: str) -> tuple[Outcome, list]:

@@ -637,12 +637,13 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
     """Writes results, lead fields and counters in one transaction, only for the items this
     claim still owns (a claim taken over by another worker is not ours to write)."""
     now = timezone.now()
-    changed_leads = []
+    changed_leads, lead_changes = [], set()
     for outcome in outcomes:
         outcome.apply_to_item(now)
         # Decided for every item, written only with the items still ours (below).
         if outcome.apply_to_lead(workflow, now):
             changed_leads.append((outcome.item.id, outcome.item.lead))
+            lead_changes.add(outcome.lead_fields())
     for item in over_budget:
         item.status, item.error, item.finished_at = ItemStatus.SKIPPED, OVER_BUDGET, now
     with transaction.atomic():
@@ -656,7 +657,7 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
             only_if={"claim_token": token, "status": ItemStatus.RUNNING},
             linked_model=Lead,
             linked=changed_leads,
-            linked_fields=waterfall.LEAD_FIELDS,
+            linked_fields=waterfall.lead_fields_written(lead_changes),
         )
         counts = {"completed": 0, "not_found": 0, "failed": 0, "skipped": 0}
         found_emails = found_phones = refund_budget = 0

@@ -283,3 +283,26 @@ def test_identity_import_row_and_person_resolution_agree(db, person):
         ).identity()
         == resolved.identity_key
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(person=_people)
+def test_person_key_is_person_identifys_key(person):
+    # The provider cache's key (PersonInput.identity) skips the canonical values it does not
+    # use; it must be the very key person_identify gives, problems (no key) included.
+    assert canonical.person_key(**person) == canonical.person_identify(**person).key
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"linkedin_url": "linkedin.com/in/Jane-Roe/", "email": "not-an-email", "last_name": "R"},
+        {"linkedin_url": "https://www.linkedin.com/company/acme", "email": "jane@acme.com"},
+        {"email": "Jane@Acme.com", "first_name": "Jane", "last_name": "Roe", "domain": "x.io"},
+        {"email": "", "linkedin_url": "", "full_name": "Ada King", "domain": "www.Engines.example"},
+        {"first_name": "José", "last_name": "Núñez", "company_name": "  Acme   GmbH"},
+        {"first_name": "Jane", "company_name": "Acme"},
+    ],
+)
+def test_person_key_agrees_on_each_rule(fields):
+    assert canonical.person_key(**fields) == canonical.person_identify(**fields).key
