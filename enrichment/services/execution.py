@@ -357,7 +357,9 @@ def _open_chunks(workflow_id: str) -> list[int]:
     queued = {chunk_no for _, chunk_no, status in chunks if status == ItemStatus.QUEUED}
     claimed = [chunk_no for _, chunk_no, status in chunks if status != ItemStatus.QUEUED]
     if claimed:
-        queued.update(items.filter(chunk_no__in=claimed).values_list("chunk_no", flat=True).distinct())
+        queued.update(
+            items.filter(chunk_no__in=claimed).values_list("chunk_no", flat=True).distinct()
+        )
     return sorted(queued)
 
 
