@@ -12,7 +12,14 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from enrichment.models import ClosedChunk, ItemStatus, SweeperRun, Workflow, WorkflowItem, WorkflowStatus
+from enrichment.models import (
+    ClosedChunk,
+    ItemStatus,
+    SweeperRun,
+    Workflow,
+    WorkflowItem,
+    WorkflowStatus,
+)
 from enrichment.services.execution import (
     SWEEP_WORKFLOWS,
     chunk_run,
