@@ -227,6 +227,7 @@ _RELEASE_DEAD_CLAIMS = """
     closed AS (
         INSERT INTO {closed} (workflow_id, chunk_no)
         SELECT workflow_id, chunk_no FROM open_chunk WHERE status IS NULL AND planned
+        ORDER BY workflow_id, chunk_no  -- two sweepers wait for each other in one order
         ON CONFLICT DO NOTHING
     )
     UPDATE {items} SET status = %(queued)s, claim_token = '', claimed_at = NULL
