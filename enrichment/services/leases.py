@@ -204,10 +204,18 @@ def _statement(sql: str) -> str:
     return sql.format(open_chunks=_OPEN_CHUNKS.format(**tables), **tables)
 
 
+def _no_jit(cursor) -> None:
+    """Inside the walk's transaction. The planner prices each chunk's `LIMIT 1` as a read of
+    the whole chunk (it cannot know the first entry is open), so the walk's estimate passes
+    jit_above_cost, and compiling it took ~50 ms a sweep for ~1 ms of work (100,000 items)."""
+    cursor.execute("SET LOCAL jit = off")
+
+
 def open_chunks(*, workflow_id: str | None = None) -> list[tuple[str, int, str]]:
     """(workflow, chunk, status of one of its open items) of the running runs' chunks that
     still have open items (of `workflow_id`'s alone if given). PostgreSQL only."""
-    with connections["default"].cursor() as cursor:
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        _no_jit(cursor)
         cursor.execute(
             _statement("SELECT workflow_id, chunk_no, status FROM ({open_chunks}) c "
                        "WHERE status IS NOT NULL ORDER BY workflow_id, chunk_no"),
@@ -247,6 +255,7 @@ def _release_dead_claims() -> list[tuple[str, int]]:
     """No index holds running items (item writes stay in place: WorkflowItem), so the search
     goes chunk by chunk (_RELEASE_DEAD_CLAIMS)."""
     with transaction.atomic(), connections["default"].cursor() as cursor:
+        _no_jit(cursor)
         cursor.execute(
             _statement(_RELEASE_DEAD_CLAIMS),
             {
