@@ -42,8 +42,9 @@ TERMINAL_ITEM_STATUSES = (
     ItemStatus.SKIPPED,
     ItemStatus.CANCELLED,
 )
-# Queued and running items, as the item_open index holds them (every terminal status is written
-# with finished_at): a filter on item status adds it so that PostgreSQL can use that index.
+# Queued and running items (every terminal status is written with finished_at). No index holds
+# them (a result that left one could not be a HOT update): a chunk's are found through
+# item_chunk, a run's open chunks as the sweeper walks them (leases.open_chunks).
 OPEN_ITEM = Q(finished_at__isnull=True)
 
 
@@ -160,12 +161,13 @@ class WorkflowItem(models.Model):
     claim (`claimed_at`) while it runs; a claim not renewed for SLUICE_CLAIM_TTL_SECONDS belongs
     to a dead worker and is given back to the queue (enrichment/services/leases.py).
 
-    No index holds `status`, `claim_token` or `claimed_at`, and the table leaves room in its pages
-    (migration 0009): a claim, a lease renewal and a release then rewrite the item in place (a
-    HOT update, no index entry written), where each used to add an entry to six indexes; the
-    result adds one to three. Queued and running items are the open ones (`finished_at` is set
-    with every terminal status), found through `item_open`; queries for them filter on
-    OPEN_ITEM so that PostgreSQL can use it (docs/benchmarks.md, "Item writes")."""
+    No index holds a column a chunk writes (`status`, `claim_token`, `claimed_at`, the result,
+    `finished_at`), and the table leaves room in its pages (migration 0009): a claim, a lease
+    renewal, a release and the result rewrite the item in place (a HOT update, no index entry
+    written), where each used to add an entry to six indexes (docs/benchmarks.md, "Item writes"
+    and "Open chunks outside the item rows"). Queued and running items are the open ones
+    (OPEN_ITEM); a chunk's items are found through `item_chunk`, and a chunk found with none
+    open is recorded once (ClosedChunk) so that the sweeper does not read it again."""
 
     id = models.BigAutoField(primary_key=True)
     # No index of their own: the indexes below start with each of them, and every index costs a
@@ -193,19 +195,36 @@ class WorkflowItem(models.Model):
             models.UniqueConstraint(fields=["workflow", "lead"], name="workflow_item_unique_lead"),
         ]
         indexes = [
-            # A chunk's claimable, claimed and open items; a run's open chunks (the sweeper's
-            # search for dead claims walks it chunk by chunk). A result leaves it.
-            models.Index(
-                fields=["workflow", "chunk_no"],
-                name="item_open",
-                condition=Q(finished_at__isnull=True),
-            ),
+            # A chunk's items (its claim, renewals, results, give-up); a run's chunks (the
+            # sweeper walks them, leases.open_chunks). No predicate: a partial index of open
+            # items is left by every result, which then cannot be a HOT update.
+            models.Index(fields=["workflow", "chunk_no"], name="item_chunk"),
             # A person's items (reuse of a person run, erasure, the lead's ON DELETE CASCADE).
             models.Index(fields=["lead"], name="item_lead"),
         ]
 
     def __str__(self) -> str:
         return f"{self.workflow_id}/{self.lead_id}"
+
+
+class ClosedChunk(models.Model):
+    """A chunk of a planned run found with no open item left (by the sweeper's walk of open
+    chunks, leases.open_chunks). An item never reopens and a planned run gets no new item, so
+    the walk skips the chunk from then on instead of reading its finished items on every
+    sweep. A chunk without a row is only looked at: rows are a saving, never a condition."""
+
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    chunk_no = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "chunk_no"], name="closed_chunk_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id}/{self.chunk_no}"
 
 
 class WebhookEndpoint(TimestampedModel):

@@ -161,7 +161,7 @@ def items_page(
     if status:
         items = items.filter(status=status)
         if status in (ItemStatus.QUEUED, ItemStatus.RUNNING):
-            items = items.filter(OPEN_ITEM)  # through item_open, not every item of the run
+            items = items.filter(OPEN_ITEM)
     if position:
         items = items.filter(id__gt=position["after"])
     page = list(items[: limit + 1])

@@ -346,13 +346,21 @@ def _plan_open(workflow_id: str, *, share: bool = False) -> bool:
 
 def _open_chunks(workflow_id: str) -> list[int]:
     """Chunks that still have work: queued items, or running ones whose lease expired."""
-    return list(
-        WorkflowItem.objects.filter(OPEN_ITEM, workflow_id=workflow_id)
-        .filter(Q(status=ItemStatus.QUEUED) | leases.lease_expired_q())
-        .order_by("chunk_no")
-        .values_list("chunk_no", flat=True)
-        .distinct()
+    items = WorkflowItem.objects.filter(OPEN_ITEM, workflow_id=workflow_id).filter(
+        Q(status=ItemStatus.QUEUED) | leases.lease_expired_q()
     )
+    if connection.vendor != "postgresql":
+        return list(items.order_by("chunk_no").values_list("chunk_no", flat=True).distinct())
+    # The run's chunks not yet closed, each read up to one open item (leases.open_chunks), not
+    # every item of the run: a chunk showing a queued item has work; a claimed one is looked at.
+    chunks = leases.open_chunks(workflow_id=workflow_id)
+    queued = {chunk_no for _, chunk_no, status in chunks if status == ItemStatus.QUEUED}
+    claimed = [chunk_no for _, chunk_no, status in chunks if status != ItemStatus.QUEUED]
+    if claimed:
+        queued.update(
+            items.filter(chunk_no__in=claimed).values_list("chunk_no", flat=True).distinct()
+        )
+    return sorted(queued)
 
 
 # --- Chunks -----------------------------------------------------------------------------------

@@ -12,7 +12,14 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from enrichment.models import ItemStatus, SweeperRun, Workflow, WorkflowItem, WorkflowStatus
+from enrichment.models import (
+    ClosedChunk,
+    ItemStatus,
+    SweeperRun,
+    Workflow,
+    WorkflowItem,
+    WorkflowStatus,
+)
 from enrichment.services.execution import (
     SWEEP_WORKFLOWS,
     chunk_run,
@@ -196,6 +203,9 @@ def test_failover_sweeper_finds_dead_claims_among_finished_and_queued_chunks(
     assert items.filter(status=ItemStatus.RUNNING).count() == 0
     assert items.filter(status=ItemStatus.NOT_FOUND).count() == 75
     assert items.filter(chunk_no=2, status=ItemStatus.QUEUED).count() == 50
+    # and the finished chunk is closed: the next sweeps do not read its items again
+    closed = ClosedChunk.objects.filter(workflow=workflow).values_list("chunk_no", flat=True)
+    assert list(closed) == [0]
 
 
 def test_failover_redelivered_chunk_takes_back_a_dead_process_items_at_once(
