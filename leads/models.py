@@ -9,23 +9,6 @@ from accounts.models import Workspace
 from common.models import TimestampedModel
 
 
-class ByteOrderKeyField(models.CharField):
-    """A text key compared byte by byte on PostgreSQL (`COLLATE "C"`): every insert into an
-    index holding it compares it a dozen or more times on the way down, and under the
-    database's own collation (e.g. `C.UTF-8`) each comparison goes through the C library's
-    `strcoll`; in "C" it is a `memcmp`. Equality is the same either way (both are
-    deterministic), and for UTF-8 text byte order is code point order, the order `C.UTF-8`
-    gives too. Only `upper()`/`lower()` (so `iexact`, `icontains`) change, to ASCII case
-    folding: keys of this type are canonical forms, never searched that way. SQLite has no "C"
-    collation and keeps its default (binary) one."""
-
-    def db_parameters(self, connection):
-        parameters = super().db_parameters(connection)
-        if connection.vendor == "postgresql":
-            parameters["collation"] = "C"
-        return parameters
-
-
 class Company(TimestampedModel):
     """Firmographics, shaped like the SDK's `CompanyRecord`."""
 
@@ -97,14 +80,13 @@ class Lead(TimestampedModel):
     # `created_at` is only ever read per workspace (`lead_recent`); nor one no query reads
     # (`domain`: a search by domain also matches the company's, and the suppression list's
     # domain entries also match emails, so both read the workspace's leads whatever the
-    # indexes). The text keys the import's indexes compare are in byte order
-    # (`ByteOrderKeyField`). docs/benchmarks.md, "The import's fifth pass".
+    # indexes). docs/benchmarks.md, "The import's fifth pass".
     created_at = models.DateTimeField(auto_now_add=True)
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="leads", db_index=False
     )
-    identity_key = ByteOrderKeyField(max_length=400)
+    identity_key = models.CharField(max_length=400)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     full_name = models.CharField(max_length=300, blank=True)
@@ -116,7 +98,7 @@ class Lead(TimestampedModel):
     domain = models.CharField(max_length=253, blank=True)
     industry = models.CharField(max_length=200, blank=True)
     location = models.CharField(max_length=300, blank=True)
-    linkedin_url = ByteOrderKeyField(max_length=300, null=True, blank=True)
+    linkedin_url = models.CharField(max_length=300, null=True, blank=True)
     email = models.CharField(max_length=254, null=True, blank=True)
     email_status = models.CharField(max_length=10, choices=EmailStatus.choices, blank=True)
     email_confidence = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -130,9 +130,7 @@ class PostgresCopyWriter:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP_TABLE} (row_no integer, "
-                # Sorted and matched in the lead table's byte order (leads.models.ByteOrderKeyField)
-                f'identity_key text COLLATE "C", lead_id uuid, {text_columns}, extra jsonb) '
-                "ON COMMIT DROP"
+                f"identity_key text, lead_id uuid, {text_columns}, extra jsonb) ON COMMIT DROP"
             )
 
     def prepare(self, records: list[LeadRecord]) -> bytes:
