@@ -126,7 +126,8 @@ def _in_process(args, tenant, lead_list, csv_path: Path) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (backend,) = cursor.fetchone()
-    for label in ("first import (new leads)", "second import (all rows match)"):
+    labels = ("first import (new leads)", "second import (all rows match)")
+    for label in labels[: 1 if args.once else 2]:
         statements = _Statements(backend)
         with ExitStack() as stack:
             if args.statements:
@@ -159,6 +160,7 @@ def main() -> int:
     parser.add_argument("--in-process", action="store_true", help="no HTTP: leads_import_file")
     parser.add_argument("--statements", action="store_true", help="with --in-process")
     parser.add_argument("--bulk-csv", action="store_true", help="bench/bulk_1m.py's CSV")
+    parser.add_argument("--once", action="store_true", help="with --in-process: no re-import")
     args = parser.parse_args()
 
     env = bench_env("import")

@@ -77,7 +77,10 @@ class Lead(TimestampedModel):
     # its pages (leads migration 0006, docs/benchmarks.md "Lead writes"). Every other write (each
     # imported row) inserts into every index of this table, so it keeps none that another one
     # covers: `workspace` leads the composite indexes and the identity constraint below, and
-    # `created_at` is only ever read per workspace (`lead_recent`).
+    # `created_at` is only ever read per workspace (`lead_recent`); nor one no query reads
+    # (`domain`: a search by domain also matches the company's, and the suppression list's
+    # domain entries also match emails, so both read the workspace's leads whatever the
+    # indexes). docs/benchmarks.md, "The import's fifth pass".
     created_at = models.DateTimeField(auto_now_add=True)
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(
@@ -126,7 +129,6 @@ class Lead(TimestampedModel):
         ]
         indexes = [
             models.Index(fields=["workspace", "linkedin_url"], name="lead_linkedin"),
-            models.Index(fields=["workspace", "domain"], name="lead_domain"),
             # Search pages newest first with a (created_at, id) keyset.
             models.Index(fields=["workspace", "-created_at", "-id"], name="lead_recent"),
         ]
@@ -176,11 +178,16 @@ class ListMembership(models.Model):
     """A lead in a list. The sequential id is the stable keyset for paging a list."""
 
     id = models.BigAutoField(primary_key=True)
-    # No index of its own: `membership_page` and `membership_unique` both lead with it.
+    # Neither has an index of its own: `membership_page` leads with the list, `membership_unique`
+    # with the lead (a lead's memberships: its deletion, erasure), and answers "is this lead in
+    # this list" as well either way round. An import inserts into each index of this table once
+    # per row (docs/benchmarks.md, "The import's fifth pass").
     lead_list = models.ForeignKey(
         LeadList, on_delete=models.CASCADE, related_name="memberships", db_index=False
     )
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="memberships")
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     added_at = models.DateTimeField(auto_now_add=True)
     # This lead's values of the list's custom columns, by column name. A database default
     # too: the importers and list services insert memberships in SQL of their own.
@@ -188,7 +195,7 @@ class ListMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["lead_list", "lead"], name="membership_unique"),
+            models.UniqueConstraint(fields=["lead", "lead_list"], name="membership_unique"),
         ]
         # Pages of a list: `WHERE lead_list_id = … AND id > … ORDER BY id LIMIT …`.
         indexes = [models.Index(fields=["lead_list", "id"], name="membership_page")]

@@ -169,9 +169,9 @@ def entries_suppressed(*, workspace_id: object, entries: Iterable[Entry]) -> set
 
 def _matching_leads(scope: QuerySet[Lead], entries: list[Entry]) -> QuerySet[Lead]:
     """Leads matching these entries, found by value: only possible while the values are at
-    hand, i.e. when the entries are added. The identity, LinkedIn and domain are indexed; an
-    email or a phone reads the scope's leads (no index on what the enrichment writes:
-    leads.models)."""
+    hand, i.e. when the entries are added. The identity and LinkedIn are indexed; an email or
+    a phone reads the scope's leads (no index on what the enrichment writes: leads.models), and
+    so does a domain, which also matches the emails at it."""
     by_kind: dict[str, list[str]] = {}
     for entry in entries:
         by_kind.setdefault(entry.kind, []).append(entry.value)
