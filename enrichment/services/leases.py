@@ -321,7 +321,7 @@ def orphans_recover(*, queued_too: bool = False) -> int:
 
 def _queued_chunks() -> list[tuple[str, int]]:
     """Chunks of planned running runs that show a queued item (still to be claimed)."""
-    if not _owner_locks():
+    if connection.vendor != "postgresql":  # open_chunks is PostgreSQL's
         queued = WorkflowItem.objects.filter(
             OPEN_ITEM,
             status=ItemStatus.QUEUED,
