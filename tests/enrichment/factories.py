@@ -51,10 +51,10 @@ def list_quote(workspace, lead_list: LeadList, scope: str = "partial", output=No
     return quote_create(workspace=workspace, tool="enrich_list", params=params).quote.quote_id
 
 
-def planned_run(workspace, leads: int, settings) -> Workflow:
-    """A bulk run of `leads` new leads in chunks of 10, planned (its items inserted, its chunk
-    messages sent) but with no chunk run yet."""
-    settings.SLUICE_CHUNK_SIZE = 10
+def planned_run(workspace, leads: int, settings, *, chunk_size: int = 10) -> Workflow:
+    """A bulk run of `leads` new leads (email only) in chunks of `chunk_size`, planned (its
+    items inserted, its chunk messages sent) but with no chunk run yet."""
+    settings.SLUICE_CHUNK_SIZE = chunk_size
     lead_list = list_with_leads(workspace, leads)
     workflow = bulk_enrichment_start(
         workspace=workspace, list_id=lead_list.pk, enrichment_type="partial",

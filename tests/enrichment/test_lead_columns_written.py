@@ -5,9 +5,9 @@ import pytest
 
 from enrichment import waterfall
 from enrichment.models import Workflow
-from enrichment.services import execution, start
+from enrichment.services import execution
 from leads.models import Lead
-from tests.enrichment.factories import list_quote, list_with_leads
+from tests.enrichment.factories import planned_run
 
 
 def test_lead_fields_written_are_the_changes_columns_in_lead_fields_order():
@@ -22,16 +22,7 @@ def test_an_email_run_leaves_the_phone_a_lead_got_meanwhile(
     funded, settings, sole_consumer, monkeypatch
 ):
     # given a planned email-only run over leads without a phone
-    settings.SLUICE_CHUNK_SIZE = 10
-    lead_list = list_with_leads(funded, 10)
-    started = start.bulk_enrichment_start(
-        workspace=funded,
-        list_id=lead_list.pk,
-        enrichment_type="partial",
-        output="skip_existing",
-        quote_id=list_quote(funded, lead_list),
-    )
-    execution.workflow_plan(workflow_id=started.workflow.pk)
+    workflow = planned_run(funded, 10, settings)
     run_slices = waterfall.run_slices
 
     def phone_written_meanwhile(*args, **kwargs):
@@ -42,10 +33,10 @@ def test_an_email_run_leaves_the_phone_a_lead_got_meanwhile(
     monkeypatch.setattr(waterfall, "run_slices", phone_written_meanwhile)
 
     # when the chunk writes the emails it found
-    execution.chunk_run(workflow_id=started.workflow.pk, chunk_no=0)
+    execution.chunk_run(workflow_id=workflow.pk, chunk_no=0)
 
     # then the leads it enriched hold the email, and still the phone it did not look up
-    assert Workflow.objects.get(pk=started.workflow.pk).found_emails > 0
+    assert Workflow.objects.get(pk=workflow.pk).found_emails > 0
     leads = list(Lead.objects.filter(workspace=funded))
     assert any(lead.email for lead in leads)
     assert {(lead.phone, lead.phone_source) for lead in leads} == {("+14155550100", "user")}

@@ -10,8 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from enrichment.models import ClosedChunk, ItemStatus, Workflow, WorkflowItem
-from enrichment.services import execution, leases, start
-from tests.enrichment.factories import list_quote, list_with_leads
+from enrichment.services import execution, leases
+from tests.enrichment.factories import planned_run
 
 BEFORE = [("enrichment", "0009_item_writes_in_place")]
 
@@ -24,20 +24,6 @@ def _item_updates() -> tuple[int, int]:
             [WorkflowItem._meta.db_table],
         )
         return cursor.fetchone()
-
-
-def _planned_bulk(workspace, settings, *, leads: int, chunk_size: int) -> Workflow:
-    settings.SLUICE_CHUNK_SIZE = chunk_size
-    lead_list = list_with_leads(workspace, leads)
-    started = start.bulk_enrichment_start(
-        workspace=workspace,
-        list_id=lead_list.pk,
-        enrichment_type="partial",
-        output="skip_existing",
-        quote_id=list_quote(workspace, lead_list),
-    )
-    execution.workflow_plan(workflow_id=started.workflow.pk)  # the chunks' messages wait
-    return Workflow.objects.get(pk=started.workflow.pk)
 
 
 def _closed(workflow: Workflow) -> set[int]:
@@ -56,7 +42,7 @@ def _indexes() -> set[str]:
 @pytest.mark.django_db
 def test_a_chunk_s_claim_and_results_are_hot_updates(funded, settings):
     # given a planned run of two 3-item chunks
-    workflow = _planned_bulk(funded, settings, leads=6, chunk_size=3)
+    workflow = planned_run(funded, settings=settings, leads=6, chunk_size=3)
     updates_before, hot_before = _item_updates()
 
     # when its first chunk runs: a claim and a result on each of its items
@@ -73,7 +59,7 @@ def test_a_chunk_s_claim_and_results_are_hot_updates(funded, settings):
 def test_sweeper_closes_a_planned_run_s_finished_chunks_once(funded, settings, sole_consumer):
     # given a running run of three chunks: the first finished, the second claimed by a process
     # that died a minute ago, the third queued
-    workflow = _planned_bulk(funded, settings, leads=9, chunk_size=3)
+    workflow = planned_run(funded, settings=settings, leads=9, chunk_size=3)
     items = WorkflowItem.objects.filter(workflow=workflow)
     now = timezone.now()
     items.filter(chunk_no=0).update(status=ItemStatus.NOT_FOUND, finished_at=now)
@@ -105,7 +91,7 @@ def test_sweeper_leaves_the_finished_chunks_of_a_run_still_planning_open(
 ):
     # given a run whose planner has not finished (a chunk of it could still get items) and
     # whose first chunk is finished
-    workflow = _planned_bulk(funded, settings, leads=6, chunk_size=3)
+    workflow = planned_run(funded, settings=settings, leads=6, chunk_size=3)
     Workflow.objects.filter(pk=workflow.pk).update(planned=False)
     WorkflowItem.objects.filter(workflow=workflow, chunk_no=0).update(
         status=ItemStatus.NOT_FOUND, finished_at=timezone.now()
@@ -123,7 +109,7 @@ def test_sweeper_leaves_the_finished_chunks_of_a_run_still_planning_open(
 def test_migration_keeps_a_run_in_flight_going_and_reverts(funded, settings, sole_consumer):
     # given a run in flight on the schema before: a finished chunk, one held by a process that
     # died, a queued one
-    workflow = _planned_bulk(funded, settings, leads=9, chunk_size=3)
+    workflow = planned_run(funded, settings=settings, leads=9, chunk_size=3)
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     assert _indexes() >= {"item_open", "item_lead"}
