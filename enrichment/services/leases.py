@@ -211,15 +211,20 @@ def _no_jit(cursor) -> None:
     cursor.execute("SET LOCAL jit = off")
 
 
-def open_chunks(*, workflow_id: str | None = None) -> list[tuple[str, int, str]]:
+def open_chunks(
+    *, workflow_id: str | None = None, planned_only: bool = False
+) -> list[tuple[str, int, str]]:
     """(workflow, chunk, status of one of its open items) of the running runs' chunks that
-    still have open items (of `workflow_id`'s alone if given). PostgreSQL only."""
+    still have open items (of `workflow_id`'s alone if given; of runs whose planning is done
+    alone with `planned_only`). PostgreSQL only."""
     with transaction.atomic(), connections["default"].cursor() as cursor:
         _no_jit(cursor)
         cursor.execute(
             _statement("SELECT workflow_id, chunk_no, status FROM ({open_chunks}) c "
-                       "WHERE status IS NOT NULL ORDER BY workflow_id, chunk_no"),
-            {"running": WorkflowStatus.RUNNING, "workflow": workflow_id},
+                       "WHERE status IS NOT NULL AND (planned OR NOT %(planned_only)s) "
+                       "ORDER BY workflow_id, chunk_no"),
+            {"running": WorkflowStatus.RUNNING, "workflow": workflow_id,
+             "planned_only": planned_only},
         )  # fmt: skip
         return cursor.fetchall()
 
@@ -329,13 +334,8 @@ def _queued_chunks() -> list[tuple[str, int]]:
             workflow__planned=True,
         )
         return list(queued.values_list("workflow_id", "chunk_no").distinct())
-    planned = set(
-        Workflow.objects.filter(status=WorkflowStatus.RUNNING, planned=True).values_list(
-            "id", flat=True
-        )
-    )
     return [
         (workflow_id, chunk_no)
-        for workflow_id, chunk_no, status in open_chunks()
-        if status == ItemStatus.QUEUED and workflow_id in planned
+        for workflow_id, chunk_no, status in open_chunks(planned_only=True)
+        if status == ItemStatus.QUEUED
     ]

@@ -86,6 +86,32 @@ def test_sweeper_closes_a_planned_run_s_finished_chunks_once(funded, settings, s
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_starting_worker_sends_again_the_queued_chunks_of_planned_runs_only(
+    funded, settings, sole_consumer
+):
+    # given a planned run of three chunks (the second finished) and a run whose planner has
+    # not finished
+    workflow = planned_run(funded, settings=settings, leads=9, chunk_size=3)
+    WorkflowItem.objects.filter(workflow=workflow, chunk_no=1).update(
+        status=ItemStatus.NOT_FOUND, finished_at=timezone.now()
+    )
+    planning = planned_run(funded, settings=settings, leads=3, chunk_size=3)
+    Workflow.objects.filter(pk=planning.pk).update(planned=False)
+
+    # when a worker that has just connected recovers orphans, queued chunks too
+    sent = leases.orphans_recover(queued_too=True)
+
+    # then the planned run's queued chunks are sent again, not the finished one, and nothing
+    # of the run still planning (its planner sends its chunks itself)
+    assert sent == 2
+    assert leases.open_chunks(planned_only=True) == [
+        (workflow.pk, 0, ItemStatus.QUEUED),
+        (workflow.pk, 2, ItemStatus.QUEUED),
+    ]
+    assert leases.open_chunks(workflow_id=planning.pk) == [(planning.pk, 0, ItemStatus.QUEUED)]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_sweeper_leaves_the_finished_chunks_of_a_run_still_planning_open(
     funded, settings, sole_consumer
 ):
