@@ -174,15 +174,16 @@ def _plan(enrichment_type: str, held_email: bool, held_phone: bool) -> LeadPlan:
 
 
 def person_input(lead: Lead | Row) -> PersonInput:
+    # Positional, in PersonInput's field order (one per lead; keywords cost a third more).
     return PersonInput(
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        full_name=lead.full_name,
-        company_name=lead.company_name,
-        domain=lead.domain,
-        linkedin_url=lead.linkedin_url,
-        email=lead.email,
-        phone=lead.phone,
+        lead.first_name,
+        lead.last_name,
+        lead.full_name,
+        lead.company_name,
+        lead.domain,
+        lead.linkedin_url,
+        lead.email,
+        lead.phone,
     )
 
 
