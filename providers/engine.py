@@ -663,21 +663,33 @@ class WaterfallEngine:
             )
         return key
 
+    def _cache_keys(self, identities: Iterable[str]) -> set[str]:
+        """The _cache_key of each identity (a batch's at once: no method call per person)."""
+        known, workspace_id = self._keys, self.workspace_id
+        keys = set()
+        for identity in identities:
+            if identity:
+                key = known.get(identity)
+                if key is None:
+                    key = known[identity] = cache_key(workspace_id=workspace_id, identity=identity)
+                keys.add(key)
+        return keys
+
     def _prepare(self, identities: list[str], data_points: list[DataPoint]) -> None:
         self._blocked = {name: mark.kind for name, mark in active_marks().items()}
         if self.ttl <= 0:
             return
-        keys = {self._cache_key(i) for i in identities if i}
+        keys = self._cache_keys(identities)
         finders = {n for dp in data_points for n in self.waterfalls[dp]}
         self._cache = cache_lookup(
             identity_keys=keys, providers=finders, data_points=[str(dp) for dp in data_points]
         )
         if DataPoint.EMAIL in data_points and self.waterfalls[DataPoint.EMAIL_VERIFICATION]:
-            emails = {
-                self._cache_key(f"email:{str(e.value).lower()}")
+            emails = self._cache_keys(
+                f"email:{str(e.value).lower()}"
                 for e in self._cache.values()
-                if e.data_point == DataPoint.EMAIL and e.kind == OutcomeKind.FOUND
-            }
+                if e.data_point == _EMAIL and e.kind == _FOUND
+            )
             if emails:
                 self._cache |= cache_lookup(
                     identity_keys=emails,
