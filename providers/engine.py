@@ -416,7 +416,9 @@ class WaterfallEngine:
         found_by = None
         lookup = _Lookup()
         for name in self._open_lookup(lookup, DataPoint.COMPANY, company.identity()):
-            outcome, _ = self._consult(lookup, name, DataPoint.COMPANY, company, company.identity())
+            outcome = self._consult(
+                lookup, name, DataPoint.COMPANY, company, company.identity(), []
+            )
             if outcome.kind == OutcomeKind.FOUND:
                 found_by = name
                 break
@@ -452,8 +454,7 @@ class WaterfallEngine:
     def _find_email(self, lookup: _Lookup, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
         for name in self._open_lookup(lookup, _EMAIL, identity):
-            outcome, attempts = self._consult(lookup, name, _EMAIL, person, identity)
-            result.attempts += attempts
+            outcome = self._consult(lookup, name, _EMAIL, person, identity, result.attempts)
             if outcome.kind != _FOUND:
                 continue
             if outcome.verdict == _INVALID:
@@ -472,8 +473,7 @@ class WaterfallEngine:
     def _find_phone(self, lookup: _Lookup, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
         for name in self._open_lookup(lookup, _PHONE, identity):
-            outcome, attempts = self._consult(lookup, name, _PHONE, person, identity)
-            result.attempts += attempts
+            outcome = self._consult(lookup, name, _PHONE, person, identity, result.attempts)
             if outcome.kind == _FOUND:
                 result.phone = outcome.value
                 result.phone_confidence = outcome.confidence
@@ -490,10 +490,9 @@ class WaterfallEngine:
         """The verifier's verdict; when it cannot tell (no verifier, unknown, failure), the
         finder's own verdict, else unknown."""
         verdict = None
-        identity = f"email:{email.lower()}"
+        identity, attempts = f"email:{email.lower()}", result.attempts
         for name in self.waterfalls[_VERIFICATION]:
-            outcome, attempts = self._consult(lookup, name, _VERIFICATION, email, identity)
-            result.attempts += attempts
+            outcome = self._consult(lookup, name, _VERIFICATION, email, identity, attempts)
             if outcome.kind == _FOUND and outcome.verdict:
                 verdict = _STATUSES[outcome.verdict]
                 break
@@ -504,14 +503,20 @@ class WaterfallEngine:
     # --- one provider -------------------------------------------------------------------------
 
     def _consult(
-        self, lookup: _Lookup, name: str, data_point: DataPoint, subject: Any, identity: str
-    ) -> tuple[Outcome, list[Attempt]]:
+        self,
+        lookup: _Lookup,
+        name: str,
+        data_point: DataPoint,
+        subject: Any,
+        identity: str,
+        attempts: list[Attempt],
+    ) -> Outcome:
         """Asks one provider (or its cached answer) about one subject, with retries. Returns the
-        final outcome and every step taken."""
+        final outcome; every step taken is appended to `attempts`."""
         provider = self.providers[name]
-        skip = self._skip_reason(provider, data_point, subject)
+        skip = self._skip_reason(provider, name, data_point, subject)
         if skip:
-            return self._skipped(name, data_point, skip)
+            return self._skipped(name, data_point, skip, attempts)
         key = None
         if identity:
             key = (name, str(data_point), self._keys.get(identity) or self._cache_key(identity))
@@ -520,18 +525,17 @@ class WaterfallEngine:
             # exactly as one made just after it would.
             entry = self._cache.get(key) or self._new_cache.get(key)
             if entry is not None:
-                return self._cached(lookup, name, data_point, entry)
+                return self._cached(lookup, name, data_point, entry, attempts)
         clear = self._is_clear(name)
         if not clear and self.limits.limited_for(name) > 0:
-            return self._skipped(name, data_point, "rate_limited_until")
+            return self._skipped(name, data_point, "rate_limited_until", attempts)
 
-        attempts: list[Attempt] = []
         spec = self._rate_specs[name]
         for attempt in range(self.max_retries + 1):
             if not clear and not self.limits.breaker_allows(name, self.policy):
                 outcome = Outcome.skipped("circuit_open")
                 attempts.append(self._attempt(name, data_point, outcome))
-                return outcome, attempts
+                return outcome
             slot = self._semaphores.get(name)
             if slot is None:
                 outcome = self._call(provider, data_point, subject)
@@ -542,7 +546,7 @@ class WaterfallEngine:
                     if spec is not None and not self._wait_for_token(name, spec):
                         outcome = Outcome.skipped("rate_limit_wait")
                         attempts.append(self._attempt(name, data_point, outcome))
-                        return outcome, attempts
+                        return outcome
                     outcome = self._call(provider, data_point, subject)
             attempts.append(self._attempt(name, data_point, outcome))
             kind = outcome.kind
@@ -564,12 +568,12 @@ class WaterfallEngine:
                     self.limits.breaker_success(name)
                 if key:
                     self._store(key, outcome)
-                return outcome, attempts
+                return outcome
             clear = self._not_clear(name)
             if kind == OutcomeKind.TRANSIENT_ERROR:
                 self.limits.breaker_failure(name, self.policy)
                 if last:
-                    return outcome, attempts
+                    return outcome
                 time.sleep(self._backoff(attempt))
                 continue
             if kind == OutcomeKind.RATE_LIMITED:
@@ -580,13 +584,13 @@ class WaterfallEngine:
                     # Don't stall the chunk: skip to the next provider, and tell every worker
                     # to leave this one alone until the provider said to come back.
                     self.limits.limit_until(name, max(wait, self._backoff(attempt)))
-                    return outcome, attempts
+                    return outcome
                 time.sleep(wait)
                 continue
             if kind in (OutcomeKind.OUT_OF_CREDITS, OutcomeKind.AUTH_FAILED):
                 self._block(name, kind, outcome.provider_status)
-            return outcome, attempts
-        return outcome, attempts
+            return outcome
+        return outcome
 
     def _is_clear(self, name: str) -> bool:
         """Whether nothing restrains the provider (see SHARED_STATE_TTL_S)."""
@@ -603,10 +607,12 @@ class WaterfallEngine:
         self._clear_until.pop(name, None)
         return False
 
-    def _skip_reason(self, provider: Provider, data_point: DataPoint, subject: Any) -> str:
-        unusable = self._unusable.get((provider.name, data_point))
+    def _skip_reason(
+        self, provider: Provider, name: str, data_point: DataPoint, subject: Any
+    ) -> str:
+        unusable = self._unusable.get((name, data_point))
         if unusable is None:
-            unusable = self._unusable[(provider.name, data_point)] = (
+            unusable = self._unusable[(name, data_point)] = (
                 "unsupported"
                 if not provider.supports(data_point)
                 else "not_configured"
@@ -616,7 +622,7 @@ class WaterfallEngine:
         if unusable:
             return unusable
         # One dict read (atomic): the lock is for writers, which update two dicts together.
-        blocked = self._blocked.get(provider.name)
+        blocked = self._blocked.get(name)
         if blocked:
             return f"marked:{blocked}"
         if data_point != _VERIFICATION and not provider.has_inputs(data_point, subject):
@@ -779,7 +785,8 @@ class WaterfallEngine:
         name: str,
         data_point: DataPoint,
         entry: CachedAnswer | CacheAnswer,
-    ) -> tuple[Outcome, list[Attempt]]:
+        attempts: list[Attempt],
+    ) -> Outcome:
         kind = _KINDS[entry.kind]
         verdict = _STATUSES[entry.verdict] if entry.verdict else None
         value, status = entry.value, entry.provider_status
@@ -789,23 +796,28 @@ class WaterfallEngine:
         self._record(lookup, name, data_point, entry.kind, 0, 0.0, True, status, lookup.at)
         # _attempt(…, cached=True) in _ATTEMPT_FIELDS's order, with the entry it was read from
         # (an answer stored by this batch has no row id yet).
-        attempt = Attempt(
-            name,
-            data_point,
-            kind,
-            0,
-            0.0,
-            True,
-            status,
-            value if kind is _FOUND else None,
-            verdict,
-            entry.pk if entry.__class__ is CachedAnswer else None,
+        attempts.append(
+            Attempt(
+                name,
+                data_point,
+                kind,
+                0,
+                0.0,
+                True,
+                status,
+                value if kind is _FOUND else None,
+                verdict,
+                entry.pk if entry.__class__ is CachedAnswer else None,
+            )
         )
-        return outcome, [attempt]
+        return outcome
 
-    def _skipped(self, name: str, data_point: DataPoint, reason: str) -> tuple[Outcome, list]:
+    def _skipped(
+        self, name: str, data_point: DataPoint, reason: str, attempts: list[Attempt]
+    ) -> Outcome:
         outcome = Outcome.skipped(reason)
-        return outcome, [self._attempt(name, data_point, outcome)]
+        attempts.append(self._attempt(name, data_point, outcome))
+        return outcome
 
     @staticmethod
     def _attempt(
