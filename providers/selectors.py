@@ -69,9 +69,8 @@ def cache_lookup(
     born_after = [_born_after(data_point, now) for data_point in data_points]
     # The keys as one text (psycopg dumps a list parameter element by element in Python: ~1.5
     # µs a key); they are hex digits, so a comma cannot be part of one.
-    params = [",".join(keys), providers, data_points, now, data_points, born_after]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [",".join(keys), providers, data_points, now, data_points, born_after])
         rows = cursor.fetchall()
     found: dict[tuple[str, str, str], CachedAnswer] = {}
     for row in rows:
