@@ -365,39 +365,79 @@ def database_backend_cpu(pid: int) -> float:
     return _cpu_seconds(fields, reaped=False) if fields else 0.0
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return raw.replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+# PostgreSQL's own processes, by the title they set (`postgres: [cluster: ]<kind>`).
+_PG_BACKGROUND = (
+    "checkpointer", "background writer", "walwriter", "autovacuum", "logical replication",
+    "archiver", "walsender", "walreceiver", "startup",
+)  # fmt: skip
+
+
+def _pg_kind(title: str, database: str) -> str:
+    """`this database`, `other databases` or `background` (WAL writer, checkpointer, …)."""
+    if any(kind in title for kind in _PG_BACKGROUND):
+        return "background"
+    # A backend's title: `postgres: [cluster: ]<user> <database> <host> <activity>`.
+    return "this database" if f" {database} " in f"{title} " else "other databases"
+
+
+def _pg_children(postmaster: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return [int(pid) for pid in text.split()]
+
+
 class DatabaseCpu:
-    """CPU seconds of the PostgreSQL backends connected to this benchmark's database (the
-    database DATABASE_URL names) while a block runs, read from /proc every `interval`: other
-    sessions' work on the same server is not counted, which the whole server's figure
-    (CpuAccount.postgres_s) does on a shared machine. A backend that ends between two samples
-    loses what it used since the last one (a chunk's lease connection lives for the chunk)."""
+    """CPU seconds of PostgreSQL's processes while a block runs, by kind: the backends connected
+    to this benchmark's database (the database DATABASE_URL names), those of other databases
+    (other sessions' work on a shared server, which the whole server's figure counts), and the
+    server's background processes (WAL writer, checkpointer, background writer, autovacuum).
+    Read from /proc every `interval` (the server's process titles name each backend's
+    database): no query of its own, so measuring adds no backend work. A backend that ends
+    between two samples loses what it used since the last one (CpuAccount counts that as
+    `ended backends`: the server's total minus its live processes' share)."""
 
     def __init__(self, *, interval: float = 0.05) -> None:
         self.interval = interval
         self.seconds = 0.0
         self.backends = 0
+        self.by_kind: dict[str, float] = {}
         self._database = urlsplit(os.environ["DATABASE_URL"]).path.strip("/")
+        self._postmaster = postmaster_pid()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._start: dict[int, float] = {}
         self._last: dict[int, float] = {}
+        self._kinds: dict[int, str] = {}
 
-    def _sample(self, conn: psycopg.Connection) -> dict[int, float]:
-        pids = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self._database]
-        ).fetchall()
-        return {pid: database_backend_cpu(pid) for (pid,) in pids if _stat_fields(pid)}
+    def _sample(self) -> dict[int, float]:
+        used = {}
+        for pid in _pg_children(self._postmaster) if self._postmaster else ():
+            if not (fields := _stat_fields(pid)):
+                continue
+            if self._kinds.get(pid, "other databases") == "other databases":
+                # A new backend's title names its database once it has authenticated.
+                self._kinds[pid] = _pg_kind(_cmdline(pid), self._database)
+            used[pid] = _cpu_seconds(fields, reaped=False)
+        return used
 
     def _run(self) -> None:
-        admin = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres"))
-        with psycopg.connect(admin, autocommit=True) as conn:
-            self._start = self._sample(conn)
-            self._ready.set()
-            while True:
-                self._last.update(self._sample(conn))
-                if self._stop.wait(self.interval):
-                    self._last.update(self._sample(conn))
-                    return
+        self._start = self._sample()
+        self._ready.set()
+        while True:
+            self._last.update(self._sample())
+            if self._stop.wait(self.interval):
+                self._last.update(self._sample())
+                return
 
     def __enter__(self) -> DatabaseCpu:
         self._ready = threading.Event()
@@ -408,21 +448,58 @@ class DatabaseCpu:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.backends = len(set(self._last) - set(self._start))
-        self.seconds = sum(used - self._start.get(pid, 0.0) for pid, used in self._last.items())
+        ours = {pid for pid in self._last if self._kinds.get(pid) == "this database"}
+        self.backends = len(ours - set(self._start))
+        self.by_kind = {}
+        for pid, used in self._last.items():
+            kind = self._kinds.get(pid, "other databases")
+            self.by_kind[kind] = self.by_kind.get(kind, 0.0) + used - self._start.get(pid, 0.0)
+        self.seconds = self.by_kind.get("this database", 0.0)
+
+
+def _named_cpu_seconds(name: str) -> float:
+    """CPU seconds of every process whose command is `name` (e.g. redis-server)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+                continue
+            if comm == name and (fields := _stat_fields(int(entry.name))):
+                total += _cpu_seconds(fields, reaped=False)
+    return total
+
+
+def _self_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+# What a run costs outside the chunks' own work: CpuAccount.split().
+OUTSIDE = (
+    "worker main", "PostgreSQL background", "PostgreSQL ended backends", "Redis", "web",
+    "benchmark",
+)  # fmt: skip
 
 
 @dataclass
 class CpuAccount:
     """Where the cores went while a block ran: CPU seconds of the worker (main + pool), of
     PostgreSQL (every backend, including those that ended), of this benchmark's database's own
-    backends (DatabaseCpu) and of the whole machine."""
+    backends (DatabaseCpu) and of the whole machine. `parts` breaks it down by process: the
+    worker's main process and its pool, PostgreSQL's backends of this database, of other
+    databases, its background processes and the backends that ended between two samples, Redis,
+    the web server (`web`, when given), this benchmark's own process (its polling and samplers)
+    and the rest of the machine (other sessions, on a shared one)."""
 
     worker: Worker
+    web: Server | None = None
     worker_s: float = 0.0
     postgres_s: float = 0.0
     machine_s: float = 0.0
     database_s: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
 
     def __enter__(self) -> CpuAccount:
         self._postmaster = postmaster_pid()
@@ -430,16 +507,39 @@ class CpuAccount:
         self._start = self._read()
         return self
 
-    def _read(self) -> tuple[float, float, float]:
-        postgres = tree_cpu_seconds(self._postmaster) if self._postmaster else 0.0
-        return tree_cpu_seconds(self.worker.process.pid), postgres, machine_cpu_seconds()
+    def _read(self) -> dict[str, float]:
+        root = self.worker.process.pid
+        main = _stat_fields(root)
+        return {
+            "worker": tree_cpu_seconds(root),
+            "worker main": _cpu_seconds(main, reaped=False) if main else 0.0,
+            "postgres": tree_cpu_seconds(self._postmaster) if self._postmaster else 0.0,
+            "redis": _named_cpu_seconds("redis-server"),
+            "web": tree_cpu_seconds(self.web.process.pid) if self.web else 0.0,
+            "benchmark": _self_cpu_seconds(),
+            "machine": machine_cpu_seconds(),
+        }
 
     def __exit__(self, *exc) -> None:
         end = self._read()
         self._database.__exit__(*exc)
-        used = (b - a for a, b in zip(self._start, end, strict=True))
-        self.worker_s, self.postgres_s, self.machine_s = used
+        used = {key: end[key] - self._start[key] for key in end}
+        self.worker_s, self.postgres_s = used["worker"], used["postgres"]
+        self.machine_s = used["machine"]
         self.database_s = self._database.seconds
+        kinds = self._database.by_kind
+        self.parts = {
+            "worker main": used["worker main"],
+            "worker pool": used["worker"] - used["worker main"],
+            "PostgreSQL this database": self.database_s,
+            "PostgreSQL background": kinds.get("background", 0.0),
+            "PostgreSQL ended backends": max(0.0, used["postgres"] - sum(kinds.values())),
+            "PostgreSQL other databases": kinds.get("other databases", 0.0),
+            "Redis": used["redis"],
+            "web": used["web"],
+            "benchmark": used["benchmark"],
+        }
+        self.parts["rest of the machine"] = self.machine_s - sum(self.parts.values())
 
     def text(self) -> str:
         other = self.machine_s - self.worker_s - self.postgres_s
@@ -448,6 +548,13 @@ class CpuAccount:
             f"{self.postgres_s:.1f} s (this database's backends {self.database_s:.1f} s), "
             f"everything else {other:.1f} s"
         )
+
+    def split(self) -> str:
+        """CPU seconds by process, and their sum outside the worker's pool and this database's
+        backends (OUTSIDE)."""
+        listed = ", ".join(f"{key} {value:.2f}" for key, value in self.parts.items())
+        outside = sum(self.parts[key] for key in OUTSIDE)
+        return f"{listed}; outside the pool and the backends {outside:.2f} s"
 
 
 @dataclass
