@@ -416,15 +416,20 @@ class DatabaseCpu:
         self._start: dict[int, float] = {}
         self._last: dict[int, float] = {}
         self._kinds: dict[int, str] = {}
+        self._seen: dict[int, float] = {}
 
     def _sample(self) -> dict[int, float]:
         used = {}
         for pid in _children(self._postmaster) if self._postmaster else ():
             if not (fields := _stat_fields(pid)):
                 continue
-            # A backend just forked still has the postmaster's title: read it again later.
-            if pid not in self._kinds and (title := _cmdline(pid)).startswith("postgres:"):
-                self._kinds[pid] = _pg_kind(title, self._database)
+            # A backend's title names its database once the backend has read its startup
+            # packet: a new one's is read again for a second (not every other session's).
+            seen = self._seen.setdefault(pid, time.monotonic())
+            if self._kinds.get(pid, "other databases") == "other databases" and (
+                time.monotonic() - seen < 1.0 or pid not in self._kinds
+            ):
+                self._kinds[pid] = _pg_kind(_cmdline(pid), self._database)
             used[pid] = _cpu_seconds(fields, reaped=False)
         return used
 
@@ -552,7 +557,10 @@ class CpuAccount:
         backends (OUTSIDE)."""
         listed = ", ".join(f"{key} {value:.2f}" for key, value in self.parts.items())
         outside = sum(self.parts[key] for key in OUTSIDE)
-        return f"{listed}; outside the pool and the backends {outside:.2f} s"
+        return (
+            f"{listed}; outside the pool and the backends {outside:.2f} s; "
+            f"{self._database.backends} backends of this database started"
+        )
 
 
 @dataclass
