@@ -418,28 +418,31 @@ class DatabaseCpu:
         self._kinds: dict[int, str] = {}
         self._seen: dict[int, float] = {}
 
-    def _sample(self) -> dict[int, float]:
+    def _sample(self, *, every: bool = False) -> dict[int, float]:
+        """CPU seconds so far of the server's processes: of every one with `every`, else of this
+        database's backends and the background processes (another session's backend is read
+        at the start and the end alone: reading the dozens a shared server has 20 times a
+        second cost this process more than a second of CPU a run)."""
         used = {}
+        now = time.monotonic()
         for pid in _children(self._postmaster) if self._postmaster else ():
-            if not (fields := _stat_fields(pid)):
-                continue
             # A backend's title names its database once the backend has read its startup
-            # packet: a new one's is read again for a second (not every other session's).
-            seen = self._seen.setdefault(pid, time.monotonic())
-            if self._kinds.get(pid, "other databases") == "other databases" and (
-                time.monotonic() - seen < 1.0 or pid not in self._kinds
-            ):
-                self._kinds[pid] = _pg_kind(_cmdline(pid), self._database)
-            used[pid] = _cpu_seconds(fields, reaped=False)
+            # packet: a new one's is read again for its first second.
+            seen = self._seen.setdefault(pid, now)
+            kind = self._kinds.get(pid)
+            if kind is None or (kind == "other databases" and now - seen < 1.0):
+                kind = self._kinds[pid] = _pg_kind(_cmdline(pid), self._database)
+            if (every or kind != "other databases") and (fields := _stat_fields(pid)):
+                used[pid] = _cpu_seconds(fields, reaped=False)
         return used
 
     def _run(self) -> None:
-        self._start = self._sample()
+        self._start = self._sample(every=True)
         self._ready.set()
         while True:
             self._last.update(self._sample())
             if self._stop.wait(self.interval):
-                self._last.update(self._sample())
+                self._last.update(self._sample(every=True))
                 return
 
     def __enter__(self) -> DatabaseCpu:
