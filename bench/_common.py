@@ -573,7 +573,7 @@ class RssSampler:
 
     worker: Worker
     interval: float = 0.2
-    pss_every: int = 5
+    pss_every: int = 25
     peak: dict[int, float] = field(default_factory=dict)
     peak_total: float = 0.0
     peak_pss_total: float = 0.0
@@ -593,7 +593,8 @@ class RssSampler:
                 self.peak[pid] = max(self.peak.get(pid, 0.0), mb)
             self.peak_total = max(self.peak_total, total)
             if samples % self.pss_every == 0:
-                # smaps_rollup walks every mapping of the process: read once a second.
+                # smaps_rollup walks the process's page tables: ~10 ms for a pool process, so
+                # read every 5 s (once a second it was most of this benchmark's CPU).
                 pss = sum(pss_mb(pid) for pid in pids)
                 self.peak_pss_total = max(self.peak_pss_total, pss)
             samples += 1
