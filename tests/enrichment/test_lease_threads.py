@@ -61,7 +61,8 @@ def test_a_lease_thread_keeps_its_connection_and_gives_each_owner_lock_back(kept
     # then each owner lock was held by a backend, the same one, and neither is held any more
     assert first is not None
     assert second == first
-    assert _owner("claim-a") is None and _owner("claim-b") is None
+    assert _owner("claim-a") is None
+    assert _owner("claim-b") is None
 
 
 def test_two_claims_at_once_hold_their_owner_locks_on_two_connections(kept_connections):
@@ -71,8 +72,10 @@ def test_two_claims_at_once_hold_their_owner_locks_on_two_connections(kept_conne
         outer = _owner("outer")
 
     # then each had its own backend, and both locks are given back
-    assert None not in (inner, outer) and inner != outer
-    assert _owner("outer") is None and _owner("inner") is None
+    assert None not in (inner, outer)
+    assert inner != outer
+    assert _owner("outer") is None
+    assert _owner("inner") is None
 
 
 def test_a_lease_connection_past_its_max_age_is_not_kept():
@@ -84,7 +87,8 @@ def test_a_lease_connection_past_its_max_age_is_not_kept():
     second = _claim_owner("claim-b")
 
     # then each had a connection of its own, as before lease threads kept theirs
-    assert None not in (first, second) and first != second
+    assert None not in (first, second)
+    assert first != second
 
 
 def test_a_forked_process_starts_its_own_lease_threads(monkeypatch):
