@@ -14,6 +14,8 @@ disagree by more than a lease's slack.
 
 import functools
 import logging
+import os
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -99,16 +101,32 @@ def _owner_lock(token: str) -> None:
         cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [token])
 
 
+def _owner_unlock(token: str) -> None:
+    """Gives the claim's advisory lock back, keeping the connection for the thread's next claim;
+    a connection that cannot say so is closed, which gives it back as well."""
+    if not _owner_locks() or connection.connection is None:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [token])
+    except DatabaseError:
+        connection.close()
+
+
 def _renew_until(
     stop: threading.Event, locked: threading.Event, workflow_id: str, chunk_no: int, token: str
 ) -> None:
     interval = settings.SLUICE_CLAIM_HEARTBEAT_SECONDS
+    # The connection kept from this thread's last claim, unless it broke or outlived
+    # CONN_MAX_AGE (as Django checks around a request).
+    connection.close_if_unusable_or_obsolete()
     try:
         try:
             _owner_lock(token)
         except DatabaseError as exc:
             logger.warning("no owner lock for %s/%s (the lease still holds): %s",
                            workflow_id, chunk_no, exc)  # fmt: skip
+            connection.close()  # the next beat reconnects
         finally:
             locked.set()
         while not stop.wait(interval):
@@ -120,28 +138,90 @@ def _renew_until(
                 logger.warning("lease renewal for %s/%s failed: %s", workflow_id, chunk_no, exc)
                 connection.close()
     finally:
-        connection.close()  # this thread's own connection, and with it the owner lock
+        _owner_unlock(token)
+        connection.close_if_unusable_or_obsolete()
+
+
+# How long a lease thread waits for its next claim before it closes its connection and ends.
+LEASE_THREAD_IDLE_SECONDS = 60.0
+
+
+class _LeaseThreads:
+    """The threads that keep a process's claims alive, one claim at a time each, each on a
+    database connection of its own that it keeps from one claim to the next. A thread and a
+    connection per claim cost a backend's start and exit on PostgreSQL and a connect in the
+    worker for every chunk, ~1 CPU-s per 100,000 leads (docs/benchmarks.md, "Outside the
+    chunks"); a process holds two or three claims at once, so it keeps two or three threads.
+    Daemon threads: one stuck in a statement never blocks an exit."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.idle: list[queue.SimpleQueue] = []
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            inbox = self.idle.pop() if self.idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), name="lease", daemon=True).start()
+        inbox.put(job)
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        while True:
+            try:
+                job = inbox.get(timeout=LEASE_THREAD_IDLE_SECONDS)
+            except queue.Empty:
+                with self.lock:
+                    if inbox in self.idle:  # else a claim was handed to it meanwhile
+                        self.idle.remove(inbox)
+                        break
+                continue
+            try:
+                job()
+            except Exception:  # a job logs its own failures; this keeps the thread serving
+                logger.exception("lease thread job failed")
+                connection.close()
+            with self.lock:
+                self.idle.append(inbox)
+        connection.close()
+
+
+_lease_threads: _LeaseThreads | None = None
+_lease_threads_lock = threading.Lock()
+
+
+def _threads() -> _LeaseThreads:
+    """This process's lease threads (a forked process starts with none: its parent's threads
+    did not come along)."""
+    global _lease_threads  # one per process
+    with _lease_threads_lock:
+        if _lease_threads is None or _lease_threads.pid != os.getpid():
+            _lease_threads = _LeaseThreads()
+        return _lease_threads
 
 
 @contextmanager
 def claim_heartbeat(*, workflow_id: str, chunk_no: int, token: str) -> Iterator[None]:
     """Keeps the chunk's claim alive while the block runs, however long that takes. Enter it
-    before claiming: the owner lock is held once this returns, so no claim exists without it."""
-    stop, locked = threading.Event(), threading.Event()
-    beat = threading.Thread(
-        target=_renew_until,
-        args=(stop, locked, workflow_id, chunk_no, token),
-        name=f"lease-{workflow_id}-{chunk_no}",
-        daemon=True,
-    )
-    beat.start()
+    before claiming: the owner lock is held once this returns, so no claim exists without it.
+    On the way out the owner lock is given back before this returns."""
+    stop, locked, done = threading.Event(), threading.Event(), threading.Event()
+
+    def beat() -> None:
+        try:
+            _renew_until(stop, locked, workflow_id, chunk_no, token)
+        finally:
+            done.set()
+
+    _threads().run(beat)
     locked.wait(timeout=settings.SLUICE_CLAIM_TTL_SECONDS)
     try:
         yield
     finally:
         stop.set()
-        # A renewal in flight ends within its statement; a daemon thread never blocks an exit.
-        beat.join(timeout=settings.SLUICE_CLAIM_HEARTBEAT_SECONDS + 5)
+        # A renewal in flight ends within its statement.
+        done.wait(timeout=settings.SLUICE_CLAIM_HEARTBEAT_SECONDS + 5)
 
 
 # The heartbeats started inside the running `@renewing` function (one per claim it took).
