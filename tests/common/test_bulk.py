@@ -16,6 +16,7 @@ from common.bulk import (
     tuples_upsert,
     values_rows,
 )
+from enrichment.models import ItemStatus
 from providers.models import ProviderCall, ResultCacheEntry
 
 pytestmark = pytest.mark.django_db
@@ -231,6 +232,35 @@ def test_rows_update_linked_checks_the_length_of_a_value_all_rows_share():
     with pytest.raises(DataError), transaction.atomic():
         rows_update_linked(
             ResultCacheEntry, entries, ["verdict"], only_if={}, linked_model=ProviderCall,
+            linked=[], linked_fields=["outcome"],
+        )  # fmt: skip
+
+
+def test_rows_update_linked_writes_strings_and_integers_exactly_whatever_they_hold():
+    # given strings PostgreSQL's and JSON's escapes both touch, a str enum, None and integers
+    statuses = ['q"uote', "back\\slash", "tab\tnew\nline", "é ☃ 𝄞", "{a,b}", "", "NULL", "null"]
+    rows_insert(ResultCacheEntry, [_entry(f"e{i}") for i in range(len(statuses) + 2)])
+    entries = list(ResultCacheEntry.objects.order_by("identity_key"))
+    values = [*statuses, ItemStatus.COMPLETED, "x"]
+    confidences = [*range(-3, len(statuses) - 3), None, 32767]
+    for entry, status, confidence in zip(entries, values, confidences, strict=True):
+        entry.provider_status, entry.confidence = status, confidence
+
+    rows_update_linked(
+        ResultCacheEntry, entries, ["provider_status", "confidence"], only_if={},
+        linked_model=ProviderCall, linked=[], linked_fields=["outcome"],
+    )  # fmt: skip
+
+    assert list(
+        ResultCacheEntry.objects.order_by("identity_key").values_list(
+            "provider_status", "confidence"
+        )
+    ) == [(str(v), c) for v, c in zip(values, confidences, strict=True)]
+    # an integer out of its column's range is refused, as a binary array's would be
+    entries[0].confidence = 32768
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update_linked(
+            ResultCacheEntry, entries, ["confidence"], only_if={}, linked_model=ProviderCall,
             linked=[], linked_fields=["outcome"],
         )  # fmt: skip
 
