@@ -262,7 +262,10 @@ def _unnest(
     columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
     keys = columns[0]
     selected, scalars = [], []  # the source's columns, and the parameters they hold
-    names, functions, arrays = [], [], []  # the unnested columns, their functions, their arrays
+    # the unnested columns, their functions, their arrays (or JSON documents)
+    names: list[str] = []
+    functions: list[str] = []
+    arrays: list[Any] = []
     if link is not None:
         link_field, values = link
         names.append("_link")

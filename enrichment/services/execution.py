@@ -23,7 +23,7 @@ from typing import Any
 from celery import current_task
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Field, Q, QuerySet
 from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
@@ -715,7 +715,10 @@ def _counters_sql() -> str:
     meta, quote = Workflow._meta, connection.ops.quote_name
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)  # type: ignore[union-attr]  # concrete fields
+        field = meta.get_field(name)
+        if not isinstance(field, Field) or field.column is None:
+            raise TypeError(f"Workflow.{name} is not a column")
+        return quote(field.column)
 
     sets = ", ".join(f"{column(name)} = {column(name)} + %s" for name in _COUNTERS)
     return (
