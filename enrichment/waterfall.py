@@ -2,17 +2,19 @@
 can cost, and how an answer lands on the item (and is charged) and on the lead."""
 
 import functools
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 from django.utils import timezone
 
+from common.bulk import JSONText
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
@@ -20,7 +22,7 @@ from leads import canonical, freshness, suppression
 from leads.models import PROVENANCE_FIELDS, Lead
 from leads.selectors import lead_holds_q
 from providers import engine
-from providers.base import DataPoint, EmailStatus, PersonInput, WaterfallResult
+from providers.base import Attempt, DataPoint, EmailStatus, PersonInput, WaterfallResult
 from providers.configuration import ResolvedWaterfall, operator_default
 from providers.selectors import waterfall_resolve
 
@@ -217,7 +219,7 @@ class LeadOutcome:
             item.status, item.error = ItemStatus.SKIPPED, "already holds the data"
             return
         email, phone = self.email, self.phone  # each a property: read once
-        item.attempts = [attempt.to_json() for attempt in result.attempts]
+        item.attempts = attempts_json(result.attempts)
         item.email = email or ""
         item.email_status = str(result.email_status or "") if email else ""
         item.email_confidence = result.email_confidence if email else None
@@ -238,9 +240,12 @@ class LeadOutcome:
         else:
             item.status, item.error = ItemStatus.NOT_FOUND, ""
 
-    def apply_to_lead(self, workflow: Workflow, now: datetime) -> bool:
+    def apply_to_lead(
+        self, workflow: Workflow, now: datetime, fresh: "FreshSince | None" = None
+    ) -> bool:
         """Writes what was found onto the lead; returns whether anything changed. Nothing is
-        ever blanked: a miss leaves the lead as it was."""
+        ever blanked: a miss leaves the lead as it was. `fresh`: fresh_since(now), which a
+        caller writing many outcomes at one `now` works out once."""
         lead = self.item.lead
         if self.suppressed:
             changed = lead.suppressed_at is None
@@ -249,7 +254,7 @@ class LeadOutcome:
         email, phone = self.email, self.phone
         if not (email or phone):
             return False
-        if self._reconfirms(lead, now):
+        if self._reconfirms(lead, fresh or fresh_since(now)):
             return False
         if email:
             lead.email = email
@@ -279,7 +284,7 @@ class LeadOutcome:
             return _EMAIL_FIELDS | _PHONE_FIELDS
         return _EMAIL_FIELDS if email else _PHONE_FIELDS
 
-    def _reconfirms(self, lead: Lead | Row, now: datetime) -> bool:
+    def _reconfirms(self, lead: Lead | Row, fresh: "FreshSince") -> bool:
         """Whether every value found is what the lead already holds, from the same provider
         and verifier, and still fresh: then the lead is left as it is, its provenance naming
         the run that first found the value (a list enriched again with `overwrite` answers
@@ -292,14 +297,14 @@ class LeadOutcome:
             and lead.email_source == (self.result.email_provider or "" if self.result else "")
             and lead.email_verifier == self._verifier()
             and lead.email_found_at is not None
-            and not freshness.is_stale(freshness.EMAIL, lead.email_found_at, now=now)
+            and lead.email_found_at >= fresh.email  # not stale (freshness.is_stale)
         ):
             return False
         if self.phone and not (
             lead.phone == self.phone
             and lead.phone_source == (self.result.phone_provider or "" if self.result else "")
             and lead.phone_found_at is not None
-            and not freshness.is_stale(freshness.PHONE, lead.phone_found_at, now=now)
+            and lead.phone_found_at >= fresh.phone
         ):
             return False
         return lead.provider == self.item.provider
@@ -328,6 +333,78 @@ class LeadOutcome:
         for attempt in result.attempts:
             attempt.value = None
         self.suppressed = True
+
+
+class FreshSince(NamedTuple):
+    """The oldest `*_found_at` of an email and of a phone that is still fresh at a time: what
+    freshness.is_stale compares with, worked out once for a slice's outcomes (reading the
+    time-to-live settings, a lazy object, for every reconfirmed lead was a fifth of a rerun's
+    `_record`)."""
+
+    email: datetime
+    phone: datetime
+
+
+def fresh_since(now: datetime) -> FreshSince:
+    return FreshSince(now - freshness.ttl(freshness.EMAIL), now - freshness.ttl(freshness.PHONE))
+
+
+# The JSON of an attempt (Attempt.to_json) without its two per-call numbers, by the fields it
+# is made of: an item's attempts are written as JSON text (attempts_json) built from these,
+# since a run's attempts are a handful of shapes (a provider's hit, miss or verdict) repeated
+# for every lead, and encoding each one's dict was most of the item write's Python.
+_ATTEMPT_HEADS: dict[tuple, str] = {}
+_ATTEMPT_HEADS_MAX = 4096  # shapes held at most (real calls' statuses vary more than hits')
+_PER_CALL = ("ms", "cache_entry_id")  # Attempt.to_json's numbers that differ call by call
+
+
+def attempts_json(attempts: Sequence[Attempt]) -> JSONText:
+    """`json.dumps([a.to_json() for a in attempts])` as far as the stored JSON goes (the same
+    keys and values; jsonb keeps no key order or spacing), built from each attempt's shape."""
+    parts = []
+    for attempt in attempts:
+        ms, entry, cost, cached, verdict = (
+            attempt.ms, attempt.cache_entry_id, attempt.cost, attempt.cached, attempt.verdict
+        )  # fmt: skip
+        # Only the types whose JSON the shape decides: 0 == 0.0 and True == 1 as keys, but
+        # their JSON (and jsonb) differ.
+        if not (
+            type(ms) is int
+            and (entry is None or type(entry) is int)
+            and type(cost) is float
+            and type(cached) is bool
+        ):
+            parts.append(json.dumps(attempt.to_json()))
+            continue
+        shape = (
+            attempt.provider,
+            str(attempt.data_point),
+            str(attempt.outcome),
+            cost,
+            cached,
+            attempt.provider_status,
+            str(verdict) if verdict else None,
+        )
+        head = _ATTEMPT_HEADS.get(shape)
+        if head is None:
+            head = _attempt_head(attempt, shape)
+        parts.append(f'{head}"ms": {ms}, "cache_entry_id": {"null" if entry is None else entry}}}')
+    return JSONText("[" + ", ".join(parts) + "]")
+
+
+def _attempt_head(attempt: Attempt, shape: tuple) -> str:
+    """The attempt's JSON up to its per-call numbers: `{"provider": …, …, ` (a dict's JSON
+    without its closing brace)."""
+    fields = attempt.to_json()
+    if set(_PER_CALL) - set(fields):
+        raise KeyError(f"Attempt.to_json no longer has {_PER_CALL}: attempts_json needs them")
+    for name in _PER_CALL:
+        del fields[name]
+    head = json.dumps(fields)[:-1] + ", "
+    if len(_ATTEMPT_HEADS) >= _ATTEMPT_HEADS_MAX:
+        _ATTEMPT_HEADS.clear()
+    _ATTEMPT_HEADS[shape] = head
+    return head
 
 
 def lead_fields_written(changes: Iterable[frozenset[str]]) -> list[str]:

@@ -128,13 +128,17 @@ def calls_record(*, calls: Sequence[CallRecord]) -> None:
     ever count them (docs/benchmarks.md)."""
     merged: dict[tuple, list] = {}
     for call in calls:
-        second = call.created_at.replace(microsecond=0)
-        key = (*call[:_AT], second, *call[_AT + 1 :])
+        at = call.created_at
+        # The record's other fields and its second, as a POSIX second (a float's floor: its
+        # wall-clock second, offsets being whole seconds): 0.6 µs a record against 1.6 for a
+        # datetime with its microseconds cleared and a 14-field tuple (a rerun's chunk writes
+        # two records a lead).
+        key = (call[:_AT], call[_AT + 1 :], at.timestamp() // 1)
         if (row := merged.get(key)) is None:
             merged[key] = [call, 1]
         else:
             row[1] += 1
-            if call.created_at < row[0].created_at:  # pool threads append out of order
+            if at < row[0].created_at:  # pool threads append out of order
                 row[0] = call
     rows = [(*call[:_COST], call.cost * n, *call[_COST + 1 :], n) for call, n in merged.values()]
     tuples_insert(ProviderCall, [*CallRecord._fields, "calls"], rows)

@@ -7,6 +7,7 @@ a lead — the sweeper re-sends whatever is due.
 """
 
 import contextvars
+import functools
 import logging
 import os
 import secrets
@@ -22,7 +23,7 @@ from typing import Any
 from celery import current_task
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Field, Q, QuerySet
 from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
@@ -645,11 +646,12 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
     """Writes results, lead fields and counters in one transaction, only for the items this
     claim still owns (a claim taken over by another worker is not ours to write)."""
     now = timezone.now()
+    fresh = waterfall.fresh_since(now)
     changed_leads, lead_changes = [], set()
     for outcome in outcomes:
         outcome.apply_to_item(now)
         # Decided for every item, written only with the items still ours (below).
-        if outcome.apply_to_lead(workflow, now):
+        if outcome.apply_to_lead(workflow, now, fresh):
             changed_leads.append((outcome.item.id, outcome.item.lead))
             lead_changes.add(outcome.lead_fields())
     for item in over_budget:
@@ -680,17 +682,49 @@ def _record(workflow, token, outcomes, over_budget, *, unused_budget: int) -> No
             refund_budget += outcome.plan.max_cost - item.credits_charged
         counts["skipped"] += sum(1 for item in over_budget if item.id in mine)
         budget_back = refund_budget + unused_budget if workflow.max_credits is not None else 0
-        Workflow.objects.filter(pk=workflow.pk).update(
-            processed=F("processed") + len(mine),
-            completed=F("completed") + counts["completed"],
-            not_found=F("not_found") + counts["not_found"],
-            failed=F("failed") + counts["failed"],
-            skipped=F("skipped") + counts["skipped"],
-            found_emails=F("found_emails") + found_emails,
-            found_phones=F("found_phones") + found_phones,
-            budget_claimed=F("budget_claimed") - budget_back,
-            last_progress_at=now,
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _counters_sql(),
+                [
+                    len(mine),
+                    counts["completed"],
+                    counts["not_found"],
+                    counts["failed"],
+                    counts["skipped"],
+                    found_emails,
+                    found_phones,
+                    -budget_back,
+                    connection.ops.adapt_datetimefield_value(now),
+                    workflow.pk,
+                ],
+            )
+
+
+# What a slice's write adds to its run's counters (_record), in _counters_sql's order.
+_COUNTERS = (
+    "processed", "completed", "not_found", "failed", "skipped", "found_emails", "found_phones",
+    "budget_claimed",
+)  # fmt: skip
+
+
+@functools.cache
+def _counters_sql() -> str:
+    """`Workflow.objects.filter(pk=…).update(processed=F("processed") + %s, …,
+    last_progress_at=%s)` as SQL, built once: the ORM compiled its nine expressions again for
+    every slice (~1 ms)."""
+    meta, quote = Workflow._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = meta.get_field(name)
+        if not isinstance(field, Field) or field.column is None:
+            raise TypeError(f"Workflow.{name} is not a column")
+        return quote(field.column)
+
+    sets = ", ".join(f"{column(name)} = {column(name)} + %s" for name in _COUNTERS)
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {sets}, {column('last_progress_at')} = %s "  # noqa: S608 - names are ours
+        f"WHERE {column('id')} = %s"
+    )
 
 
 def chunks_give_up(*, workflow_id: str, chunk_nos: list[int], reason: str) -> None:

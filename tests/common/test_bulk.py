@@ -1,3 +1,4 @@
+import json
 import uuid
 from datetime import datetime, timedelta
 
@@ -6,6 +7,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from common.bulk import (
+    JSONText,
     rows_insert,
     rows_update,
     rows_update_linked,
@@ -14,6 +16,7 @@ from common.bulk import (
     tuples_upsert,
     values_rows,
 )
+from enrichment.models import ItemStatus
 from providers.models import ProviderCall, ResultCacheEntry
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +187,105 @@ def test_rows_update_linked_writes_none_as_null_and_checks_lengths():
             ResultCacheEntry, [a], ["verdict"], only_if={}, linked_model=ProviderCall, linked=[],
             linked_fields=["outcome"],
         )  # fmt: skip
+
+
+def test_rows_update_linked_sends_a_column_all_rows_share_once_and_writes_it_as_any_other():
+    # given three entries written with values every one shares (a time, a string, a null),
+    # one column that differs, and linked call records sharing a value too
+    rows_insert(ResultCacheEntry, [_entry(name, verdict="mine") for name in "abc"])
+    entries = list(ResultCacheEntry.objects.order_by("identity_key"))
+    now = timezone.now()
+    rows_insert(ProviderCall, [ProviderCall(provider="p", data_point="email", outcome="old",
+                                            tag=tag, created_at=now) for tag in "abc"])  # fmt: skip
+    calls = list(ProviderCall.objects.order_by("tag"))
+    at = timezone.now() + timedelta(days=3)
+    for confidence, entry in enumerate(entries):
+        entry.expires_at, entry.provider_status, entry.value = at, "same", None
+        entry.confidence = confidence
+    for call in calls:
+        call.outcome, call.latency_ms = "found", 7
+
+    written = rows_update_linked(
+        ResultCacheEntry,
+        entries,
+        ["expires_at", "provider_status", "value", "confidence"],
+        only_if={"verdict": "mine"},
+        linked_model=ProviderCall,
+        linked=[(entry.pk, call) for entry, call in zip(entries, calls, strict=True)],
+        linked_fields=["outcome", "latency_ms"],
+    )
+
+    # then every row is written and its key returned, as when each value went per row
+    assert written == {entry.pk for entry in entries}
+    assert list(ResultCacheEntry.objects.order_by("identity_key").values_list(
+        "expires_at", "provider_status", "value", "confidence"
+    )) == [(at, "same", None, 0), (at, "same", None, 1), (at, "same", None, 2)]  # fmt: skip
+    assert set(ProviderCall.objects.values_list("outcome", "latency_ms")) == {("found", 7)}
+
+
+def test_rows_update_linked_checks_the_length_of_a_value_all_rows_share():
+    rows_insert(ResultCacheEntry, [_entry(name) for name in "ab"])
+    entries = list(ResultCacheEntry.objects.all())
+    for entry in entries:
+        entry.verdict = "x" * 17  # max_length 16, sent once for both rows: refused, never cut
+
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update_linked(
+            ResultCacheEntry, entries, ["verdict"], only_if={}, linked_model=ProviderCall,
+            linked=[], linked_fields=["outcome"],
+        )  # fmt: skip
+
+
+def test_rows_update_linked_writes_strings_and_integers_exactly_whatever_they_hold():
+    # given strings PostgreSQL's and JSON's escapes both touch, a str enum, None and integers
+    statuses = ['q"uote', "back\\slash", "tab\tnew\nline", "é ☃ 𝄞", "{a,b}", "", "NULL", "null"]
+    rows_insert(ResultCacheEntry, [_entry(f"e{i}") for i in range(len(statuses) + 2)])
+    entries = list(ResultCacheEntry.objects.order_by("identity_key"))
+    values = [*statuses, ItemStatus.COMPLETED, "x"]
+    confidences = [*range(-3, len(statuses) - 3), None, 32767]
+    for entry, status, confidence in zip(entries, values, confidences, strict=True):
+        entry.provider_status, entry.confidence = status, confidence
+
+    rows_update_linked(
+        ResultCacheEntry, entries, ["provider_status", "confidence"], only_if={},
+        linked_model=ProviderCall, linked=[], linked_fields=["outcome"],
+    )  # fmt: skip
+
+    assert list(
+        ResultCacheEntry.objects.order_by("identity_key").values_list(
+            "provider_status", "confidence"
+        )
+    ) == [(str(v), c) for v, c in zip(values, confidences, strict=True)]
+    # an integer out of its column's range is refused, as a binary array's would be
+    entries[0].confidence = 32768
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update_linked(
+            ResultCacheEntry, entries, ["confidence"], only_if={}, linked_model=ProviderCall,
+            linked=[], linked_fields=["outcome"],
+        )  # fmt: skip
+
+
+def test_json_text_is_written_as_the_json_it_holds_not_as_a_string():
+    # given JSON columns given as JSON text beside plain values, by both write paths
+    value = {"q": 'say "é"', "n": [1, None, 2.5]}
+    rows_insert(ResultCacheEntry, [_entry("a", value=JSONText('{"copied": [true]}'))])
+    rows_insert(ResultCacheEntry, [_entry("b"), _entry("c")])
+    _, b, c = ResultCacheEntry.objects.order_by("identity_key")
+    b.value, c.value = JSONText(json.dumps(value)), ["plain", 1]
+
+    rows_update_linked(
+        ResultCacheEntry, [b, c], ["value"], only_if={}, linked_model=ProviderCall, linked=[],
+        linked_fields=["outcome"],
+    )  # fmt: skip
+
+    # then each holds the JSON value, and the text of a string column is still a string
+    assert list(
+        ResultCacheEntry.objects.order_by("identity_key").values_list("value", flat=True)
+    ) == [
+        {"copied": [True]},
+        value,
+        ["plain", 1],
+    ]
 
 
 def test_tuples_insert_and_upsert_write_plain_rows():

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from enrichment import waterfall
 from enrichment.models import Workflow
+from leads import freshness
 from providers.base import (
     Attempt,
     DataPoint,
@@ -68,3 +69,24 @@ def test_apply_to_lead_skips_only_a_fresh_reconfirmation(
         )
     else:
         assert (lead.email_found_at, lead.email_workflow_id) == (found_at, "wf-first")
+
+
+@pytest.mark.parametrize(
+    ("past_ttl", "written"), [(timedelta(0), False), (timedelta(microseconds=1), True)]
+)
+def test_a_slices_freshness_bound_is_freshness_is_stale_to_the_microsecond(
+    settings, past_ttl, written
+):
+    # given a value found exactly its time to live ago, or a microsecond more
+    settings.SLUICE_TTL_EMAIL_DAYS = 90
+    now = timezone.now()
+    found_at = now - 90 * DAY - past_ttl
+    outcome = _outcome(email="jane@acme.com", found_at=found_at)
+    outcome.apply_to_item(now)
+
+    # when the slice's bound, worked out once for its `now`, decides
+    changed = outcome.apply_to_lead(Workflow(id="wf-second"), now, waterfall.fresh_since(now))
+
+    # then it is stale exactly when freshness says so
+    assert changed is written
+    assert freshness.is_stale(freshness.EMAIL, found_at, now=now) is written

@@ -98,6 +98,26 @@ def test_calls_record_keeps_records_of_different_seconds_apart(workspace):
     assert list(ProviderCall.objects.values_list("calls", flat=True)) == [1, 1]
 
 
+def test_calls_record_parts_records_at_the_turn_of_a_second_and_merges_them_in_any_zone(
+    workspace,
+):
+    # given records a microsecond either side of a second, and one of the first second given
+    # in another time zone (the merge keys on the POSIX second, not on the datetime's fields)
+    record = _records(str(workspace.pk))[0]
+    second = record.created_at.replace(microsecond=0)
+    last = record._replace(created_at=second + timedelta(microseconds=999_999))
+    zone = timezone.get_fixed_timezone(-150)  # UTC-02:30
+    same_second = record._replace(created_at=(second + timedelta(microseconds=5)).astimezone(zone))
+
+    calls_record(
+        calls=[last, record._replace(created_at=second + timedelta(seconds=1)), same_second]
+    )
+
+    assert sorted(
+        ProviderCall.objects.values_list("created_at", "calls").order_by("created_at")
+    ) == [(second + timedelta(microseconds=5), 2), (second + timedelta(seconds=1), 1)]
+
+
 def test_every_reader_counts_merged_rows_as_the_records_they_stand_for(workspace):
     records, now = _records(str(workspace.pk)), timezone.now()
     _unmerged(records)
