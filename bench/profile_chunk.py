@@ -206,6 +206,8 @@ def _time_phases() -> dict[str, list]:
         ("enrichment.services.execution", "_record"),
         ("enrichment.services.execution", "workflow_transition"),
         ("enrichment.services.execution", "workflow_settle_if_done"),
+        ("enrichment.services.execution", "workflow_settle_when_done"),
+        ("enrichment.services.execution", "workflow_for_chunk"),
         ("enrichment.services.leases", "lease_keep"),
         ("enrichment.services.leases", "claim_heartbeat"),
         ("enrichment.waterfall", "chunk_rows"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
+from enrichment.selectors import workflow_waterfall_version
 from leads import canonical, freshness, suppression
 from leads.models import PROVENANCE_FIELDS, Lead
 from leads.selectors import lead_holds_q
@@ -407,8 +408,7 @@ def run_slices(
 def run_waterfall(*, workflow_id: str, workspace_id: str) -> ResolvedWaterfall:
     """The waterfall a chunk of this run uses: the configuration version its first chunk
     pinned (so a change mid-run applies to the next run), with the current `auto` orders."""
-    pinned = Workflow.objects.filter(pk=workflow_id).values_list("waterfall_version", flat=True)
-    version = pinned.first() if workflow_id else None
+    version = workflow_waterfall_version(workflow_id=workflow_id) if workflow_id else None
     config = waterfall_resolve(workspace_id=workspace_id, version=version)
     if workflow_id and version is None:
         # The first chunk to get here wins; a concurrent first chunk keeps what it resolved.

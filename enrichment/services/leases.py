@@ -1,12 +1,12 @@
 """Chunk claims prove their owner is alive, two ways. The process running a chunk holds a
-PostgreSQL advisory lock named after its claim on a connection of its own, which PostgreSQL
-releases the moment that process dies; and from the same thread it renews its items'
-`claimed_at` every SLUICE_CLAIM_HEARTBEAT_SECONDS (a lease), so a claim not renewed for
-SLUICE_CLAIM_TTL_SECONDS belongs to a process that is gone even where the lock cannot tell (a
-machine cut off from the database, a pooler in transaction mode). The sweeper, and every worker
-as it starts or reconnects to the broker, gives such items back to the queue and re-sends their
-chunks, so a lost chunk waits seconds, not the broker's visibility timeout (docs/reliability.md,
-"Chunk claims" explains the choice).
+PostgreSQL advisory lock named after its claim on the connection that claims and writes the
+chunk, which PostgreSQL releases the moment that process dies; and from a thread of its own it
+renews its items' `claimed_at` every SLUICE_CLAIM_HEARTBEAT_SECONDS (a lease), so a claim not
+renewed for SLUICE_CLAIM_TTL_SECONDS belongs to a process that is gone even where the lock
+cannot tell (a machine cut off from the database, a pooler in transaction mode). The sweeper,
+and every worker as it starts or reconnects to the broker, gives such items back to the queue
+and re-sends their chunks, so a lost chunk waits seconds, not the broker's visibility timeout
+(docs/reliability.md, "Chunk claims" explains the choice).
 
 Times are the database's clock (`now()`), never a worker's: on several machines the clocks
 disagree by more than a lease's slack.
@@ -72,6 +72,19 @@ def claim_dead(items: QuerySet[WorkflowItem]) -> QuerySet[WorkflowItem]:
     )
 
 
+# claim_dead's condition written out, for the claim statement (execution._claim_rows) on
+# PostgreSQL: the item as `i`; its parameters are claim_dead_params()'s.
+CLAIM_DEAD_SQL = (
+    "(i.status = %s OR (i.status = %s AND (i.claimed_at < STATEMENT_TIMESTAMP() "
+    "- make_interval(secs => %s) "
+    "OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0)))))"
+)
+
+
+def claim_dead_params() -> list[object]:
+    return [ItemStatus.QUEUED, ItemStatus.RUNNING, settings.SLUICE_CLAIM_TTL_SECONDS]
+
+
 def lease_renew(*, workflow_id: str, chunk_no: int, token: str) -> int:
     """Moves the claim's `claimed_at` to now; returns how many items it still holds. Rows locked
     by someone else (the chunk's own write of its results) are skipped, never waited for."""
@@ -90,27 +103,40 @@ def lease_renew(*, workflow_id: str, chunk_no: int, token: str) -> int:
         return WorkflowItem.objects.filter(id__in=mine).update(claimed_at=Now())
 
 
-def _owner_lock(token: str) -> None:
-    """Holds the claim's advisory lock on this thread's connection: PostgreSQL drops it the
-    moment the connection dies with its process, so a dead owner is seen at once."""
+def _owner_lock(token: str) -> bool:
+    """Takes the claim's advisory lock on this thread's connection, the one that claims the
+    chunk and writes its results: PostgreSQL drops it the moment the connection dies with its
+    process, so a dead owner is seen at once. Returns whether it is held (to release it)."""
     if not _owner_locks():
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [token])
+        return False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [token])
+    except DatabaseError as exc:
+        logger.warning("no owner lock for claim %s (the lease still holds): %s", token, exc)
+        return False
+    return True
 
 
-def _renew_until(
-    stop: threading.Event, locked: threading.Event, workflow_id: str, chunk_no: int, token: str
-) -> None:
+def _owner_unlock(token: str) -> None:
+    """Releases the claim's advisory lock as the chunk ends, so that a claim coming after it (a
+    retry of its message, a re-sent chunk) may take what it left running. A connection that
+    cannot release it is closed, which drops it; one inside a transaction the caller holds
+    (tests) keeps it until that connection closes, as before."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [token])
+    except DatabaseError as exc:
+        logger.warning("could not release the owner lock of claim %s: %s", token, exc)
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+def _renew_until(stop: threading.Event, workflow_id: str, chunk_no: int, token: str) -> None:
+    """The renewals, on a thread of its own with its own connection: opened only when the
+    first one is due, so the short chunks (all of them at latency 0) never open one."""
     interval = settings.SLUICE_CLAIM_HEARTBEAT_SECONDS
     try:
-        try:
-            _owner_lock(token)
-        except DatabaseError as exc:
-            logger.warning("no owner lock for %s/%s (the lease still holds): %s",
-                           workflow_id, chunk_no, exc)  # fmt: skip
-        finally:
-            locked.set()
         while not stop.wait(interval):
             try:
                 if lease_renew(workflow_id=workflow_id, chunk_no=chunk_no, token=token) == 0:
@@ -120,28 +146,36 @@ def _renew_until(
                 logger.warning("lease renewal for %s/%s failed: %s", workflow_id, chunk_no, exc)
                 connection.close()
     finally:
-        connection.close()  # this thread's own connection, and with it the owner lock
+        connection.close()  # this thread's own connection, if it opened one
 
 
 @contextmanager
 def claim_heartbeat(*, workflow_id: str, chunk_no: int, token: str) -> Iterator[None]:
-    """Keeps the chunk's claim alive while the block runs, however long that takes. Enter it
-    before claiming: the owner lock is held once this returns, so no claim exists without it."""
-    stop, locked = threading.Event(), threading.Event()
+    """Keeps the chunk's claim alive while the block runs, however long that takes: the owner
+    lock on the calling thread's connection, and the lease renewed from a thread of its own.
+    Enter it before claiming, on the thread that claims: the owner lock is held once this
+    returns, so no claim exists without it.
+
+    The lock lived on the renewing thread's own connection until issue 18's seventh pass: a
+    connection opened and closed per chunk (a PostgreSQL backend started and ended, and
+    Django's connection set up) cost more than the rest of a claim's small queries together."""
+    locked = _owner_lock(token)
+    stop = threading.Event()
     beat = threading.Thread(
         target=_renew_until,
-        args=(stop, locked, workflow_id, chunk_no, token),
+        args=(stop, workflow_id, chunk_no, token),
         name=f"lease-{workflow_id}-{chunk_no}",
         daemon=True,
     )
     beat.start()
-    locked.wait(timeout=settings.SLUICE_CLAIM_TTL_SECONDS)
     try:
         yield
     finally:
         stop.set()
         # A renewal in flight ends within its statement; a daemon thread never blocks an exit.
         beat.join(timeout=settings.SLUICE_CLAIM_HEARTBEAT_SECONDS + 5)
+        if locked:
+            _owner_unlock(token)
 
 
 # The heartbeats started inside the running `@renewing` function (one per claim it took).
