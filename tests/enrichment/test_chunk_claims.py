@@ -47,7 +47,9 @@ def _during_the_claim(monkeypatch, look):
     return seen
 
 
+# The session's workers, if running, would take the plan's chunk messages: they step aside.
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("sole_consumer")
 def test_the_owner_lock_is_on_the_chunk_s_own_connection_and_released_as_it_ends(
     funded, settings, monkeypatch
 ):
@@ -67,7 +69,9 @@ def test_the_owner_lock_is_on_the_chunk_s_own_connection_and_released_as_it_ends
     assert not WorkflowItem.objects.filter(workflow=workflow, chunk_no=0, finished_at=None)
 
 
+# The session's workers, if running, would take the plan's chunk messages: they step aside.
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("sole_consumer")
 def test_a_failed_chunk_releases_its_owner_lock_so_its_items_can_be_taken_at_once(
     funded, settings, monkeypatch
 ):
@@ -93,7 +97,9 @@ def test_a_failed_chunk_releases_its_owner_lock_so_its_items_can_be_taken_at_onc
     assert not running.exists()
 
 
+# The session's workers, if running, would take the plan's chunk messages: they step aside.
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("sole_consumer")
 def test_a_long_chunk_s_lease_is_still_renewed(funded, settings, monkeypatch):
     # given a planned run and a heartbeat much shorter than the chunk will take
     workflow = planned_run(funded, settings=settings, leads=3, chunk_size=3)
