@@ -98,9 +98,8 @@ def _workflow_statement(
         for col in columns
     )
     names = ", ".join(quote(col.target.column) for col in columns)
-    conditions = " AND ".join(
-        f"{quote(meta.get_field(name).column)} {operator} %s" for name, operator in where
-    )
+    column = {field.name: field.column for field in meta.concrete_fields}
+    conditions = " AND ".join(f"{quote(column[name])} {operator} %s" for name, operator in where)
     return _WorkflowStatement(
         sql=(
             f"SELECT {names} FROM {connection.ops.quote_name(meta.db_table)} "  # noqa: S608 - names from the model

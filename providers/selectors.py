@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, TypedDict, cast
 from uuid import UUID
 
 from django.conf import settings
@@ -166,7 +166,7 @@ def _model_sql(model: type[Model], where: str, tail: str = "") -> str:
     LIMIT), for `model.objects.raw()`: the per-chunk reads of small tables, without the ORM's
     query building each time (`where` and `tail` name columns of the model)."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    columns = ", ".join(quote(cast(str, field.column)) for field in model._meta.concrete_fields)
     return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where} {tail}"  # noqa: S608 - names from the model
 
 

@@ -409,7 +409,7 @@ def _claim_rows(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall
 def _claim_rows_sql() -> str:
     """The chunk's claimable items (leases.CLAIM_DEAD_SQL, as _claimable) locked, skipping
     those another claim holds, and claimed for the token, with their leads' LEAD_READ_FIELDS.
-    Written out rather than compiled from _claimable's queryset for every chunk (~0.5 ms of a
+    Written out rather than compiled from _claimable's queryset for every chunk (~1 ms of a
     worker's CPU a chunk)."""
     quote = connection.ops.quote_name
     columns = {key: f.column for f in Lead._meta.concrete_fields for key in (f.name, f.attname)}

@@ -3,6 +3,7 @@ exactly-once settlement of its credit hold."""
 
 import functools
 import logging
+from typing import cast
 
 from django.db import connection, transaction
 from django.db.models import F, Sum
@@ -164,8 +165,7 @@ def _settle_due_sql() -> str:
     """Planned, every item processed, not ended yet: the one rule of when a run settles."""
     meta = Workflow._meta
     quote = connection.ops.quote_name
-    column = {name: quote(meta.get_field(name).column) for name in
-              ("id", "planned", "processed", "total", "status")}  # fmt: skip
+    column = {field.name: quote(cast(str, field.column)) for field in meta.concrete_fields}
     terminal = ", ".join(["%s"] * len(TERMINAL_WORKFLOW_STATUSES))
     return (
         f"SELECT 1 FROM {quote(meta.db_table)} WHERE {column['id']} = %s "  # noqa: S608 - names from the model
