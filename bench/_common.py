@@ -13,6 +13,7 @@ The Celery queue on `REDIS_URL` is purged before a run (point `REDIS_URL` at a s
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import random
 import signal
@@ -244,6 +245,15 @@ def start_gunicorn(env: dict[str, str], *, workers: int = 2) -> Server:
         time.sleep(0.2)
 
 
+def _children(pid: int) -> list[int]:
+    """A process's children, from /proc (no `pgrep` started at every sample)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return [int(child) for child in text.split()]
+
+
 @dataclass
 class Worker:
     process: subprocess.Popen
@@ -251,10 +261,7 @@ class Worker:
 
     def pids(self) -> list[int]:
         """The main process and its pool children."""
-        result = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
-        )
-        return [self.process.pid, *(int(pid) for pid in result.stdout.split())]
+        return [self.process.pid, *_children(self.process.pid)]
 
     def stop(self) -> None:
         _stop(self.process, timeout=60)
@@ -365,39 +372,79 @@ def database_backend_cpu(pid: int) -> float:
     return _cpu_seconds(fields, reaped=False) if fields else 0.0
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return raw.replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+# PostgreSQL's own processes, by the title they set (`postgres: [cluster: ]<kind>`).
+_PG_BACKGROUND = (
+    "checkpointer", "background writer", "walwriter", "autovacuum", "logical replication",
+    "archiver", "walsender", "walreceiver", "startup",
+)  # fmt: skip
+
+
+def _pg_kind(title: str, database: str) -> str:
+    """`this database`, `other databases` or `background` (WAL writer, checkpointer, …)."""
+    if any(kind in title for kind in _PG_BACKGROUND):
+        return "background"
+    # A backend's title: `postgres: [cluster: ]<user> <database> <host> <activity>`.
+    return "this database" if f" {database} " in f"{title} " else "other databases"
+
+
 class DatabaseCpu:
-    """CPU seconds of the PostgreSQL backends connected to this benchmark's database (the
-    database DATABASE_URL names) while a block runs, read from /proc every `interval`: other
-    sessions' work on the same server is not counted, which the whole server's figure
-    (CpuAccount.postgres_s) does on a shared machine. A backend that ends between two samples
-    loses what it used since the last one (a chunk's lease connection lives for the chunk)."""
+    """CPU seconds of PostgreSQL's processes while a block runs, by kind: the backends connected
+    to this benchmark's database (the database DATABASE_URL names), those of other databases
+    (other sessions' work on a shared server, which the whole server's figure counts), and the
+    server's background processes (WAL writer, checkpointer, background writer, autovacuum).
+    Read from /proc every `interval` (the server's process titles name each backend's
+    database): no query of its own, so measuring adds no backend work. A backend that ends
+    between two samples loses what it used since the last one (CpuAccount counts that as
+    `ended backends`: the server's total minus its live processes' share)."""
 
     def __init__(self, *, interval: float = 0.05) -> None:
         self.interval = interval
         self.seconds = 0.0
         self.backends = 0
+        self.by_kind: dict[str, float] = {}
         self._database = urlsplit(os.environ["DATABASE_URL"]).path.strip("/")
+        self._postmaster = postmaster_pid()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._start: dict[int, float] = {}
         self._last: dict[int, float] = {}
+        self._kinds: dict[int, str] = {}
+        self._seen: dict[int, float] = {}
 
-    def _sample(self, conn: psycopg.Connection) -> dict[int, float]:
-        pids = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self._database]
-        ).fetchall()
-        return {pid: database_backend_cpu(pid) for (pid,) in pids if _stat_fields(pid)}
+    def _sample(self, *, every: bool = False) -> dict[int, float]:
+        """CPU seconds so far of the server's processes: of every one with `every`, else of this
+        database's backends and the background processes (another session's backends are read
+        every fifth sample: reading the dozens a shared server has 20 times a second cost this
+        process more than a second of CPU a run)."""
+        used = {}
+        now = time.monotonic()
+        for pid in _children(self._postmaster) if self._postmaster else ():
+            # A backend's title names its database once the backend has read its startup
+            # packet: a new one's is read again for its first second.
+            seen = self._seen.setdefault(pid, now)
+            kind = self._kinds.get(pid)
+            if kind is None or (kind == "other databases" and now - seen < 1.0):
+                kind = self._kinds[pid] = _pg_kind(_cmdline(pid), self._database)
+            if (every or kind != "other databases") and (fields := _stat_fields(pid)):
+                used[pid] = _cpu_seconds(fields, reaped=False)
+        return used
 
     def _run(self) -> None:
-        admin = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres"))
-        with psycopg.connect(admin, autocommit=True) as conn:
-            self._start = self._sample(conn)
-            self._ready.set()
-            while True:
-                self._last.update(self._sample(conn))
-                if self._stop.wait(self.interval):
-                    self._last.update(self._sample(conn))
-                    return
+        self._start = self._sample(every=True)
+        self._ready.set()
+        for samples in itertools.count(1):
+            self._last.update(self._sample(every=samples % 5 == 0))
+            if self._stop.wait(self.interval):
+                self._last.update(self._sample(every=True))
+                return
 
     def __enter__(self) -> DatabaseCpu:
         self._ready = threading.Event()
@@ -408,21 +455,58 @@ class DatabaseCpu:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.backends = len(set(self._last) - set(self._start))
-        self.seconds = sum(used - self._start.get(pid, 0.0) for pid, used in self._last.items())
+        ours = {pid for pid in self._last if self._kinds.get(pid) == "this database"}
+        self.backends = len(ours - set(self._start))
+        self.by_kind = {}
+        for pid, used in self._last.items():
+            kind = self._kinds.get(pid, "other databases")
+            self.by_kind[kind] = self.by_kind.get(kind, 0.0) + used - self._start.get(pid, 0.0)
+        self.seconds = self.by_kind.get("this database", 0.0)
+
+
+def _named_cpu_seconds(name: str) -> float:
+    """CPU seconds of every process whose command is `name` (e.g. redis-server)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+                continue
+            if comm == name and (fields := _stat_fields(int(entry.name))):
+                total += _cpu_seconds(fields, reaped=False)
+    return total
+
+
+def _self_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+# What a run costs outside the chunks' own work: CpuAccount.split().
+OUTSIDE = (
+    "worker main", "PostgreSQL background", "PostgreSQL ended backends", "Redis", "web",
+    "benchmark",
+)  # fmt: skip
 
 
 @dataclass
 class CpuAccount:
     """Where the cores went while a block ran: CPU seconds of the worker (main + pool), of
     PostgreSQL (every backend, including those that ended), of this benchmark's database's own
-    backends (DatabaseCpu) and of the whole machine."""
+    backends (DatabaseCpu) and of the whole machine. `parts` breaks it down by process: the
+    worker's main process and its pool, PostgreSQL's backends of this database, of other
+    databases, its background processes and the backends that ended between two samples, Redis,
+    the web server (`web`, when given), this benchmark's own process (its polling and samplers)
+    and the rest of the machine (other sessions, on a shared one)."""
 
     worker: Worker
+    web: Server | None = None
     worker_s: float = 0.0
     postgres_s: float = 0.0
     machine_s: float = 0.0
     database_s: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
 
     def __enter__(self) -> CpuAccount:
         self._postmaster = postmaster_pid()
@@ -430,16 +514,39 @@ class CpuAccount:
         self._start = self._read()
         return self
 
-    def _read(self) -> tuple[float, float, float]:
-        postgres = tree_cpu_seconds(self._postmaster) if self._postmaster else 0.0
-        return tree_cpu_seconds(self.worker.process.pid), postgres, machine_cpu_seconds()
+    def _read(self) -> dict[str, float]:
+        root = self.worker.process.pid
+        main = _stat_fields(root)
+        return {
+            "worker": tree_cpu_seconds(root),
+            "worker main": _cpu_seconds(main, reaped=False) if main else 0.0,
+            "postgres": tree_cpu_seconds(self._postmaster) if self._postmaster else 0.0,
+            "redis": _named_cpu_seconds("redis-server"),
+            "web": tree_cpu_seconds(self.web.process.pid) if self.web else 0.0,
+            "benchmark": _self_cpu_seconds(),
+            "machine": machine_cpu_seconds(),
+        }
 
     def __exit__(self, *exc) -> None:
         end = self._read()
         self._database.__exit__(*exc)
-        used = (b - a for a, b in zip(self._start, end, strict=True))
-        self.worker_s, self.postgres_s, self.machine_s = used
+        used = {key: end[key] - self._start[key] for key in end}
+        self.worker_s, self.postgres_s = used["worker"], used["postgres"]
+        self.machine_s = used["machine"]
         self.database_s = self._database.seconds
+        kinds = self._database.by_kind
+        self.parts = {
+            "worker main": used["worker main"],
+            "worker pool": used["worker"] - used["worker main"],
+            "PostgreSQL this database": self.database_s,
+            "PostgreSQL background": kinds.get("background", 0.0),
+            "PostgreSQL ended backends": max(0.0, used["postgres"] - sum(kinds.values())),
+            "PostgreSQL other databases": kinds.get("other databases", 0.0),
+            "Redis": used["redis"],
+            "web": used["web"],
+            "benchmark": used["benchmark"],
+        }
+        self.parts["rest of the machine"] = self.machine_s - sum(self.parts.values())
 
     def text(self) -> str:
         other = self.machine_s - self.worker_s - self.postgres_s
@@ -449,6 +556,16 @@ class CpuAccount:
             f"everything else {other:.1f} s"
         )
 
+    def split(self) -> str:
+        """CPU seconds by process, and their sum outside the worker's pool and this database's
+        backends (OUTSIDE)."""
+        listed = ", ".join(f"{key} {value:.2f}" for key, value in self.parts.items())
+        outside = sum(self.parts[key] for key in OUTSIDE)
+        return (
+            f"{listed}; outside the pool and the backends {outside:.2f} s; "
+            f"{self._database.backends} backends of this database started"
+        )
+
 
 @dataclass
 class RssSampler:
@@ -456,6 +573,7 @@ class RssSampler:
 
     worker: Worker
     interval: float = 0.2
+    pss_every: int = 25
     peak: dict[int, float] = field(default_factory=dict)
     peak_total: float = 0.0
     peak_pss_total: float = 0.0
@@ -465,15 +583,21 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        samples = 0
         while not self._stop.is_set():
             total = pss = 0.0
-            for pid in self.worker.pids():
+            pids = self.worker.pids()
+            for pid in pids:
                 mb = rss_mb(pid)
                 total += mb
-                pss += pss_mb(pid)
                 self.peak[pid] = max(self.peak.get(pid, 0.0), mb)
             self.peak_total = max(self.peak_total, total)
-            self.peak_pss_total = max(self.peak_pss_total, pss)
+            if samples % self.pss_every == 0:
+                # smaps_rollup walks the process's page tables: ~10 ms for a pool process, so
+                # read every 5 s (once a second it was most of this benchmark's CPU).
+                pss = sum(pss_mb(pid) for pid in pids)
+                self.peak_pss_total = max(self.peak_pss_total, pss)
+            samples += 1
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
@@ -520,21 +644,34 @@ def bulk_start(
     return response.json()
 
 
+# How often wait_done polls: a tenth of the time the run is expected to take still, between
+# these. Every poll costs the web server and PostgreSQL a status request (~6 ms of CPU): at
+# 0.1 s throughout, polling a 12-second run cost ~1 CPU-s, counted in the run's `cores`. Near
+# the end it is 0.1 s again, so the seconds a run took are read as closely as before.
+POLL_SECONDS = (0.1, 0.5)
+
+
 def wait_done(
     server: Server, tenant: Tenant, workflow_id: str, *, timeout: float, progress: bool = True
 ) -> dict:
-    """Polls the status API until the run is terminal; prints a line every 5 s."""
-    deadline = time.monotonic() + timeout
-    last_print = time.monotonic()
+    """Polls the status API until the run is terminal; prints a line every 5 s. Polls every
+    0.1 s near the end (when the run is expected to finish within a second, from its pace so
+    far), less often before."""
+    started = time.monotonic()
+    deadline = started + timeout
+    last_print = started
     while True:
         body = requests.get(
             f"{server.base}/enrichment/status/{workflow_id}", headers=tenant.headers, timeout=30
         ).json()
         if body["status"] in ("completed", "failed", "cancelled"):
             return body
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             sys.exit(f"{workflow_id} not done after {timeout:.0f} s: {body}")
-        if progress and time.monotonic() - last_print > 5:
-            last_print = time.monotonic()
+        if progress and now - last_print > 5:
+            last_print = now
             say(f"  … {body['processed']}/{body['total']} processed ({load()})")
-        time.sleep(0.1)
+        processed, total = body.get("processed") or 0, body.get("total") or 0
+        expected = (total - processed) * (now - started) / processed if processed else 0.0
+        time.sleep(min(max(expected / 10, POLL_SECONDS[0]), POLL_SECONDS[1]))

@@ -44,7 +44,7 @@ def _run(
 ) -> tuple[dict, float, float, RssSampler, CpuAccount]:
     """POST → completed of one bulk run; returns its status body, the seconds the client saw
     and the server's, the RSS samples and where the CPU went."""
-    with RssSampler(worker) as rss, CpuAccount(worker) as cpu:
+    with RssSampler(worker) as rss, CpuAccount(worker, web=server) as cpu:
         started = time.perf_counter()
         workflow_id = bulk_start(server, tenant, quote_id, output=output)["workflow_id"]
         body = wait_done(server, tenant, workflow_id, timeout=3600)
@@ -96,6 +96,7 @@ def main() -> None:
     say(f"throughput        {args.leads / elapsed:,.0f} leads/s")
     say(f"floor ratio       {elapsed / floor.total:.1f} (run ÷ DB floor; goal ≤ 6)")
     say(f"cores             {cpu.text()}")
+    say(f"  by process      {cpu.split()}")
     for pid, mb in sorted(rss.peak.items()):
         role = "main" if pid == worker.process.pid else "child"
         say(f"peak RSS {role:5} {pid:>7}  {mb:6.0f} MB")
@@ -108,6 +109,7 @@ def main() -> None:
             f"emails) (goal ≤ 8 s at 100k); ratio to the floor {again_elapsed / floor.total:.1f}; "
             f"peak RSS {again_rss.peak_total:.0f} MB")  # fmt: skip
         say(f"rerun's cores     {again_cpu.text()}")
+        say(f"  by process      {again_cpu.split()}")
     say(f"load now          {load()}")
 
 

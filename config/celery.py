@@ -1,11 +1,13 @@
 """The Celery app. All configuration lives in Django settings under the `CELERY_` namespace."""
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import os
 
 from celery import Celery, bootsteps
-from celery.signals import setup_logging, worker_init
+from celery.signals import setup_logging, task_postrun, worker_init
 
 from config.broker import transport_register
 from config.runtime import celery_dirs, dirs_create
@@ -73,6 +75,33 @@ def _freeze_startup_objects(**kwargs) -> None:
     CPU: docs/benchmarks.md); the children inherit the threshold."""
     gc.freeze()
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
+    heap_trim()
+
+
+def _malloc_trim():
+    """glibc's malloc_trim, or None where the C library has none (macOS, musl)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def heap_trim() -> None:
+    """Gives the C heap's free pages back to the system. glibc gives back only the top of its
+    heap by itself: the pages freed below it (a chunk's rows, statements and answers, freed
+    once it is written) stay in the process, and its RSS crept up over a run and the next
+    (docs/benchmarks.md, "Outside the chunks")."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+@task_postrun.connect
+def _heap_trim_after_task(**kwargs) -> None:
+    """A pool process between two messages: what its last message freed goes back."""
+    heap_trim()
 
 
 @setup_logging.connect

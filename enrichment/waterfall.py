@@ -21,8 +21,8 @@ from leads import canonical, freshness, suppression
 from leads.models import PROVENANCE_FIELDS, Lead
 from leads.selectors import lead_holds_q
 from providers import engine
-from providers.base import DataPoint, PersonInput, WaterfallResult
-from providers.configuration import ResolvedWaterfall
+from providers.base import DataPoint, EmailStatus, PersonInput, WaterfallResult
+from providers.configuration import ResolvedWaterfall, operator_default
 from providers.selectors import waterfall_resolve
 
 REQUESTED: dict[str, frozenset[DataPoint]] = {
@@ -107,10 +107,8 @@ def chunk_rows(claimed: Iterable[Sequence[Any]]) -> list[Row]:
     for values in claimed:
         # Filled through __dict__: no keyword dict built and copied per row.
         item, lead = Row(), Row()
-        item.__dict__.update(OPEN_ITEM_RESULT)
-        item.id, item.lead_id = values[0], values[1]
         lead.__dict__.update(zip(LEAD_READ_FIELDS, values[2:], strict=True))
-        item.lead = lead
+        item.__dict__.update(OPEN_ITEM_RESULT, id=values[0], lead_id=values[1], lead=lead)
         rows.append(item)
     return rows
 
@@ -175,15 +173,16 @@ def _plan(enrichment_type: str, held_email: bool, held_phone: bool) -> LeadPlan:
 
 
 def person_input(lead: Lead | Row) -> PersonInput:
+    # Positional, in PersonInput's field order (one per lead; keywords cost a third more).
     return PersonInput(
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        full_name=lead.full_name,
-        company_name=lead.company_name,
-        domain=lead.domain,
-        linkedin_url=lead.linkedin_url,
-        email=lead.email,
-        phone=lead.phone,
+        lead.first_name,
+        lead.last_name,
+        lead.full_name,
+        lead.company_name,
+        lead.domain,
+        lead.linkedin_url,
+        lead.email,
+        lead.phone,
     )
 
 
@@ -381,6 +380,9 @@ def run_slices(
     if outcomes:
         yield outcomes
     config = run_waterfall(workflow_id=tag, workspace_id=workspace_id) if groups else None
+    # Whether a found email of each status is charged, asked once a chunk rather than a lead
+    # (a status of no waterfall's is charged, as ResolvedWaterfall.charges says).
+    charged = {status: config is None or config.charges(status) for status in _EMAIL_STATUSES}
     for position, (wanted, members) in enumerate(groups.items(), start=1):
         people = [person_input(item.lead) for item, _ in members]
         for finished in engine.iter_batch(
@@ -397,7 +399,7 @@ def run_slices(
                     members[index][0],
                     members[index][1],
                     result,
-                    email_charged=config is None or config.charges(result.email_status),
+                    email_charged=charged.get(result.email_status, True),
                 )
                 for index, result in finished
             ]
@@ -405,10 +407,18 @@ def run_slices(
             yield found
 
 
+# A result's email status: one of these, or None when no email was found.
+_EMAIL_STATUSES = (None, *EmailStatus)
+
+
 def run_waterfall(*, workflow_id: str, workspace_id: str) -> ResolvedWaterfall:
     """The waterfall a chunk of this run uses: the configuration version its first chunk
     pinned (so a change mid-run applies to the next run), with the current `auto` orders."""
     version = workflow_waterfall_version(workflow_id=workflow_id) if workflow_id else None
+    if version == 0:
+        # Pinned to the operator's defaults: there is no workspace configuration to read
+        # (a workspace's versions start at 1), so no query for one.
+        return operator_default()
     config = waterfall_resolve(workspace_id=workspace_id, version=version)
     if workflow_id and version is None:
         # The first chunk to get here wins; a concurrent first chunk keeps what it resolved.

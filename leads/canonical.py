@@ -87,6 +87,13 @@ def email(raw: str | None) -> str | None:
     """Lower-cased, trimmed, without `mailto:` or angle brackets; None if not an address."""
     if not raw or not isinstance(raw, str):
         return None
+    if len(raw) <= 320 and _PLAIN_EMAIL.fullmatch(raw):
+        return raw  # already canonical (what a lead holds), and valid
+    return _email_worked_out(raw)
+
+
+def _email_worked_out(raw: str) -> str | None:
+    """`email` of any text, step by step."""
     value = raw.strip().strip("<>").strip()
     if value.lower().startswith("mailto:"):
         value = value[len("mailto:") :].split("?", 1)[0]
@@ -97,6 +104,16 @@ def email(raw: str | None) -> str | None:
 # Django's own pattern for an address's user part, compiled (the same object: `re` keeps it):
 # read through the validator's lazy proxy, each match cost three Python-level attribute lookups.
 _EMAIL_USER = re.compile(validate_email.user_regex.pattern, validate_email.user_regex.flags)
+
+
+# The form of most addresses, canonical ones among them (what leads hold, so what a chunk's
+# people carry): lower-case ASCII dot-atoms of letters, digits, `_`, `+` and `-`, and a plain
+# domain. Such a string is its own canonical form (nothing to trim, unquote or lower) and is
+# valid (a dot-atom Django's user pattern accepts, a domain `_DOMAIN` accepts, one `@`), so
+# `email` answers it without the steps, at a fifth of their cost.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@" + _DOMAIN.pattern.removeprefix("^").removesuffix("$")
+)
 
 
 def _valid_email(value: str) -> bool:

@@ -154,8 +154,13 @@ def _clean(value: str | None) -> str | None:
     """Blanks trimmed and collapsed to single spaces; None when nothing is left."""
     if value is None:
         return None
-    if value.__class__ is str and value.isprintable() and " " not in value:
-        return value or None  # no whitespace at all (a printable string's only one is the space)
+    # A printable string's only whitespace is the space: one without a space, or with single
+    # spaces between words only (a full name, a company), is its own cleaned form.
+    if value.__class__ is str and value.isprintable():
+        if " " not in value:
+            return value or None
+        if "  " not in value and value[0] != " " and value[-1] != " ":
+            return value
     value = " ".join(str(value).split())
     return value or None
 

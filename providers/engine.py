@@ -132,7 +132,40 @@ _new_record = tuple.__new__
 def _judged(call: CallRecord, email_status: str, accepted: bool) -> CallRecord:
     """The record with the verdict on its email (a namedtuple's _replace, without its
     keyword machinery: one per found email)."""
-    return CallRecord._make((*call[:_JUDGED], email_status, accepted))
+    return _new_record(CallRecord, (*call[:_JUDGED], email_status, accepted))
+
+
+# A cache hit's Attempt is built positionally (its keyword __init__ cost twice as much).
+_ATTEMPT_FIELDS = (
+    "provider", "data_point", "outcome", "ms", "cost", "cached", "provider_status", "value",
+    "verdict", "cache_entry_id",
+)  # fmt: skip
+if tuple(f.name for f in dataclasses.fields(Attempt)) != _ATTEMPT_FIELDS:
+    raise ImportError("_cached builds Attempt from its fields in _ATTEMPT_FIELDS's order")
+
+
+class _Lookup:
+    """One person's (or company's) lookups, as the thread running them sees them: their call
+    records so far, which stay with the thread until the person is done, so a slice flushed
+    meanwhile (iter_batch) never writes a finder's record before the verifier's verdict lands
+    on it (_judge); the data point being looked up and its order; where the lookup's latest
+    finder record is; the time a cache hit's record carries. Passed down the calls rather
+    than kept in a thread-local (a thread-local attribute costs twice a plain one's, a dozen
+    times a person)."""
+
+    __slots__ = ("at", "data_point", "finder", "order", "records")
+
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+        self.data_point: DataPoint | None = None
+        self.order: tuple[str, ...] = ()
+        # Index in `records` of the lookup's latest finder record (-1: none yet): the record a
+        # verdict lands on, since a found email is judged right after its finder answered.
+        self.finder = -1
+        # A cache hit happens at no measurable time: its record carries the time of the
+        # person's start or of their latest call, one clock read a person rather than one a
+        # record (records are counted by the second: calls_record).
+        self.at = _now()
 
 
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
@@ -237,9 +270,6 @@ class WaterfallEngine:
         self.max_token_wait = settings.SLUICE_RATE_LIMIT_MAX_WAIT_S
         self.waterfall = waterfall or operator_default()
         self.waterfalls = {dp: list(self.waterfall.orders.get(dp, ())) for dp in DataPoint}
-        # The lead's lookup a pool thread is on: its order, and its call records so far
-        # (each thread runs one person at a time).
-        self._lookup = threading.local()
         self.providers: dict[str, Provider] = {}
         for names in self.waterfalls.values():
             for name in names:
@@ -271,6 +301,14 @@ class WaterfallEngine:
         # asked once per engine, not per call.
         self._unusable: dict[tuple[str, DataPoint], str] = {}
         self._keys: dict[str, str] = {}  # identity -> cache key (see _cache_key)
+        self._workspace = self.workspace_id or None  # as records carry it
+        # The order of a data point that is the same for every lead (not `auto`): asked per
+        # lead, and ResolvedWaterfall.order works it out each time.
+        self._fixed_orders = {
+            dp: self.waterfall.order(dp)
+            for dp in DataPoint
+            if dp not in self.waterfall.auto or len(self.waterfall.orders.get(dp, ())) < 2
+        }
 
     # --- batch API ----------------------------------------------------------------------------
 
@@ -376,11 +414,16 @@ class WaterfallEngine:
         self._prepare([company.identity()], [DataPoint.COMPANY])
         outcome = Outcome.not_found()
         found_by = None
-        for name in self._open_lookup(DataPoint.COMPANY, company.identity()):
-            outcome, _ = self._consult(name, DataPoint.COMPANY, company, company.identity())
+        lookup = _Lookup()
+        for name in self._open_lookup(lookup, DataPoint.COMPANY, company.identity()):
+            outcome = self._consult(
+                lookup, name, DataPoint.COMPANY, company, company.identity(), []
+            )
             if outcome.kind == OutcomeKind.FOUND:
                 found_by = name
                 break
+        with self._lock:
+            self._calls.extend(lookup.records)
         self._flush()
         if found_by is None:
             return None
@@ -393,37 +436,32 @@ class WaterfallEngine:
 
     def _run_person(self, person: PersonInput, wanted: set[DataPoint]) -> WaterfallResult:
         result = WaterfallResult(person=person)
-        # The person's call records stay with this thread until the person is done, so a slice
-        # flushed meanwhile (iter_batch) never writes a finder's record before the verifier's
-        # verdict lands on it (_judge).
-        self._lookup.records = []
+        lookup = _Lookup()  # the person's records stay here until they are done (_Lookup)
         try:
             if _EMAIL in wanted:
-                self._find_email(person, result)
+                self._find_email(lookup, person, result)
             if _PHONE in wanted:
-                self._find_phone(person, result)
+                self._find_phone(lookup, person, result)
         except Exception:
             # One person's surprise must not sink the chunk: the caller sees no value and the
             # attempts so far.
             logger.exception("Waterfall failed for a person")
         finally:
-            records, self._lookup.records = self._lookup.records, None
             with self._lock:
-                self._calls.extend(records)
+                self._calls.extend(lookup.records)
         return result
 
-    def _find_email(self, person: PersonInput, result: WaterfallResult) -> None:
+    def _find_email(self, lookup: _Lookup, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
-        for name in self._open_lookup(_EMAIL, identity):
-            outcome, attempts = self._consult(name, _EMAIL, person, identity)
-            result.attempts.extend(attempts)
+        for name in self._open_lookup(lookup, _EMAIL, identity):
+            outcome = self._consult(lookup, name, _EMAIL, person, identity, result.attempts)
             if outcome.kind != _FOUND:
                 continue
             if outcome.verdict == _INVALID:
                 continue  # the finder's own verdict: not a hit
-            status = self._verify(outcome.value, outcome.verdict, result)
+            status = self._verify(lookup, outcome.value, outcome.verdict, result)
             accepted = self._accepts[status]
-            self._judge(name, status, accepted=accepted)
+            self._judge(lookup, status, accepted=accepted)
             if not accepted:
                 continue
             result.email = outcome.value
@@ -432,11 +470,10 @@ class WaterfallEngine:
             result.email_provider = name
             return
 
-    def _find_phone(self, person: PersonInput, result: WaterfallResult) -> None:
+    def _find_phone(self, lookup: _Lookup, person: PersonInput, result: WaterfallResult) -> None:
         identity = person.identity()
-        for name in self._open_lookup(_PHONE, identity):
-            outcome, attempts = self._consult(name, _PHONE, person, identity)
-            result.attempts.extend(attempts)
+        for name in self._open_lookup(lookup, _PHONE, identity):
+            outcome = self._consult(lookup, name, _PHONE, person, identity, result.attempts)
             if outcome.kind == _FOUND:
                 result.phone = outcome.value
                 result.phone_confidence = outcome.confidence
@@ -444,14 +481,18 @@ class WaterfallEngine:
                 return
 
     def _verify(
-        self, email: str, finder_verdict: EmailStatus | None, result: WaterfallResult
+        self,
+        lookup: _Lookup,
+        email: str,
+        finder_verdict: EmailStatus | None,
+        result: WaterfallResult,
     ) -> EmailStatus:
         """The verifier's verdict; when it cannot tell (no verifier, unknown, failure), the
         finder's own verdict, else unknown."""
         verdict = None
+        identity, attempts = f"email:{email.lower()}", result.attempts
         for name in self.waterfalls[_VERIFICATION]:
-            outcome, attempts = self._consult(name, _VERIFICATION, email, f"email:{email.lower()}")
-            result.attempts.extend(attempts)
+            outcome = self._consult(lookup, name, _VERIFICATION, email, identity, attempts)
             if outcome.kind == _FOUND and outcome.verdict:
                 verdict = _STATUSES[outcome.verdict]
                 break
@@ -462,32 +503,39 @@ class WaterfallEngine:
     # --- one provider -------------------------------------------------------------------------
 
     def _consult(
-        self, name: str, data_point: DataPoint, subject: Any, identity: str
-    ) -> tuple[Outcome, list[Attempt]]:
+        self,
+        lookup: _Lookup,
+        name: str,
+        data_point: DataPoint,
+        subject: Any,
+        identity: str,
+        attempts: list[Attempt],
+    ) -> Outcome:
         """Asks one provider (or its cached answer) about one subject, with retries. Returns the
-        final outcome and every step taken."""
+        final outcome; every step taken is appended to `attempts`."""
         provider = self.providers[name]
-        skip = self._skip_reason(provider, data_point, subject)
+        skip = self._skip_reason(provider, name, data_point, subject)
         if skip:
-            return self._skipped(name, data_point, skip)
-        key = (name, str(data_point), self._cache_key(identity)) if identity else None
+            return self._skipped(name, data_point, skip, attempts)
+        key = None
+        if identity:
+            key = (name, str(data_point), self._keys.get(identity) or self._cache_key(identity))
         if key and self.ttl > 0:
             # Two dict reads, each atomic: a read racing _flush's swap of _new_cache misses
             # exactly as one made just after it would.
             entry = self._cache.get(key) or self._new_cache.get(key)
             if entry is not None:
-                return self._cached(name, data_point, entry)
+                return self._cached(lookup, name, data_point, entry, attempts)
         clear = self._is_clear(name)
         if not clear and self.limits.limited_for(name) > 0:
-            return self._skipped(name, data_point, "rate_limited_until")
+            return self._skipped(name, data_point, "rate_limited_until", attempts)
 
-        attempts: list[Attempt] = []
         spec = self._rate_specs[name]
         for attempt in range(self.max_retries + 1):
             if not clear and not self.limits.breaker_allows(name, self.policy):
                 outcome = Outcome.skipped("circuit_open")
                 attempts.append(self._attempt(name, data_point, outcome))
-                return outcome, attempts
+                return outcome
             slot = self._semaphores.get(name)
             if slot is None:
                 outcome = self._call(provider, data_point, subject)
@@ -498,23 +546,34 @@ class WaterfallEngine:
                     if spec is not None and not self._wait_for_token(name, spec):
                         outcome = Outcome.skipped("rate_limit_wait")
                         attempts.append(self._attempt(name, data_point, outcome))
-                        return outcome, attempts
+                        return outcome
                     outcome = self._call(provider, data_point, subject)
             attempts.append(self._attempt(name, data_point, outcome))
-            self._record(name, data_point, outcome, cached=False)
-            last = attempt == self.max_retries
             kind = outcome.kind
+            lookup.at = _now()  # the person's later cache hits come after this call
+            self._record(
+                lookup,
+                name,
+                data_point,
+                str(kind),
+                outcome.ms,
+                outcome.cost,
+                False,
+                outcome.provider_status,
+                lookup.at,
+            )
+            last = attempt == self.max_retries
             if kind in CACHEABLE_KINDS:
                 if not clear:  # a clear breaker has nothing to reset
                     self.limits.breaker_success(name)
                 if key:
                     self._store(key, outcome)
-                return outcome, attempts
+                return outcome
             clear = self._not_clear(name)
             if kind == OutcomeKind.TRANSIENT_ERROR:
                 self.limits.breaker_failure(name, self.policy)
                 if last:
-                    return outcome, attempts
+                    return outcome
                 time.sleep(self._backoff(attempt))
                 continue
             if kind == OutcomeKind.RATE_LIMITED:
@@ -525,13 +584,13 @@ class WaterfallEngine:
                     # Don't stall the chunk: skip to the next provider, and tell every worker
                     # to leave this one alone until the provider said to come back.
                     self.limits.limit_until(name, max(wait, self._backoff(attempt)))
-                    return outcome, attempts
+                    return outcome
                 time.sleep(wait)
                 continue
             if kind in (OutcomeKind.OUT_OF_CREDITS, OutcomeKind.AUTH_FAILED):
                 self._block(name, kind, outcome.provider_status)
-            return outcome, attempts
-        return outcome, attempts
+            return outcome
+        return outcome
 
     def _is_clear(self, name: str) -> bool:
         """Whether nothing restrains the provider (see SHARED_STATE_TTL_S)."""
@@ -548,10 +607,12 @@ class WaterfallEngine:
         self._clear_until.pop(name, None)
         return False
 
-    def _skip_reason(self, provider: Provider, data_point: DataPoint, subject: Any) -> str:
-        unusable = self._unusable.get((provider.name, data_point))
+    def _skip_reason(
+        self, provider: Provider, name: str, data_point: DataPoint, subject: Any
+    ) -> str:
+        unusable = self._unusable.get((name, data_point))
         if unusable is None:
-            unusable = self._unusable[(provider.name, data_point)] = (
+            unusable = self._unusable[(name, data_point)] = (
                 "unsupported"
                 if not provider.supports(data_point)
                 else "not_configured"
@@ -561,7 +622,7 @@ class WaterfallEngine:
         if unusable:
             return unusable
         # One dict read (atomic): the lock is for writers, which update two dicts together.
-        blocked = self._blocked.get(provider.name)
+        blocked = self._blocked.get(name)
         if blocked:
             return f"marked:{blocked}"
         if data_point != _VERIFICATION and not provider.has_inputs(data_point, subject):
@@ -608,21 +669,33 @@ class WaterfallEngine:
             )
         return key
 
+    def _cache_keys(self, identities: Iterable[str]) -> set[str]:
+        """The _cache_key of each identity (a batch's at once: no method call per person)."""
+        known, workspace_id = self._keys, self.workspace_id
+        keys = set()
+        for identity in identities:
+            if identity:
+                key = known.get(identity)
+                if key is None:
+                    key = known[identity] = cache_key(workspace_id=workspace_id, identity=identity)
+                keys.add(key)
+        return keys
+
     def _prepare(self, identities: list[str], data_points: list[DataPoint]) -> None:
         self._blocked = {name: mark.kind for name, mark in active_marks().items()}
         if self.ttl <= 0:
             return
-        keys = {self._cache_key(i) for i in identities if i}
+        keys = self._cache_keys(identities)
         finders = {n for dp in data_points for n in self.waterfalls[dp]}
         self._cache = cache_lookup(
             identity_keys=keys, providers=finders, data_points=[str(dp) for dp in data_points]
         )
         if DataPoint.EMAIL in data_points and self.waterfalls[DataPoint.EMAIL_VERIFICATION]:
-            emails = {
-                self._cache_key(f"email:{str(e.value).lower()}")
+            emails = self._cache_keys(
+                f"email:{str(e.value).lower()}"
                 for e in self._cache.values()
-                if e.data_point == DataPoint.EMAIL and e.kind == OutcomeKind.FOUND
-            }
+                if e.data_point == _EMAIL and e.kind == _FOUND
+            )
             if emails:
                 self._cache |= cache_lookup(
                     identity_keys=emails,
@@ -649,73 +722,52 @@ class WaterfallEngine:
         with self._lock:
             self._new_cache[key] = entry
 
-    def _open_lookup(self, data_point: DataPoint, identity: str) -> tuple[str, ...]:
-        """Starts a lead's lookup for a data point in this thread; returns its order."""
-        order = self.waterfall.order(data_point, identity)
-        self._lookup.data_point, self._lookup.order = data_point, order
-        # provider -> index of its latest record in the lookup's records (or self._calls)
-        self._lookup.calls = {}
+    def _open_lookup(
+        self, lookup: _Lookup, data_point: DataPoint, identity: str
+    ) -> tuple[str, ...]:
+        """Starts a lead's lookup for a data point; returns its order."""
+        order = self._fixed_orders.get(data_point)
+        if order is None:
+            order = self.waterfall.order(data_point, identity)
+        lookup.data_point, lookup.order, lookup.finder = data_point, order, -1
         return order
 
-    def _marks(
-        self, name: str, data_point: DataPoint, outcome: Outcome
-    ) -> tuple[int | None, bool, bool]:
-        """Step and lookup marks of a finder's record, for analytics (see ProviderCall): its
-        step in the lead's order, whether it opens the lookup, whether its answer counted."""
-        lookup = self._lookup
-        if getattr(lookup, "data_point", None) != data_point or name not in lookup.order:
-            return None, False, False
-        return (
-            lookup.order.index(name) + 1,
-            not lookup.calls,
-            outcome.kind == _FOUND and data_point != _EMAIL,
-        )
+    def _judge(self, lookup: _Lookup, status: EmailStatus, *, accepted: bool) -> None:
+        """Writes the verdict on the record of the finder whose email was just judged (the
+        lookup's latest finder record: the verifier's records in between are not a
+        finder's)."""
+        if lookup.finder >= 0:
+            records = lookup.records
+            records[lookup.finder] = _judged(records[lookup.finder], str(status), accepted)
 
-    def _judge(self, name: str, status: EmailStatus, *, accepted: bool) -> None:
-        """Writes the verdict on the finder's record of the email it found."""
-        index = getattr(self._lookup, "calls", {}).get(name)
-        if index is None:
-            return
-        records = getattr(self._lookup, "records", None)
-        if records is not None:  # this thread's own, not yet shared
-            records[index] = _judged(records[index], str(status), accepted)
-            return
-        with self._lock:
-            self._calls[index] = _judged(self._calls[index], str(status), accepted)
-
-    def _record(self, name: str, data_point: DataPoint, outcome: Outcome, *, cached: bool) -> None:
-        step, opens_lookup, accepted = self._marks(name, data_point, outcome)
-        lookup = self._lookup
+    def _record(
+        self,
+        lookup: _Lookup,
+        name: str,
+        data_point: DataPoint,
+        kind: str,
+        ms: int,
+        cost: float,
+        cached: bool,
+        provider_status: str,
+        at: datetime,
+    ) -> None:
+        """Appends a call's (or a cache hit's) record to the lookup's, with the marks of a
+        finder's record for analytics (see ProviderCall): its step in the lead's order, whether
+        it opens the lookup, whether its answer counted (an email's is judged later: _judge)."""
+        records = lookup.records
+        step, opens_lookup, accepted = None, False, False
+        if lookup.data_point == data_point and name in lookup.order:
+            step = lookup.order.index(name) + 1
+            opens_lookup = lookup.finder < 0
+            accepted = kind == _FOUND and data_point != _EMAIL
+            lookup.finder = len(records)
         # CallRecord(provider=…, …, accepted=…) in _RECORD_FIELDS's order, email_status blank.
-        call = _new_record(
-            CallRecord,
-            (
-                name,
-                str(data_point),
-                str(outcome.kind),
-                outcome.ms,
-                outcome.cost,
-                cached,
-                outcome.provider_status[:200],
-                self.tag,
-                _now(),
-                self.workspace_id or None,
-                step,
-                opens_lookup,
-                "",
-                accepted,
-            ),
-        )
-        records = getattr(lookup, "records", None)
-        if records is not None:
-            records.append(call)
-            index = len(records) - 1
-        else:
-            with self._lock:
-                self._calls.append(call)
-                index = len(self._calls) - 1
-        if step is not None:
-            lookup.calls[name] = index
+        fields = (
+            name, str(data_point), kind, ms, cost, cached, provider_status[:200], self.tag, at,
+            self._workspace, step, opens_lookup, "", accepted,
+        )  # fmt: skip
+        records.append(_new_record(CallRecord, fields))
 
     def _block(self, name: str, kind: OutcomeKind, reason: str) -> None:
         with self._lock:
@@ -728,30 +780,44 @@ class WaterfallEngine:
         logger.warning("Provider %s answered %s (%s): stopping calls", name, kind, reason)
 
     def _cached(
-        self, name: str, data_point: DataPoint, entry: CachedAnswer | CacheAnswer
-    ) -> tuple[Outcome, list[Attempt]]:
+        self,
+        lookup: _Lookup,
+        name: str,
+        data_point: DataPoint,
+        entry: CachedAnswer | CacheAnswer,
+        attempts: list[Attempt],
+    ) -> Outcome:
         kind = _KINDS[entry.kind]
         verdict = _STATUSES[entry.verdict] if entry.verdict else None
+        value, status = entry.value, entry.provider_status
         # Outcome(kind, value, confidence, verdict, provider_status): positional, one per hit.
-        outcome = Outcome(kind, entry.value, entry.confidence, verdict, entry.provider_status)
-        self._record(name, data_point, outcome, cached=True)
-        # _attempt(…, cached=True), with the entry it was read from (an answer stored by this
-        # batch has no row id yet).
-        attempt = Attempt(
-            provider=name,
-            data_point=data_point,
-            outcome=kind,
-            cached=True,
-            provider_status=entry.provider_status,
-            value=entry.value if kind == _FOUND else None,
-            verdict=verdict,
-            cache_entry_id=entry.pk if isinstance(entry, CachedAnswer) else None,
+        outcome = Outcome(kind, value, entry.confidence, verdict, status)
+        # A hit takes no time and costs nothing; its kind is the stored text (str(kind)).
+        self._record(lookup, name, data_point, entry.kind, 0, 0.0, True, status, lookup.at)
+        # _attempt(…, cached=True) in _ATTEMPT_FIELDS's order, with the entry it was read from
+        # (an answer stored by this batch has no row id yet).
+        attempts.append(
+            Attempt(
+                name,
+                data_point,
+                kind,
+                0,
+                0.0,
+                True,
+                status,
+                value if kind is _FOUND else None,
+                verdict,
+                entry.pk if entry.__class__ is CachedAnswer else None,
+            )
         )
-        return outcome, [attempt]
+        return outcome
 
-    def _skipped(self, name: str, data_point: DataPoint, reason: str) -> tuple[Outcome, list]:
+    def _skipped(
+        self, name: str, data_point: DataPoint, reason: str, attempts: list[Attempt]
+    ) -> Outcome:
         outcome = Outcome.skipped(reason)
-        return outcome, [self._attempt(name, data_point, outcome)]
+        attempts.append(self._attempt(name, data_point, outcome))
+        return outcome
 
     @staticmethod
     def _attempt(

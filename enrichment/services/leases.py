@@ -1,12 +1,12 @@
 """Chunk claims prove their owner is alive, two ways. The process running a chunk holds a
-PostgreSQL advisory lock named after its claim on the connection that claims and writes the
-chunk, which PostgreSQL releases the moment that process dies; and from a thread of its own it
-renews its items' `claimed_at` every SLUICE_CLAIM_HEARTBEAT_SECONDS (a lease), so a claim not
-renewed for SLUICE_CLAIM_TTL_SECONDS belongs to a process that is gone even where the lock
-cannot tell (a machine cut off from the database, a pooler in transaction mode). The sweeper,
-and every worker as it starts or reconnects to the broker, gives such items back to the queue
-and re-sends their chunks, so a lost chunk waits seconds, not the broker's visibility timeout
-(docs/reliability.md, "Chunk claims" explains the choice).
+PostgreSQL advisory lock named after its claim on a connection of its own, which PostgreSQL
+releases the moment that process dies; and from the same thread it renews its items'
+`claimed_at` every SLUICE_CLAIM_HEARTBEAT_SECONDS (a lease), so a claim not renewed for
+SLUICE_CLAIM_TTL_SECONDS belongs to a process that is gone even where the lock cannot tell (a
+machine cut off from the database, a pooler in transaction mode). The sweeper, and every worker
+as it starts or reconnects to the broker, gives such items back to the queue and re-sends their
+chunks, so a lost chunk waits seconds, not the broker's visibility timeout (docs/reliability.md,
+"Chunk claims" explains the choice).
 
 Times are the database's clock (`now()`), never a worker's: on several machines the clocks
 disagree by more than a lease's slack.
@@ -14,6 +14,8 @@ disagree by more than a lease's slack.
 
 import functools
 import logging
+import os
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -103,40 +105,43 @@ def lease_renew(*, workflow_id: str, chunk_no: int, token: str) -> int:
         return WorkflowItem.objects.filter(id__in=mine).update(claimed_at=Now())
 
 
-def _owner_lock(token: str) -> bool:
-    """Takes the claim's advisory lock on this thread's connection, the one that claims the
-    chunk and writes its results: PostgreSQL drops it the moment the connection dies with its
-    process, so a dead owner is seen at once. Returns whether it is held (to release it)."""
+def _owner_lock(token: str) -> None:
+    """Holds the claim's advisory lock on this thread's connection: PostgreSQL drops it the
+    moment the connection dies with its process, so a dead owner is seen at once."""
     if not _owner_locks():
-        return False
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [token])
-    except DatabaseError as exc:
-        logger.warning("no owner lock for claim %s (the lease still holds): %s", token, exc)
-        return False
-    return True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [token])
 
 
 def _owner_unlock(token: str) -> None:
-    """Releases the claim's advisory lock as the chunk ends, so that a claim coming after it (a
-    retry of its message, a re-sent chunk) may take what it left running. A connection that
-    cannot release it is closed, which drops it; one inside a transaction the caller holds
-    (tests) keeps it until that connection closes, as before."""
+    """Gives the claim's advisory lock back, keeping the connection for the thread's next claim;
+    a connection that cannot say so is closed, which gives it back as well."""
+    if not _owner_locks() or connection.connection is None:
+        return
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [token])
-    except DatabaseError as exc:
-        logger.warning("could not release the owner lock of claim %s: %s", token, exc)
-        if not connection.in_atomic_block:
-            connection.close()
+    except DatabaseError:
+        connection.close()
 
 
-def _renew_until(stop: threading.Event, workflow_id: str, chunk_no: int, token: str) -> None:
-    """The renewals, on a thread of its own with its own connection: opened only when the
-    first one is due, so the short chunks (all of them at latency 0) never open one."""
+def _renew_until(
+    stop: threading.Event, locked: threading.Event, workflow_id: str, chunk_no: int, token: str
+) -> None:
     interval = settings.SLUICE_CLAIM_HEARTBEAT_SECONDS
+    # The connection kept from this thread's last claim, unless it broke or outlived
+    # CONN_MAX_AGE (as Django checks around a request).
+    connection.close_if_unusable_or_obsolete()
     try:
+        try:
+            _owner_lock(token)
+        except DatabaseError as exc:
+            logger.warning("no owner lock for %s/%s (the lease still holds): %s",
+                           workflow_id, chunk_no, exc)  # fmt: skip
+            connection.close()  # the next beat reconnects
+        finally:
+            locked.set()
         while not stop.wait(interval):
             try:
                 if lease_renew(workflow_id=workflow_id, chunk_no=chunk_no, token=token) == 0:
@@ -146,36 +151,90 @@ def _renew_until(stop: threading.Event, workflow_id: str, chunk_no: int, token: 
                 logger.warning("lease renewal for %s/%s failed: %s", workflow_id, chunk_no, exc)
                 connection.close()
     finally:
-        connection.close()  # this thread's own connection, if it opened one
+        _owner_unlock(token)
+        connection.close_if_unusable_or_obsolete()
+
+
+# How long a lease thread waits for its next claim before it closes its connection and ends.
+LEASE_THREAD_IDLE_SECONDS = 60.0
+
+
+class _LeaseThreads:
+    """The threads that keep a process's claims alive, one claim at a time each, each on a
+    database connection of its own that it keeps from one claim to the next. A thread and a
+    connection per claim cost a backend's start and exit on PostgreSQL and a connect in the
+    worker for every chunk, ~1 CPU-s per 100,000 leads (docs/benchmarks.md, "Outside the
+    chunks"); a process holds two or three claims at once, so it keeps two or three threads.
+    Daemon threads: one stuck in a statement never blocks an exit."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.idle: list[queue.SimpleQueue] = []
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            inbox = self.idle.pop() if self.idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), name="lease", daemon=True).start()
+        inbox.put(job)
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        while True:
+            try:
+                job = inbox.get(timeout=LEASE_THREAD_IDLE_SECONDS)
+            except queue.Empty:
+                with self.lock:
+                    if inbox in self.idle:  # else a claim was handed to it meanwhile
+                        self.idle.remove(inbox)
+                        break
+                continue
+            try:
+                job()
+            except Exception:  # a job logs its own failures; this keeps the thread serving
+                logger.exception("lease thread job failed")
+                connection.close()
+            with self.lock:
+                self.idle.append(inbox)
+        connection.close()
+
+
+_lease_threads: _LeaseThreads | None = None
+_lease_threads_lock = threading.Lock()
+
+
+def _threads() -> _LeaseThreads:
+    """This process's lease threads (a forked process starts with none: its parent's threads
+    did not come along)."""
+    global _lease_threads  # one per process
+    with _lease_threads_lock:
+        if _lease_threads is None or _lease_threads.pid != os.getpid():
+            _lease_threads = _LeaseThreads()
+        return _lease_threads
 
 
 @contextmanager
 def claim_heartbeat(*, workflow_id: str, chunk_no: int, token: str) -> Iterator[None]:
-    """Keeps the chunk's claim alive while the block runs, however long that takes: the owner
-    lock on the calling thread's connection, and the lease renewed from a thread of its own.
-    Enter it before claiming, on the thread that claims: the owner lock is held once this
-    returns, so no claim exists without it.
+    """Keeps the chunk's claim alive while the block runs, however long that takes. Enter it
+    before claiming: the owner lock is held once this returns, so no claim exists without it.
+    On the way out the owner lock is given back before this returns."""
+    stop, locked, done = threading.Event(), threading.Event(), threading.Event()
 
-    The lock lived on the renewing thread's own connection until issue 18's seventh pass: a
-    connection opened and closed per chunk (a PostgreSQL backend started and ended, and
-    Django's connection set up) cost more than the rest of a claim's small queries together."""
-    locked = _owner_lock(token)
-    stop = threading.Event()
-    beat = threading.Thread(
-        target=_renew_until,
-        args=(stop, workflow_id, chunk_no, token),
-        name=f"lease-{workflow_id}-{chunk_no}",
-        daemon=True,
-    )
-    beat.start()
+    def beat() -> None:
+        try:
+            _renew_until(stop, locked, workflow_id, chunk_no, token)
+        finally:
+            done.set()
+
+    _threads().run(beat)
+    locked.wait(timeout=settings.SLUICE_CLAIM_TTL_SECONDS)
     try:
         yield
     finally:
         stop.set()
-        # A renewal in flight ends within its statement; a daemon thread never blocks an exit.
-        beat.join(timeout=settings.SLUICE_CLAIM_HEARTBEAT_SECONDS + 5)
-        if locked:
-            _owner_unlock(token)
+        # A renewal in flight ends within its statement.
+        done.wait(timeout=settings.SLUICE_CLAIM_HEARTBEAT_SECONDS + 5)
 
 
 # The heartbeats started inside the running `@renewing` function (one per claim it took).

@@ -1,6 +1,5 @@
-"""A chunk's claim and its small reads (issue 18, seventh pass): the owner lock lives on the
-connection that claims and writes the chunk (no connection opened per chunk) and is released as
-the chunk ends, however it ends; the lease is still renewed from a thread of its own; the reads
+"""A chunk's claim and its small reads (issue 18, seventh pass): the owner lock is held while
+the chunk runs and released as it ends, however it ends; the lease is still renewed; the reads
 a chunk makes of its workflow, the suppression list and the settlement rule, each by a statement
 written once per process, answer as the ORM's did."""
 
@@ -19,19 +18,23 @@ from tests.enrichment.factories import planned_run
 from tests.helpers import wait_until
 
 
-def _advisory_locks_of(pid: int) -> int:
+def _owner_locks_held(token: str) -> int:
+    """Granted advisory locks on the claim's key (pg_advisory_lock of a bigint: its high and low
+    halves as classid and objid), whichever connection holds them."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s",
-            [pid],
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND objsubid = 1 AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database()) "
+            "AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(%s, 0)",
+            [token],
         )
         return cursor.fetchone()[0]
 
 
-def _backend_pid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+def _claim_token(workflow, chunk_no: int) -> str:
+    items = WorkflowItem.objects.filter(workflow=workflow, chunk_no=chunk_no)
+    return items.values_list("claim_token", flat=True).first()
 
 
 def _during_the_claim(monkeypatch, look):
@@ -50,22 +53,23 @@ def _during_the_claim(monkeypatch, look):
 # The session's workers, if running, would take the plan's chunk messages: they step aside.
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("sole_consumer")
-def test_the_owner_lock_is_on_the_chunk_s_own_connection_and_released_as_it_ends(
+def test_the_owner_lock_is_held_while_the_chunk_runs_and_released_as_it_ends(
     funded, settings, monkeypatch
 ):
-    # given a planned run, and the chunk's own connection
+    # given a planned run
     workflow = planned_run(funded, settings=settings, leads=6, chunk_size=3)
-    pid = _backend_pid()
-    assert _advisory_locks_of(pid) == 0
 
     # when its first chunk runs
-    seen = _during_the_claim(monkeypatch, lambda: _advisory_locks_of(pid))
+    seen = _during_the_claim(
+        monkeypatch,
+        lambda: (token := _claim_token(workflow, 0), _owner_locks_held(token)),
+    )
     execution.chunk_run(workflow_id=workflow.pk, chunk_no=0)
 
-    # then the claim's owner lock was held by that connection while the chunk ran, and is free
-    # once it returned
-    assert seen == [1]
-    assert _advisory_locks_of(pid) == 0
+    # then the claim's owner lock was held while the chunk ran, and is free once it returned
+    [(token, held)] = seen
+    assert held == 1
+    assert _owner_locks_held(token) == 0
     assert not WorkflowItem.objects.filter(workflow=workflow, chunk_no=0, finished_at=None)
 
 
@@ -77,7 +81,6 @@ def test_a_failed_chunk_releases_its_owner_lock_so_its_items_can_be_taken_at_onc
 ):
     # given a planned run whose chunk fails after its claim
     workflow = planned_run(funded, settings=settings, leads=6, chunk_size=3)
-    pid = _backend_pid()
 
     def fail(*args, **kwargs):
         raise RuntimeError("provider pool gone")
@@ -90,7 +93,7 @@ def test_a_failed_chunk_releases_its_owner_lock_so_its_items_can_be_taken_at_onc
 
     # then its items are still claimed, but nobody owns them any more: the lock is released,
     # and the dead-claim search gives them back to the queue without waiting out the lease
-    assert _advisory_locks_of(pid) == 0
+    assert _owner_locks_held(_claim_token(workflow, 0)) == 0
     running = WorkflowItem.objects.filter(workflow=workflow, chunk_no=0, status=ItemStatus.RUNNING)
     assert running.count() == 3
     assert leases.leases_release_dead() == {workflow.pk: [0]}
