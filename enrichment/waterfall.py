@@ -18,6 +18,7 @@ from common.bulk import JSONText
 from credits import prices
 from credits.prices import EnrichmentType
 from enrichment.models import ItemStatus, Workflow, WorkflowItem
+from enrichment.selectors import workflow_waterfall_version
 from leads import canonical, freshness, suppression
 from leads.models import PROVENANCE_FIELDS, Lead
 from leads.selectors import lead_holds_q
@@ -490,8 +491,7 @@ _EMAIL_STATUSES = (None, *EmailStatus)
 def run_waterfall(*, workflow_id: str, workspace_id: str) -> ResolvedWaterfall:
     """The waterfall a chunk of this run uses: the configuration version its first chunk
     pinned (so a change mid-run applies to the next run), with the current `auto` orders."""
-    pinned = Workflow.objects.filter(pk=workflow_id).values_list("waterfall_version", flat=True)
-    version = pinned.first() if workflow_id else None
+    version = workflow_waterfall_version(workflow_id=workflow_id) if workflow_id else None
     if version == 0:
         # Pinned to the operator's defaults: there is no workspace configuration to read
         # (a workspace's versions start at 1), so no query for one.

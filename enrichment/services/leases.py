@@ -74,6 +74,19 @@ def claim_dead(items: QuerySet[WorkflowItem]) -> QuerySet[WorkflowItem]:
     )
 
 
+# claim_dead's condition written out, for the claim statement (execution._claim_rows) on
+# PostgreSQL: the item as `i`; its parameters are claim_dead_params()'s.
+CLAIM_DEAD_SQL = (
+    "(i.status = %s OR (i.status = %s AND (i.claimed_at < STATEMENT_TIMESTAMP() "
+    "- make_interval(secs => %s) "
+    "OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0)))))"
+)
+
+
+def claim_dead_params() -> list[object]:
+    return [ItemStatus.QUEUED, ItemStatus.RUNNING, settings.SLUICE_CLAIM_TTL_SECONDS]
+
+
 def lease_renew(*, workflow_id: str, chunk_no: int, token: str) -> int:
     """Moves the claim's `claimed_at` to now; returns how many items it still holds. Rows locked
     by someone else (the chunk's own write of its results) are skipped, never waited for."""
