@@ -197,7 +197,13 @@ def rows_update_linked(
     written = [model._meta.pk, *(_field(model, name) for name in fields)]
     source, params, keys = _unnest(written, objs)
     pk = _q(_column(model._meta.pk))
-    conditions = "".join(f" AND t.{_q(_column(_field(model, name)))} = %s" for name in only_if)
+    # Each condition's value as a subquery's: PostgreSQL then estimates it by the column's
+    # distinct values, not as the one literal its statistics never saw (a claim token is new,
+    # every item still unclaimed when the table was analyzed): that estimate, one row, made
+    # small tables' writes a sequential scan per slice (~130 ms a 500-item slice, not ~3 ms).
+    conditions = "".join(
+        f" AND t.{_q(_column(_field(model, name)))} = (SELECT %s)" for name in only_if
+    )
     params.extend(only_if.values())
     sql = (
         f"WITH written AS (UPDATE {_q(model._meta.db_table)} AS t SET {_sets(written[1:])} "  # noqa: S608 - names are ours

@@ -286,12 +286,25 @@ def _insert_batches(
     Workflow.objects.filter(pk=workflow.pk, planned=False).update(
         planned=True, total=total, chunk_count=chunk_count, last_progress_at=timezone.now()
     )
-    if total >= _ANALYZE_AFTER_ITEMS:
+    if total >= _ANALYZE_AFTER_ITEMS or _statistics_behind(table, total):
         # Only the columns the chunks' statements filter on: the whole table's (its attempts
         # JSON above all) took 650 ms for 20,000 items, before any chunk could start; these
         # take 80 ms and give the claims the same plan (docs/benchmarks.md, "Pipeline").
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table} ({', '.join(_CHUNK_FILTER_COLUMNS)})")
+
+
+def _statistics_behind(table: str, items: int) -> bool:
+    """Whether PostgreSQL's statistics know fewer rows in the table than this plan alone added:
+    none yet (`reltuples` -1), or taken while the table was empty (a new deployment's, until
+    autovacuum's next analyze). A small run's result writes were then planned as a sequential
+    scan of the items per slice (~130 ms a 500-item slice instead of ~3 ms at 5,000 items:
+    docs/benchmarks.md, "Writing a chunk's results, second pass"); the ANALYZE of so small a
+    table costs a few ms."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+    return row is not None and row[0] < items
 
 
 def _send_planned(
