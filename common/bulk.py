@@ -201,9 +201,10 @@ def rows_update_linked(
     # distinct values, not as the one literal its statistics never saw (a claim token is new,
     # every item still unclaimed when the table was analyzed): that estimate, one row, made
     # small tables' writes a sequential scan per slice (~130 ms a 500-item slice, not ~3 ms).
-    conditions = "".join(
-        f" AND t.{_q(_column(_field(model, name)))} = (SELECT %s)" for name in only_if
-    )
+    conditions = ""
+    for name in only_if:
+        field = _field(model, name)
+        conditions += f" AND t.{_q(_column(field))} = (SELECT %s::{_array_type(field)})"
     params.extend(only_if.values())
     sql = (
         f"WITH written AS (UPDATE {_q(model._meta.db_table)} AS t SET {_sets(written[1:])} "  # noqa: S608 - names are ours

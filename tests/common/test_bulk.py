@@ -170,6 +170,25 @@ def test_rows_update_linked_writes_the_linked_rows_of_the_rows_written_only():
     ]
 
 
+def test_rows_update_linked_conditions_on_columns_of_any_type():
+    # given two entries that differ in a key (uuid) and a confidence (smallint)
+    rows_insert(ResultCacheEntry, [_entry("a", confidence=5), _entry("b", confidence=6)])
+    a, b = ResultCacheEntry.objects.order_by("identity_key")
+    a.verdict = b.verdict = "kept"
+
+    # when both are written on condition of the first one's key and confidence
+    written = rows_update_linked(
+        ResultCacheEntry, [a, b], ["verdict"],
+        only_if={"identity_key": _key("a"), "confidence": 5},
+        linked_model=ProviderCall, linked=[], linked_fields=[],
+    )  # fmt: skip
+
+    # then only that one is
+    assert written == {a.pk}
+    verdicts = ResultCacheEntry.objects.order_by("identity_key").values_list("verdict", flat=True)
+    assert list(verdicts) == ["kept", ""]
+
+
 def test_rows_update_linked_writes_none_as_null_and_checks_lengths():
     rows_insert(ResultCacheEntry, [_entry("a", value={"x": 1}, verdict="mine")])
     (a,) = ResultCacheEntry.objects.all()
