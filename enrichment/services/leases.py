@@ -74,13 +74,19 @@ def claim_dead(items: QuerySet[WorkflowItem]) -> QuerySet[WorkflowItem]:
     )
 
 
+def _owner_gone_sql(ttl: str) -> str:
+    """claim_dead's test of a running item `i` in SQL, for the statements written out on
+    PostgreSQL: its lease ran out (`ttl`: the placeholder of SLUICE_CLAIM_TTL_SECONDS), or its
+    owner lock is free."""
+    return (
+        f"(i.claimed_at < STATEMENT_TIMESTAMP() - make_interval(secs => {ttl}) "
+        "OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0)))"
+    )
+
+
 # claim_dead's condition written out, for the claim statement (execution._claim_rows) on
 # PostgreSQL: the item as `i`; its parameters are claim_dead_params()'s.
-CLAIM_DEAD_SQL = (
-    "(i.status = %s OR (i.status = %s AND (i.claimed_at < STATEMENT_TIMESTAMP() "
-    "- make_interval(secs => %s) "
-    "OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0)))))"
-)
+CLAIM_DEAD_SQL = f"(i.status = %s OR (i.status = %s AND {_owner_gone_sql('%s')}))"
 
 
 def claim_dead_params() -> list[object]:
@@ -294,7 +300,9 @@ def _statement(sql: str) -> str:
         "workflows": Workflow._meta.db_table,
         "closed": ClosedChunk._meta.db_table,
     }
-    return sql.format(open_chunks=_OPEN_CHUNKS.format(**tables), **tables)
+    return sql.format(
+        open_chunks=_OPEN_CHUNKS.format(**tables), owner_gone=_owner_gone_sql("%(ttl)s"), **tables
+    )
 
 
 def _no_jit(cursor) -> None:
@@ -341,8 +349,7 @@ _RELEASE_DEAD_CLAIMS = """
         SELECT i.id FROM {items} i
         JOIN open_chunk c ON c.workflow_id = i.workflow_id AND c.chunk_no = i.chunk_no
         WHERE c.status = %(running)s AND i.finished_at IS NULL AND i.status = %(running)s
-        AND (i.claimed_at < now() - make_interval(secs => %(ttl)s)
-             OR pg_try_advisory_xact_lock(hashtextextended(i.claim_token, 0)))
+        AND {owner_gone}
         FOR UPDATE OF i SKIP LOCKED
     )
     RETURNING workflow_id, chunk_no
