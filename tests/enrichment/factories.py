@@ -7,41 +7,59 @@ from credits.services import quote_create
 from enrichment.models import Workflow
 from enrichment.services import execution
 from enrichment.services.start import bulk_enrichment_start
+from enrichment.waterfall import person_input
 from leads import canonical
 from leads.models import Lead, LeadList, ListMembership
+from providers.adapters.sandbox import SandboxProvider
+from providers.base import EmailStatus, OutcomeKind
 from tests.leads.factories import LeadListFactory
+from tests.workers import SANDBOX_INSTANCES
+
+# The sandbox of the workers the tests start (tests/workers.py SANDBOX_ENV): who it finds.
+WORKERS_SANDBOX = SandboxProvider(name="sandbox", config=SANDBOX_INSTANCES["sandbox"])
 
 
-def list_with_leads(workspace, count: int, **fields) -> LeadList:
-    """A new list of `count` new leads identified by LinkedIn (extra `fields` on each lead)."""
+def list_with_leads(workspace, count: int, *, emails_found: bool = False, **fields) -> LeadList:
+    """A new list of `count` new leads identified by LinkedIn (extra `fields` on each lead).
+    With `emails_found`, each one a lead whose email the workers' sandbox finds and verifies
+    valid: for the tests that need found emails (or the calls a find costs) rather than the
+    sandbox's hit rate, which leaves a few random leads with nothing found now and then."""
     lead_list = LeadListFactory(workspace=workspace)
-    leads = []
-    for _ in range(count):
+    leads: list[Lead] = []
+    while len(leads) < count:
         slug = uuid.uuid4().hex[:16]
         linkedin = f"https://www.linkedin.com/in/p-{slug}"
-        leads.append(
-            Lead(
-                workspace=workspace,
+        lead = Lead(
+            workspace=workspace,
+            first_name="Pat",
+            last_name=slug,
+            full_name=f"Pat {slug}",
+            company_name="Example",
+            domain=f"{slug}.example.com",
+            linkedin_url=linkedin,
+            identity_key=canonical.person_identify(
+                linkedin_url=linkedin,
                 first_name="Pat",
                 last_name=slug,
-                full_name=f"Pat {slug}",
-                company_name="Example",
                 domain=f"{slug}.example.com",
-                linkedin_url=linkedin,
-                identity_key=canonical.person_identify(
-                    linkedin_url=linkedin,
-                    first_name="Pat",
-                    last_name=slug,
-                    domain=f"{slug}.example.com",
-                ).key,
-                **fields,
-            )
+            ).key,
+            **fields,
         )
+        if not emails_found or _sandbox_finds_valid_email(lead):
+            leads.append(lead)
     Lead.objects.bulk_create(leads, batch_size=2000)
     ListMembership.objects.bulk_create(
         [ListMembership(lead_list=lead_list, lead=lead) for lead in leads], batch_size=2000
     )
     return lead_list
+
+
+def _sandbox_finds_valid_email(lead: Lead) -> bool:
+    found = WORKERS_SANDBOX.find_email(person_input(lead))
+    return (
+        found.kind == OutcomeKind.FOUND
+        and WORKERS_SANDBOX.verify_email(found.value).verdict == EmailStatus.VALID
+    )
 
 
 def list_quote(workspace, lead_list: LeadList, scope: str = "partial", output=None) -> str:

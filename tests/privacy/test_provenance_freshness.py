@@ -57,7 +57,7 @@ def test_provenance_names_the_provider_that_answered(hunter_only, api, workspace
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
 def test_provenance_after_a_run_on_a_real_worker_and_in_exports(api, funded, worker):
-    lead_list = list_with_leads(funded, 6)
+    lead_list = list_with_leads(funded, 6, emails_found=True)
     started = api.post(
         "/api/v2/enrichment/bulk",
         {"list_id": str(lead_list.pk), "quote_id": list_quote(funded, lead_list)},

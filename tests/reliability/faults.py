@@ -152,8 +152,8 @@ def assert_invariants(workspace, *, label: str) -> int:
 # --- Runs -----------------------------------------------------------------------------------
 
 
-def start_bulk(workspace, leads: int) -> Workflow:
-    lead_list = list_with_leads(workspace, leads)
+def start_bulk(workspace, leads: int, *, emails_found: bool = False) -> Workflow:
+    lead_list = list_with_leads(workspace, leads, emails_found=emails_found)
     return bulk_enrichment_start(
         workspace=workspace,
         list_id=lead_list.pk,
