@@ -26,6 +26,7 @@ from pathlib import Path
 
 import requests
 from _common import (
+    CpuAccount,
     RssSampler,
     analyze,
     bench_env,
@@ -93,7 +94,7 @@ def _run(server, tenant, worker, lead_list, *, timeout: float) -> dict:
     start = {"list_id": str(lead_list.pk), "scope": "partial", "quote_id": quoted["quote_id"]}
     planned_s = None
     last_print = time.monotonic()
-    with RssSampler(worker) as rss:
+    with RssSampler(worker) as rss, CpuAccount(worker, web=server) as cpu:
         started = time.perf_counter()
         answer, post_s = _post(server, tenant, "/enrichment/bulk", start)
         workflow_id = answer["workflow_id"]
@@ -130,6 +131,7 @@ def _run(server, tenant, worker, lead_list, *, timeout: float) -> dict:
         "tail": (workflow.finished_at - last_item).total_seconds() if last_item else None,
         "rss": rss.peak_total,
         "pss": rss.peak_pss_total,
+        "cpu": cpu,
     }
 
 
@@ -202,6 +204,15 @@ def main() -> None:
     ratio = big["elapsed"] / base["elapsed"]
     say(f"run                  {base['elapsed']:.1f} s → {big['elapsed']:.1f} s, ratio "
         f"{ratio:.2f} (goal ≤ {1.05 * scale:g}: linear + 5 %)")  # fmt: skip
+    # Per lead, which side pays more at the larger size: the worker's Python, or PostgreSQL.
+    for name, key in (
+        ("worker", "worker_s"),
+        ("PostgreSQL", "postgres_s"),
+        ("machine", "machine_s"),
+    ):
+        small, large = getattr(base["cpu"], key) / args.base, getattr(big["cpu"], key) / args.leads
+        say(f"CPU per lead, {name:10} {small * 1e6:.0f} µs → {large * 1e6:.0f} µs, ratio "
+            f"{large / small:.2f}")  # fmt: skip
     say(f"worker peak RSS      {base['rss']:.0f} MB → {big['rss']:.0f} MB, ratio "
         f"{big['rss'] / base['rss']:.2f} (goal ≤ 1.1)")  # fmt: skip
     say(f"planning             {base['planned'] or 0:.1f} s → {big['planned'] or 0:.1f} s "
