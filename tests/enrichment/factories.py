@@ -69,11 +69,14 @@ def list_quote(workspace, lead_list: LeadList, scope: str = "partial", output=No
     return quote_create(workspace=workspace, tool="enrich_list", params=params).quote.quote_id
 
 
-def planned_run(workspace, leads: int, settings, *, chunk_size: int = 10) -> Workflow:
+def planned_run(
+    workspace, leads: int, settings, *, chunk_size: int = 10, emails_found: bool = False
+) -> Workflow:
     """A bulk run of `leads` new leads (email only) in chunks of `chunk_size`, planned (its
-    items inserted, its chunk messages sent) but with no chunk run yet."""
+    items inserted, its chunk messages sent) but with no chunk run yet. `emails_found`: as
+    list_with_leads's (the sandbox of the tests' processes is the workers')."""
     settings.SLUICE_CHUNK_SIZE = chunk_size
-    lead_list = list_with_leads(workspace, leads)
+    lead_list = list_with_leads(workspace, leads, emails_found=emails_found)
     workflow = bulk_enrichment_start(
         workspace=workspace, list_id=lead_list.pk, enrichment_type="partial",
         output="skip_existing", quote_id=list_quote(workspace, lead_list),

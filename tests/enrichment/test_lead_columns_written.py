@@ -21,8 +21,8 @@ def test_lead_fields_written_are_the_changes_columns_in_lead_fields_order():
 def test_an_email_run_leaves_the_phone_a_lead_got_meanwhile(
     funded, settings, sole_consumer, monkeypatch
 ):
-    # given a planned email-only run over leads without a phone
-    workflow = planned_run(funded, 10, settings)
+    # given a planned email-only run over leads without a phone (whose emails the sandbox finds)
+    workflow = planned_run(funded, 10, settings, emails_found=True)
     run_slices = waterfall.run_slices
 
     def phone_written_meanwhile(*args, **kwargs):

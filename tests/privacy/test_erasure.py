@@ -65,7 +65,7 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_person_is_not_sourced_agai
 ):
     settings.EXPORT_DIR = tmp_path / "exports"
     # given an enriched list, and a person in it the sandbox found an email for
-    lead_list = list_with_leads(funded, 10)
+    lead_list = list_with_leads(funded, 10, emails_found=True)
     workflow = _enrich(api, funded, lead_list)
     found = WorkflowItem.objects.filter(workflow=workflow, status=ItemStatus.COMPLETED)
     item = found.select_related("lead").first()
