@@ -41,6 +41,14 @@ def _entry(identity: str, *, kind: str = "found", value=None, **fields) -> Resul
     )
 
 
+def _update_unlinked(entries, fields):
+    """rows_update_linked of cache entries with no condition and no linked rows."""
+    return rows_update_linked(
+        ResultCacheEntry, entries, fields, only_if={}, linked_model=ProviderCall, linked=[],
+        linked_fields=["outcome"],
+    )  # fmt: skip
+
+
 def test_rows_insert_writes_every_field_and_leaves_ids_to_the_database():
     now = timezone.now()
     calls = [
@@ -194,18 +202,12 @@ def test_rows_update_linked_writes_none_as_null_and_checks_lengths():
     (a,) = ResultCacheEntry.objects.all()
     a.value = None
 
-    rows_update_linked(
-        ResultCacheEntry, [a], ["value"], only_if={}, linked_model=ProviderCall, linked=[],
-        linked_fields=["outcome"],
-    )  # fmt: skip
+    _update_unlinked([a], ["value"])
 
     assert ResultCacheEntry.objects.filter(value__isnull=True).count() == 1
     a.verdict = "x" * 17  # max_length 16: refused, never cut
     with pytest.raises(DataError), transaction.atomic():
-        rows_update_linked(
-            ResultCacheEntry, [a], ["verdict"], only_if={}, linked_model=ProviderCall, linked=[],
-            linked_fields=["outcome"],
-        )  # fmt: skip
+        _update_unlinked([a], ["verdict"])
 
 
 def test_rows_update_linked_sends_a_column_all_rows_share_once_and_writes_it_as_any_other():
@@ -249,10 +251,7 @@ def test_rows_update_linked_checks_the_length_of_a_value_all_rows_share():
         entry.verdict = "x" * 17  # max_length 16, sent once for both rows: refused, never cut
 
     with pytest.raises(DataError), transaction.atomic():
-        rows_update_linked(
-            ResultCacheEntry, entries, ["verdict"], only_if={}, linked_model=ProviderCall,
-            linked=[], linked_fields=["outcome"],
-        )  # fmt: skip
+        _update_unlinked(entries, ["verdict"])
 
 
 def test_rows_update_linked_writes_strings_and_integers_exactly_whatever_they_hold():
@@ -265,10 +264,7 @@ def test_rows_update_linked_writes_strings_and_integers_exactly_whatever_they_ho
     for entry, status, confidence in zip(entries, values, confidences, strict=True):
         entry.provider_status, entry.confidence = status, confidence
 
-    rows_update_linked(
-        ResultCacheEntry, entries, ["provider_status", "confidence"], only_if={},
-        linked_model=ProviderCall, linked=[], linked_fields=["outcome"],
-    )  # fmt: skip
+    _update_unlinked(entries, ["provider_status", "confidence"])
 
     assert list(
         ResultCacheEntry.objects.order_by("identity_key").values_list(
@@ -278,10 +274,7 @@ def test_rows_update_linked_writes_strings_and_integers_exactly_whatever_they_ho
     # an integer out of its column's range is refused, as a binary array's would be
     entries[0].confidence = 32768
     with pytest.raises(DataError), transaction.atomic():
-        rows_update_linked(
-            ResultCacheEntry, entries, ["confidence"], only_if={}, linked_model=ProviderCall,
-            linked=[], linked_fields=["outcome"],
-        )  # fmt: skip
+        _update_unlinked(entries, ["confidence"])
 
 
 def test_json_text_is_written_as_the_json_it_holds_not_as_a_string():
@@ -292,10 +285,7 @@ def test_json_text_is_written_as_the_json_it_holds_not_as_a_string():
     _, b, c = ResultCacheEntry.objects.order_by("identity_key")
     b.value, c.value = JSONText(json.dumps(value)), ["plain", 1]
 
-    rows_update_linked(
-        ResultCacheEntry, [b, c], ["value"], only_if={}, linked_model=ProviderCall, linked=[],
-        linked_fields=["outcome"],
-    )  # fmt: skip
+    _update_unlinked([b, c], ["value"])
 
     # then each holds the JSON value, and the text of a string column is still a string
     assert list(
