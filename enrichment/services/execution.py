@@ -362,9 +362,7 @@ def _plan_open(workflow_id: str, *, share: bool = False) -> bool:
 
 def _open_chunks(workflow_id: str) -> list[int]:
     """Chunks that still have work: queued items, or running ones whose lease expired."""
-    items = WorkflowItem.objects.filter(OPEN_ITEM, workflow_id=workflow_id).filter(
-        Q(status=ItemStatus.QUEUED) | leases.lease_expired_q()
-    )
+    items = leases.claim_dead(WorkflowItem.objects.filter(OPEN_ITEM, workflow_id=workflow_id))
     if connection.vendor != "postgresql":
         return list(items.order_by("chunk_no").values_list("chunk_no", flat=True).distinct())
     # The run's chunks not yet closed, each read up to one open item (leases.open_chunks), not
@@ -384,13 +382,20 @@ def _open_chunks(workflow_id: str) -> list[int]:
 
 def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem]:
     """Claims the chunk's claimable items for `token`; returns them (not yet loaded)."""
-    claimable = _claimable(workflow, chunk_no, token)
-    # One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), then the claimed items by
-    # their token: no round trip of the chunk's ids through Python and back as parameters.
-    with transaction.atomic():
-        WorkflowItem.objects.filter(id__in=claimable).update(
-            status=ItemStatus.RUNNING, claim_token=token, claimed_at=Now()
-        )
+    # Held and renewed from before the claim until chunk_run returns: a live owner's claim is
+    # never taken over, a dead one's within seconds (enrichment/services/leases.py).
+    leases.lease_keep(workflow_id=workflow.pk, chunk_no=chunk_no, token=token)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_claim_sql(), _claim_params(workflow, chunk_no, token))
+    else:
+        claimable = leases.claim_dead(
+            WorkflowItem.objects.filter(OPEN_ITEM, workflow=workflow, chunk_no=chunk_no)
+        ).values("id")
+        with transaction.atomic():
+            WorkflowItem.objects.filter(id__in=claimable).update(
+                status=ItemStatus.RUNNING, claim_token=token, claimed_at=Now()
+            )
     return WorkflowItem.objects.filter(
         OPEN_ITEM, workflow=workflow, chunk_no=chunk_no, claim_token=token
     ).order_by("id")
@@ -399,60 +404,48 @@ def _claim(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowIt
 def _claim_rows(workflow: Workflow, chunk_no: int, token: str) -> list[waterfall.Row]:
     """_claim for the waterfall's own chunks: the claimed items with their leads, as rows
     (waterfall.chunk_rows). On PostgreSQL the claim and the read are one statement (the
-    UPDATE's RETURNING joined with the leads), one round trip instead of two, written once per
-    process (_claim_rows_sql)."""
+    claim's RETURNING joined with the leads), one round trip instead of two."""
     if connection.vendor != "postgresql":
         claimed = _claim(workflow, chunk_no, token)
         lead_fields = waterfall.LEAD_READ_FIELDS
         fields = ["id", "lead_id", *(f"lead__{name}" for name in lead_fields)]
         return waterfall.chunk_rows(values_rows(claimed.values_list(*fields)))
-    # Held and renewed from before the claim until chunk_run returns (see _claimable).
-    leases.lease_keep(workflow_id=workflow.pk, chunk_no=chunk_no, token=token)
-    # One statement, its own transaction: the locks it takes (its items', the dead owners'
-    # advisory ones it tests) last until it commits, as in a transaction block, without the
-    # block's extra round trip.
-    rows = statement_rows(
-        _claim_rows_sql(),
-        [ItemStatus.RUNNING, token, workflow.pk, chunk_no, *leases.claim_dead_params()],
-    )
+    leases.lease_keep(workflow_id=workflow.pk, chunk_no=chunk_no, token=token)  # as _claim
+    rows = statement_rows(_claim_rows_sql(), _claim_params(workflow, chunk_no, token))
     return waterfall.chunk_rows(rows)
+
+
+def _claim_params(workflow: Workflow, chunk_no: int, token: str) -> list[Any]:
+    return [ItemStatus.RUNNING, token, workflow.pk, chunk_no, *leases.claim_dead_params()]
+
+
+@functools.cache
+def _claim_sql() -> str:
+    """The claim on PostgreSQL, one statement and so its own transaction (the locks it takes,
+    its items' and the dead owners' advisory ones it tests, last until it commits): the
+    chunk's claimable items (leases.CLAIM_DEAD_SQL) locked, skipping those another claim
+    holds, and claimed for the token. Written once per process: compiling it from a queryset
+    cost a worker ~1 ms of CPU a chunk. Parameters: _claim_params."""
+    items = connection.ops.quote_name(WorkflowItem._meta.db_table)
+    return (
+        f"UPDATE {items} "  # noqa: S608 - names are ours
+        "SET status = %s, claim_token = %s, claimed_at = STATEMENT_TIMESTAMP() WHERE id IN ("
+        f"SELECT i.id FROM {items} i WHERE i.workflow_id = %s AND i.chunk_no = %s "
+        f"AND i.finished_at IS NULL AND {leases.CLAIM_DEAD_SQL} FOR UPDATE SKIP LOCKED)"
+    )
 
 
 @functools.cache
 def _claim_rows_sql() -> str:
-    """The chunk's claimable items (leases.CLAIM_DEAD_SQL, as _claimable) locked, skipping
-    those another claim holds, and claimed for the token, with their leads' LEAD_READ_FIELDS.
-    Written out rather than compiled from _claimable's queryset for every chunk (~1 ms of a
-    worker's CPU a chunk)."""
+    """_claim_sql returning the claimed items with their leads' LEAD_READ_FIELDS."""
     quote = connection.ops.quote_name
     columns = {key: f.column for f in Lead._meta.concrete_fields for key in (f.name, f.attname)}
     leads = ", ".join(f"l.{quote(str(columns[name]))}" for name in waterfall.LEAD_READ_FIELDS)
-    items = quote(WorkflowItem._meta.db_table)
     return (
-        f"WITH claimed AS (UPDATE {items} "  # noqa: S608 - names are ours
-        "SET status = %s, claim_token = %s, claimed_at = STATEMENT_TIMESTAMP() WHERE id IN ("
-        f"SELECT i.id FROM {items} i WHERE i.workflow_id = %s AND i.chunk_no = %s "
-        f"AND i.finished_at IS NULL AND {leases.CLAIM_DEAD_SQL} FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, lead_id) "
+        f"WITH claimed AS ({_claim_sql()} RETURNING id, lead_id) "  # noqa: S608 - names are ours
         f"SELECT claimed.id, claimed.lead_id, {leads} FROM claimed "
         f"JOIN {quote(Lead._meta.db_table)} l ON l.id = claimed.lead_id ORDER BY claimed.id"
     )
-
-
-def _claimable(workflow: Workflow, chunk_no: int, token: str) -> QuerySet[WorkflowItem, Any]:
-    """The ids of the chunk's items a claim may take, locked (skipping those locked by
-    another claim); takes the chunk's lease for `token` first."""
-    claimable = (
-        leases.claim_dead(
-            WorkflowItem.objects.filter(OPEN_ITEM, workflow=workflow, chunk_no=chunk_no)
-        )
-        .select_for_update(skip_locked=True)
-        .values("id")
-    )
-    # Held and renewed from before the claim until chunk_run returns: a live owner's claim is
-    # never taken over, a dead one's within seconds (enrichment/services/leases.py).
-    leases.lease_keep(workflow_id=workflow.pk, chunk_no=chunk_no, token=token)
-    return claimable
 
 
 def _claim_budget(workflow: Workflow, wanted_cost: int) -> int:

@@ -25,8 +25,7 @@ from typing import ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import BooleanField, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
 from enrichment import dispatch
@@ -57,26 +56,15 @@ def lease_expired_q() -> Q:
 
 
 def claim_dead(items: QuerySet[WorkflowItem]) -> QuerySet[WorkflowItem]:
-    """Of `items`, the queued ones and the running ones whose owner is gone: its lease ran out,
-    or its owner lock is free (tested inside the caller's transaction, which holds the test lock
-    until it commits). A redelivered chunk takes a killed process's items back at once."""
-    if not _owner_locks():
-        return items.filter(Q(status=ItemStatus.QUEUED) | lease_expired_q())
-    owner_free = RawSQL(
-        "pg_try_advisory_xact_lock(hashtextextended(claim_token, 0))",
-        [],
-        output_field=BooleanField(),
-    )
-    return items.alias(owner_free=owner_free).filter(
-        Q(status=ItemStatus.QUEUED)
-        | lease_expired_q()
-        | Q(status=ItemStatus.RUNNING, owner_free=True)
-    )
+    """Of `items`, the queued ones and the running ones whose lease ran out: what a claim takes
+    in the embedded mode (SQLite, no owner locks). PostgreSQL's claim also takes those whose
+    owner lock is free (CLAIM_DEAD_SQL, in its one statement: execution._claim_sql)."""
+    return items.filter(Q(status=ItemStatus.QUEUED) | lease_expired_q())
 
 
 def _owner_gone_sql(ttl: str) -> str:
-    """claim_dead's test of a running item `i` in SQL, for the statements written out on
-    PostgreSQL: its lease ran out (`ttl`: the placeholder of SLUICE_CLAIM_TTL_SECONDS), or its
+    """Whether the owner of a running item `i` is gone, in SQL, for the statements written out
+    on PostgreSQL: its lease ran out (`ttl`: the placeholder of SLUICE_CLAIM_TTL_SECONDS), or its
     owner lock is free."""
     return (
         f"(i.claimed_at < STATEMENT_TIMESTAMP() - make_interval(secs => {ttl}) "
@@ -84,8 +72,10 @@ def _owner_gone_sql(ttl: str) -> str:
     )
 
 
-# claim_dead's condition written out, for the claim statement (execution._claim_rows) on
-# PostgreSQL: the item as `i`; its parameters are claim_dead_params()'s.
+# What a claim may take on PostgreSQL (execution._claim_sql): the queued items and the running
+# ones whose owner is gone, its lease run out or its owner lock free (tested inside the claim's
+# transaction, which holds the test lock until it commits: a redelivered chunk takes a killed
+# process's items back at once). The item as `i`; its parameters are claim_dead_params()'s.
 CLAIM_DEAD_SQL = f"(i.status = %s OR (i.status = %s AND {_owner_gone_sql('%s')}))"
 
 
