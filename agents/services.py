@@ -339,5 +339,6 @@ def _record(
             not_found=F("not_found") + counts[ItemStatus.NOT_FOUND],
             failed=F("failed") + counts[ItemStatus.FAILED],
             skipped=F("skipped") + counts[ItemStatus.SKIPPED],
+            items_charged=F("items_charged") + sum(item.credits_charged for item in recorded),
             last_progress_at=now,
         )

@@ -87,6 +87,10 @@ class Workflow(TimestampedModel):
     cancelled = models.PositiveIntegerField(default=0)
     found_emails = models.PositiveIntegerField(default=0)
     found_phones = models.PositiveIntegerField(default=0)
+    # What the processed items were charged, bumped in the transaction that writes their
+    # charges: the settlement charges this, as it ends the run on `processed` (summing a
+    # million items under the row's lock took 1.5 s at the run's end).
+    items_charged = models.PositiveIntegerField(default=0)
     # Leads of the list left out because they already held the data (skip_existing).
     skipped_existing = models.PositiveIntegerField(default=0)
     planned = models.BooleanField(default=False)

@@ -6,7 +6,7 @@ import logging
 from typing import cast
 
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from common.exceptions import DispatchFailed
@@ -94,19 +94,14 @@ def _final_status(workflow: Workflow) -> str:
 
 def workflow_settle(*, workflow_id: str, failure: str = "") -> Workflow:
     """Ends the workflow and settles its hold, exactly once (the row lock and the terminal
-    check make a second call a no-op). Charges what the items were charged; refunds the rest,
-    except after a failure of ours (`failure`, or every lookup errored), where the remainder
-    is held for an operator's refund review."""
+    check make a second call a no-op). Charges what the items were charged (`items_charged`,
+    kept with the items' writes); refunds the rest, except after a failure of ours (`failure`,
+    or every lookup errored), where the remainder is held for an operator's refund review."""
     with transaction.atomic():
         workflow = Workflow.objects.select_for_update().get(pk=workflow_id)
         if workflow.is_terminal:
             return workflow
-        charged = (
-            WorkflowItem.objects.filter(workflow=workflow).aggregate(total=Sum("credits_charged"))[
-                "total"
-            ]
-            or 0
-        )
+        charged = workflow.items_charged
         status = WorkflowStatus.FAILED if failure else _final_status(workflow)
         reason = failure or ("every lookup failed" if status == WorkflowStatus.FAILED else "")
         refunded, refund_status = workflow.credits_reserved - charged, RefundStatus.NOT_APPLICABLE

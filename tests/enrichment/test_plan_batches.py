@@ -233,3 +233,24 @@ def test_a_list_grown_since_the_start_is_planned_whole(funded, settings):
     assert WorkflowItem.objects.filter(workflow=workflow).count() == 9
     assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 9, 5)
     assert _sent_chunks(workflow.pk) == list(range(5))
+
+
+def test_a_plan_cut_short_and_sent_again_counts_the_items_it_finds(funded, settings):
+    # given a run of 5 leads whose plan was cut short after writing two items: one for the
+    # list's first lead, one for a lead that has left the list since
+    settings.SLUICE_CHUNK_SIZE = 2
+    lead_list, workflow = _start(funded, 5)
+    first = ListMembership.objects.filter(lead_list=lead_list).order_by("id").first()
+    gone = ListMembership.objects.get(lead_list=list_with_leads(funded, 1))
+    for lead_id in (first.lead_id, gone.lead_id):
+        WorkflowItem.objects.create(workflow=workflow, lead_id=lead_id, chunk_no=0)
+
+    # when the plan runs again
+    execution.workflow_plan(workflow_id=workflow.pk)
+
+    # then every lead of the list has one item, and the total counts the one left behind too
+    workflow.refresh_from_db()
+    items = WorkflowItem.objects.filter(workflow=workflow)
+    assert items.count() == 6
+    assert items.filter(lead_id=first.lead_id).count() == 1
+    assert (workflow.planned, workflow.total, workflow.chunk_count) == (True, 6, 3)
