@@ -213,6 +213,11 @@ def main() -> None:
         small, large = getattr(base["cpu"], key) / args.base, getattr(big["cpu"], key) / args.leads
         say(f"CPU per lead, {name:10} {small * 1e6:.0f} µs → {large * 1e6:.0f} µs, ratio "
             f"{large / small:.2f}")  # fmt: skip
+    # ... and by process: PostgreSQL's backends of this database against its background
+    # (autovacuum, the checkpointer, the WAL writer) and the backends that ended meanwhile.
+    for part, small_s in base["cpu"].parts.items():
+        small, large = small_s / args.base, big["cpu"].parts.get(part, 0.0) / args.leads
+        say(f"  {part:27} {small * 1e6:5.1f} µs → {large * 1e6:5.1f} µs")
     say(f"worker peak RSS      {base['rss']:.0f} MB → {big['rss']:.0f} MB, ratio "
         f"{big['rss'] / base['rss']:.2f} (goal ≤ 1.1)")  # fmt: skip
     say(f"planning             {base['planned'] or 0:.1f} s → {big['planned'] or 0:.1f} s "
