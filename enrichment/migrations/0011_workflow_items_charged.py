@@ -1,6 +1,6 @@
 """The run's charges kept as a counter, bumped with the items' writes, so that the settlement
 reads one row instead of summing the run's items under the workflow's lock (docs/benchmarks.md,
-"The settlement's sum").
+"The settlement's counter").
 
 Runs in flight get the sum of what their items were charged so far; ended runs, what they
 were charged. Stop the workers before migrating (as for any upgrade): a worker of the earlier
