@@ -96,7 +96,7 @@ def main() -> None:
     say(f"achieved          {achieved:,.0f} leads/s")
     say(f"ideal             {ideal:,.0f} leads/s = {concurrency} / ({per_lead:.2f} x "
         f"{args.latency_ms / 1000:.3f} s)")  # fmt: skip
-    say(f"ratio             {achieved / ideal:.2f} (goal ≥ 0.97) ({load()})")
+    say(f"ratio             {achieved / ideal:.3f} (goal ≥ 0.97) ({load()})")
     _timeline(workflow_id, posted_at, args.latency_ms / 1000, elapsed)
     say(f"worker log        {worker.log}")
 
