@@ -10,7 +10,7 @@ from django.conf import settings
 
 from common.context import workflow_id_var
 from common.task_decorator import TRANSIENT_ERRORS, sluice_task
-from enrichment.services import execution, leases
+from enrichment.services import execution
 from enrichment.services.webhooks import WebhookDeliveryError, webhook_deliver, webhook_give_up
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def sweep_workflows() -> dict:
     name="enrichment.recover_orphans", queue=settings.SLUICE_HOUSEKEEPING_QUEUE, max_retries=3
 )
 def recover_orphans(queued_too: bool = False) -> int:
-    return leases.orphans_recover(queued_too=queued_too)
+    return execution.orphans_and_planners_recover(queued_too=queued_too)
 
 
 def _webhook_give_up(delivery_id: int, *, error: Exception) -> None:

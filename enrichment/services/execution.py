@@ -49,6 +49,7 @@ from enrichment.services.lifecycle import (
     workflow_settle_if_done,
     workflow_settle_when_done,
     workflow_transition,
+    workflows_settle_due,
 )
 from leads.models import Lead, ListMembership
 
@@ -221,7 +222,7 @@ def _one_planner(workflow_id: str) -> Iterator[None]:
     """One planner at a time per run (a session advisory lock): plan batches lock the workflow
     row FOR KEY SHARE, which does not keep a second planner (a duplicate message) out, and one
     that inserted after the first had counted `total` would leave items the count misses."""
-    key = f"plan:{workflow_id}"
+    key = _plan_lock_key(workflow_id)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
     try:
@@ -229,6 +230,49 @@ def _one_planner(workflow_id: str) -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def _plan_lock_key(workflow_id: str) -> str:
+    return f"plan:{workflow_id}"
+
+
+def planners_recover() -> int:
+    """Sends the planner again for each running run whose plan is unfinished while no planner
+    holds its plan lock (_one_planner): the planner's process died mid-plan, and the broker
+    would return its message only after the visibility timeout (the sweeper's stall grace
+    found it a minute later: docs/reliability.md, "Measured"). A planner whose message is
+    still queued gets a duplicate, which finds the plan done or waits for the lock: harmless,
+    as the sweeper's. Returns how many were sent. PostgreSQL only (the lock is its own)."""
+    if connection.vendor != "postgresql":
+        return 0
+    sent = 0
+    for workflow in Workflow.objects.filter(status=WorkflowStatus.RUNNING, planned=False):
+        if _planner_alive(workflow.pk):
+            continue
+        workflow_enqueue(workflow=workflow, fail_on_refusal=False)
+        sent += 1
+    return sent
+
+
+def orphans_and_planners_recover(*, queued_too: bool = False) -> int:
+    """What a worker that (re)connects asks for (dispatch.orphans_recovery): the chunks of dead
+    claims (with `queued_too`, the queued chunks whose messages a dead worker may have held),
+    the planners that died mid-plan, and the runs left due to settle. Returns how many chunks
+    and planners it sent."""
+    sent = leases.orphans_recover(queued_too=queued_too) + planners_recover()
+    workflows_settle_due()
+    return sent
+
+
+def _planner_alive(workflow_id: str) -> bool:
+    """Whether a planner holds the run's plan lock (tested by taking it, and letting go)."""
+    key = _plan_lock_key(workflow_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        (free,) = cursor.fetchone()
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    return not free
 
 
 def _insert_batches(
@@ -811,9 +855,12 @@ def workflows_sweep() -> dict[str, int]:
     those past their deadline. Records when it finished (SweeperRun) for /readyz and /metrics."""
     now = timezone.now()
     grace = now - timedelta(seconds=settings.SLUICE_STALL_GRACE_SECONDS)
-    report = {"redispatched": 0, "rechunked": 0, "settled": 0, "expired": 0}
-    # Chunks of dead workers first, whether or not their run still progresses elsewhere.
+    report = {"redispatched": 0, "rechunked": 0, "expired": 0}
+    # Chunks and planners of dead workers first, whether or not their run still progresses
+    # elsewhere, and runs whose last chunk died before it could settle them.
     report["recovered"] = leases.orphans_recover()
+    report["replanned"] = planners_recover()
+    report["settled"] = workflows_settle_due()
 
     # A pending run whose latest dispatch is older than the grace lost its message (or waits
     # behind a long queue: a duplicate planner is harmless, and this limits them to one per
@@ -842,10 +889,6 @@ def workflows_sweep() -> dict[str, int]:
         if not workflow.planned:
             workflow_enqueue(workflow=workflow, fail_on_refusal=False)
             report["redispatched"] += 1
-            continue
-        if workflow.processed >= workflow.total:
-            workflow_settle(workflow_id=workflow.pk)
-            report["settled"] += 1
             continue
         report["rechunked"] += dispatch.chunks(
             workflow_id=workflow.pk, chunk_nos=_open_chunks(workflow.pk)

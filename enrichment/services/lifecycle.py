@@ -146,6 +146,17 @@ def workflow_settle_when_done(*, workflow_id: str) -> bool:
     return _settle_if_due(workflow_id) is not None
 
 
+def workflows_settle_due() -> int:
+    """Settles every running run that is due: its last chunk's process died between writing
+    the run's last items and settling it. The sweeper and a worker that connects call this, so
+    such a run does not wait for the sweeper's stall grace. Returns how many it settled."""
+    planned = Workflow.objects.filter(status=WorkflowStatus.RUNNING, planned=True)
+    return sum(
+        _settle_if_due(workflow_id) is not None
+        for workflow_id in planned.values_list("pk", flat=True)
+    )
+
+
 def _settle_if_due(workflow_id: str) -> Workflow | None:
     """Settles the run if it is due (one small statement, written once per process, asks);
     returns it settled, or None if it was not due."""
