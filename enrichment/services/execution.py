@@ -159,6 +159,13 @@ def _insert_items(workflow: Workflow) -> bool:
     if not isinstance(candidates, list) and connection.vendor == "postgresql":
         _insert_items_in_sql(workflow, candidates, layout)
         return True
+    with _one_planner(workflow.pk):
+        _insert_items_in_batches(workflow, candidates, layout)
+    return False
+
+
+def _insert_items_in_batches(workflow: Workflow, candidates, layout: ChunkLayout) -> None:
+    """The scope's items through the ORM, in batches (SQLite, and a by-task run's lead ids)."""
     position, after = 0, None
     while True:
         if isinstance(candidates, list):
@@ -170,7 +177,7 @@ def _insert_items(workflow: Workflow) -> bool:
             break
         with transaction.atomic():
             if not _plan_open(workflow.pk):
-                return False  # expired meanwhile: it counts what it found, nothing more comes
+                return  # expired meanwhile: it counts what it found, nothing more comes
             WorkflowItem.objects.bulk_create(
                 [
                     WorkflowItem(
@@ -192,7 +199,6 @@ def _insert_items(workflow: Workflow) -> bool:
         chunk_count=layout.chunks_holding(position),
         last_progress_at=timezone.now(),
     )
-    return False
 
 
 def _insert_items_in_sql(workflow: Workflow, candidates, layout: ChunkLayout) -> None:
@@ -221,7 +227,12 @@ def _insert_items_in_sql(workflow: Workflow, candidates, layout: ChunkLayout) ->
 def _one_planner(workflow_id: str) -> Iterator[None]:
     """One planner at a time per run (a session advisory lock): plan batches lock the workflow
     row FOR KEY SHARE, which does not keep a second planner (a duplicate message) out, and one
-    that inserted after the first had counted `total` would leave items the count misses."""
+    that inserted after the first had counted `total` would leave items the count misses.
+    The lock is also how planners_recover tells a live planner from a dead one. On PostgreSQL
+    only (SQLite has no such lock; the embedded mode runs one worker)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
     key = _plan_lock_key(workflow_id)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
