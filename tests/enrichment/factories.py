@@ -1,7 +1,12 @@
 """Enrichment test data. Big lists are bulk-inserted: a factory call per lead would spend the
 suite's time budget on Faker and single-row INSERTs."""
 
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connections
 
 from credits.services import quote_create
 from enrichment.models import Workflow
@@ -84,3 +89,27 @@ def planned_run(
     execution.workflow_plan(workflow_id=workflow.pk)
     workflow.refresh_from_db()
     return workflow
+
+
+@contextmanager
+def planner_at_work(workflow_id: str) -> Iterator[None]:
+    """A live planner of the run for the block: a thread holding its plan lock, on a
+    connection of its own."""
+    holding, release = threading.Event(), threading.Event()
+
+    def plan() -> None:
+        try:
+            with execution._one_planner(workflow_id):
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=plan)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join(10)

@@ -5,18 +5,16 @@ once, instead of after the sweeper's stall grace."""
 
 import base64
 import json
-import threading
 
 import pytest
 import redis
 from django.conf import settings as django_settings
-from django.db import connections
 from django.utils import timezone
 
 from enrichment.models import ItemStatus, Workflow, WorkflowItem, WorkflowStatus
 from enrichment.services import execution
 from enrichment.services.start import bulk_enrichment_start
-from tests.enrichment.factories import list_quote, list_with_leads, planned_run
+from tests.enrichment.factories import list_quote, list_with_leads, planned_run, planner_at_work
 
 
 def _planner_messages(workflow_id: str) -> int:
@@ -47,26 +45,10 @@ def test_a_planner_that_died_mid_plan_is_sent_again_and_a_live_one_is_left_alone
     # given a run mid-plan whose planner holds the plan lock
     workflow = _running_unplanned(funded)
     sent_at_start = _planner_messages(workflow.pk)
-    holding, release = threading.Event(), threading.Event()
-
-    def live_planner():
-        try:
-            with execution._one_planner(workflow.pk):
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    planner = threading.Thread(target=live_planner)
-    planner.start()
-    try:
-        assert holding.wait(10)
+    with planner_at_work(workflow.pk):
         # when a worker connects while the planner lives, then nothing is sent
         assert execution.orphans_and_planners_recover(queued_too=True) == 0
         assert _planner_messages(workflow.pk) == sent_at_start
-    finally:
-        release.set()
-        planner.join(10)
 
     # and when the planner's process is gone (its lock with it), a worker that connects sends
     # the planner again, and so does the next sweep

@@ -17,7 +17,7 @@ from enrichment.models import Workflow, WorkflowItem
 from enrichment.services import execution
 from enrichment.services.start import bulk_enrichment_start
 from leads.models import ListMembership
-from tests.enrichment.factories import list_quote, list_with_leads
+from tests.enrichment.factories import list_quote, list_with_leads, planner_at_work
 from tests.helpers import wait_until
 
 # No worker may take the plan's messages: the test reads them from the broker.
@@ -117,15 +117,6 @@ def test_a_second_planner_waits_for_the_first(funded, settings):
     # given a planner of the run holding the plan (a duplicate message's planner comes next)
     settings.SLUICE_CHUNK_SIZE = 2
     _, workflow = _start(funded, 9)
-    holding, release = threading.Event(), threading.Event()
-
-    def first_planner():
-        try:
-            with execution._one_planner(workflow.pk):
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
 
     def second_planner():
         try:
@@ -133,18 +124,14 @@ def test_a_second_planner_waits_for_the_first(funded, settings):
         finally:
             connections.close_all()
 
-    first = threading.Thread(target=first_planner)
-    first.start()
-    assert holding.wait(10)
     second = threading.Thread(target=second_planner)
     try:
-        second.start()
-        # then the second inserts nothing while the first plans
-        wait_until(_waits_for_advisory_lock, timeout=10)
-        assert not WorkflowItem.objects.filter(workflow=workflow).exists()
+        with planner_at_work(workflow.pk):
+            second.start()
+            # then the second inserts nothing while the first plans
+            wait_until(_waits_for_advisory_lock, timeout=10)
+            assert not WorkflowItem.objects.filter(workflow=workflow).exists()
     finally:
-        release.set()
-        first.join(10)
         second.join(30)
     # and plans the run once the first is done
     workflow.refresh_from_db()
