@@ -898,8 +898,11 @@ def workflows_sweep() -> dict[str, int]:
     )
     for workflow in stalled:
         if not workflow.planned:
-            workflow_enqueue(workflow=workflow, fail_on_refusal=False)
-            report["redispatched"] += 1
+            # On PostgreSQL planners_recover (above) has re-sent it if its planner is gone; a
+            # second message would only wait on the plan lock, holding a worker process.
+            if connection.vendor != "postgresql":
+                workflow_enqueue(workflow=workflow, fail_on_refusal=False)
+                report["redispatched"] += 1
             continue
         report["rechunked"] += dispatch.chunks(
             workflow_id=workflow.pk, chunk_nos=_open_chunks(workflow.pk)

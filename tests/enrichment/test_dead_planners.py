@@ -41,8 +41,10 @@ def _running_unplanned(workspace) -> Workflow:
 # No worker may take the planner's messages: the test reads them from the broker.
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("sole_consumer")
-def test_a_planner_that_died_mid_plan_is_sent_again_and_a_live_one_is_left_alone(funded):
-    # given a run mid-plan whose planner holds the plan lock
+def test_a_planner_that_died_mid_plan_is_sent_again_and_a_live_one_is_left_alone(funded, settings):
+    # given a run mid-plan whose planner holds the plan lock (and that the sweeper counts as
+    # stalled: no grace)
+    settings.SLUICE_STALL_GRACE_SECONDS = 0
     workflow = _running_unplanned(funded)
     sent_at_start = _planner_messages(workflow.pk)
     with planner_at_work(workflow.pk):
@@ -51,7 +53,7 @@ def test_a_planner_that_died_mid_plan_is_sent_again_and_a_live_one_is_left_alone
         assert _planner_messages(workflow.pk) == sent_at_start
 
     # and when the planner's process is gone (its lock with it), a worker that connects sends
-    # the planner again, and so does the next sweep
+    # the planner again, and so does the next sweep, once
     assert execution.orphans_and_planners_recover(queued_too=True) == 1
     assert _planner_messages(workflow.pk) == sent_at_start + 1
     assert execution.workflows_sweep()["replanned"] == 1
